@@ -1,0 +1,5 @@
+"""``python -m coverage`` runs the ``priorauth`` command line."""
+
+from coverage.cli import main
+
+main()

@@ -1,0 +1,29 @@
+"""The ``priorauth`` command line.
+
+Each command group lives in its own module and registers itself on :data:`app`. Modules keep
+heavy imports (SQLAlchemy, Prefect, WeasyPrint) inside the command bodies, so that
+``priorauth check`` starts fast and stays small.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from coverage.cli.app import app
+from coverage.errors import PriorAuthError
+
+# Importing a command module registers its commands on ``app``.
+from coverage.cli import check as _check  # noqa: F401,E402  # registration by import
+from coverage.cli import policies as _policies  # noqa: F401,E402  # registration by import
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``priorauth`` console script: domain errors become one line each, exit 2."""
+    try:
+        app()
+    except PriorAuthError as error:
+        for line in error.lines():
+            print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)

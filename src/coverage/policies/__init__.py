@@ -1,0 +1,1 @@
+"""Payer policies as data: the schema, the loader, the shipped policy files and the engine."""

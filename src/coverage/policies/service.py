@@ -1,0 +1,89 @@
+"""Checking cases against the loaded policies: one case, or a JSON Lines batch streamed line by line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from coverage.cases import Case, parse_case
+from coverage.determinations import Determination
+from coverage.drugs import DrugTable, default_drug_table
+from coverage.errors import InvalidCase
+from coverage.policies.engine import evaluate
+from coverage.policies.loader import PolicyRegistry, load_registry
+from coverage.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Checker:
+    """The policies and drug table that cases are checked against."""
+
+    registry: PolicyRegistry
+    drugs: DrugTable
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Checker:
+        """The shipped policies plus the clinic's folder, and the shipped drug table."""
+        return cls(load_registry(settings.policy_dir), default_drug_table())
+
+    def parse(self, text: str | bytes) -> Case:
+        """Validate a case's JSON text against the format and the loaded policy ids."""
+        return parse_case(text, self.registry)
+
+    def determine(self, case: Case) -> Determination:
+        """The determination for a validated case."""
+        policy = self.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+        return evaluate(case, policy, self.drugs)
+
+    def check(self, text: str | bytes) -> Determination:
+        """Validate and evaluate one case."""
+        return self.determine(self.parse(text))
+
+
+def _case_id_of(line: bytes) -> str | None:
+    try:
+        data: Any = json.loads(line)
+    except ValueError:
+        return None
+    value = data.get("case_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    """How a batch went."""
+
+    lines: int = 0
+    invalid: int = 0
+
+
+def check_batch(
+    checker: Checker,
+    lines: Iterable[bytes],
+    out: IO[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> BatchSummary:
+    """One output line per input line, in order: the determination, or the line's error record.
+
+    Reads and writes one line at a time, so memory stays flat whatever the batch size.
+    ``progress`` is told the number of bytes consumed after each line.
+    """
+    summary = BatchSummary()
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip(b"\r\n")
+        summary.lines += 1
+        try:
+            if not line.strip():
+                raise InvalidCase(["case: empty line"])
+            record = checker.check(line).to_dict()
+        except InvalidCase as error:
+            summary.invalid += 1
+            record = {"line": number, "case_id": _case_id_of(line), "errors": error.problems}
+        out.write(json.dumps(record, separators=(",", ":")))
+        out.write("\n")
+        if progress is not None:
+            progress(len(raw))
+    return summary

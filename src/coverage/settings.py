@@ -1,0 +1,65 @@
+"""The one settings object, read from the environment (prefix ``PRIORAUTH_``) when asked for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "priorauth"
+
+
+class Settings(BaseSettings):
+    """Where the project keeps its data and finds clinic-specific files.
+
+    Never instantiated at import time: call :func:`load_settings` where it is needed.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PRIORAUTH_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    policy_dir: Path | None = None
+    template_dir: Path | None = None
+    clinic_file: Path | None = None
+    # Records and clocks (issue: records).
+    default_turnaround_days: int = 14
+    default_urgent_turnaround_hours: int = 72
+    expiry_warning_days: int = 30
+    units_warning_ratio: float = 0.8
+    appeal_window_days: int = 180
+    # Scheduling (issue: flows): the clinic's time zone for cron schedules.
+    timezone: str = "America/New_York"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'priorauth.db'}"
+
+    @property
+    def documents_dir(self) -> Path:
+        """Where rendered PDFs are stored."""
+        return self.data_dir / "documents"
+
+    @property
+    def prefect_home(self) -> Path:
+        """Prefect's own folder, inside the data folder unless ``PREFECT_HOME`` says otherwise."""
+        return self.data_dir / "prefect"
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment."""
+    return Settings()
+
+
+def configure_prefect_home(settings: Settings) -> None:
+    """Point ``PREFECT_HOME`` into the data folder unless the user set it; call before importing Prefect."""
+    if "PREFECT_HOME" not in os.environ:
+        settings.prefect_home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(settings.prefect_home)
