@@ -9,6 +9,7 @@ fields rejected, no string turned into a number, dates only ``YYYY-MM-DD``), the
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Container, Iterable
 from typing import Annotated, Any, Literal
 
@@ -167,11 +168,8 @@ def npi_is_valid(npi: str) -> bool:
     digits = [int(c) for c in "80840" + npi[:9]]
     total = 0
     for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+        doubled = digit * 2 if position % 2 == 0 else digit
+        total += doubled - 9 if doubled > 9 else doubled
     return (10 - total % 10) % 10 == int(npi[9])
 
 
@@ -226,9 +224,9 @@ def case_rule_problems(case: Case, known_policies: Container[str] | None) -> lis
     elif request.dose_mg is not None:
         problems.append("request.dose_mg: must be absent or null for iv_ketamine")
     not_after_as_of("request.therapy_start", request.therapy_start)
-    if request.prescriber is not None and request.prescriber.npi is not None:
-        if not npi_is_valid(request.prescriber.npi):
-            problems.append("request.prescriber.npi: not a valid NPI (10 digits with a Luhn check digit)")
+    npi = request.prescriber.npi if request.prescriber is not None else None
+    if npi is not None and not npi_is_valid(npi):
+        problems.append("request.prescriber.npi: not a valid NPI (10 digits with a Luhn check digit)")
 
     for i, diagnosis in enumerate(case.diagnoses or ()):
         not_after_as_of(f"diagnoses[{i}].recorded", diagnosis.recorded)
@@ -266,6 +264,4 @@ def parse_case(data: str | bytes, known_policies: Container[str] | None = None) 
 
 def parse_case_object(data: dict[str, Any], known_policies: Container[str] | None = None) -> Case:
     """Validate a case given as a decoded JSON object (same rules as :func:`parse_case`)."""
-    import json
-
     return parse_case(json.dumps(data), known_policies)

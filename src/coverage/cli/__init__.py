@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 
+# Importing a command module registers its commands on ``app``.
+from coverage.cli import check as _check  # noqa: F401  # registration by import
+from coverage.cli import demo as _demo  # noqa: F401  # registration by import
+from coverage.cli import letters as _letters  # noqa: F401  # registration by import
+from coverage.cli import payments as _payments  # noqa: F401  # registration by import
+from coverage.cli import policies as _policies  # noqa: F401  # registration by import
+from coverage.cli import records as _records  # noqa: F401  # registration by import
 from coverage.cli.app import app
 from coverage.errors import PriorAuthError
-
-# Importing a command module registers its commands on ``app``.
-from coverage.cli import check as _check  # noqa: F401,E402  # registration by import
-from coverage.cli import policies as _policies  # noqa: F401,E402  # registration by import
 
 __all__ = ["app", "main"]
 

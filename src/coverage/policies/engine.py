@@ -102,9 +102,7 @@ def _why_not_failed(trial: MedicationTrial) -> str:
     return f"outcome {trial.outcome} is not a failure"
 
 
-def _count_trials(
-    facts: _Facts, role: str, min_weeks: int, current_episode: bool
-) -> tuple[list[Drug], list[str]]:
+def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: bool) -> tuple[list[Drug], list[str]]:
     """The distinct drugs whose trials count under the trial rules, and why each other trial does not.
 
     A trial of ``role`` (in the case and in the drug table) counts when it failed, its end date
@@ -136,7 +134,9 @@ def _count_trials(
         if current_episode:
             assert episode_start is not None  # the caller reports missing first
             if end < episode_start:
-                reasons.append(f"{name} ended {end.isoformat()}, before the current episode ({episode_start.isoformat()})")
+                reasons.append(
+                    f"{name} ended {end.isoformat()}, before the current episode ({episode_start.isoformat()})"
+                )
                 continue
             start = max(start, episode_start)
         if trial.outcome != "intolerance":
@@ -197,7 +197,9 @@ def check_diagnosis(c: DiagnosisCriterion, facts: _Facts) -> CriterionResult:
         if code in c.allowed:
             accepted.append(diagnosis.code)
     if accepted:
-        return CriterionResult("diagnosis", MET, f"{_listing(accepted)} {'is' if len(accepted) == 1 else 'are'} accepted")
+        return CriterionResult(
+            "diagnosis", MET, f"{_listing(accepted)} {'is' if len(accepted) == 1 else 'are'} accepted"
+        )
     codes = _listing([d.code for d in diagnoses])
     return CriterionResult("diagnosis", NOT_MET, f"no accepted code among {codes}")
 
@@ -256,11 +258,11 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
         ):
             reasons.append(f"{name} already failed in an earlier trial")
             continue
-        return CriterionResult(
-            "concurrent_antidepressant", MET, f"{name} ongoing since {trial.start.isoformat()}"
-        )
+        return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {trial.start.isoformat()}")
     if not ongoing_any:
-        return CriterionResult("concurrent_antidepressant", NOT_MET, f"no antidepressant ongoing on {as_of.isoformat()}")
+        return CriterionResult(
+            "concurrent_antidepressant", NOT_MET, f"no antidepressant ongoing on {as_of.isoformat()}"
+        )
     return CriterionResult("concurrent_antidepressant", NOT_MET, "; ".join(reasons))
 
 
@@ -390,7 +392,9 @@ def check_suicidality(c: SuicidalityCriterion, facts: _Facts) -> CriterionResult
         return CriterionResult(
             "suicidality", NOT_MET, f"documented {s.documented.isoformat()}, more than {c.window_days} days ago"
         )
-    return CriterionResult("suicidality", MET, f"acute suicidal ideation or behavior documented {s.documented.isoformat()}")
+    return CriterionResult(
+        "suicidality", MET, f"acute suicidal ideation or behavior documented {s.documented.isoformat()}"
+    )
 
 
 def _percent(value: Fraction) -> str:

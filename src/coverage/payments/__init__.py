@@ -1,0 +1,1 @@
+"""Self-pay: payment plans, installments, payments, and the offers a clinic makes."""
