@@ -68,7 +68,7 @@ def split_evenly(total: Decimal, count: int, start: dt.date) -> Schedule:
     return Schedule(
         total=total.quantize(CENT),
         installments=tuple(
-            Installment(number=i + 1, due_date=add_months(start, i), amount=Decimal(a) / 100)
+            Installment(number=i + 1, due_date=add_months(start, i), amount=Decimal(a).scaleb(-2))
             for i, a in enumerate(amounts)
         ),
     )
