@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from coverage.drugs import default_drug_table
 from coverage.policies.loader import load_registry
 from coverage.policies.service import Checker
+
+if TYPE_CHECKING:
+    from coverage.store.db import Database
+    from coverage.store.uow import UnitOfWork
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CASES = REPO.parent / "shared" / "examples" / "cases"
@@ -54,3 +60,55 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "data"
     monkeypatch.setenv("PRIORAUTH_DATA_DIR", str(folder))
     return folder
+
+
+# --- The records database: every storage test on SQLite, and on PostgreSQL when
+# PRIORAUTH_TEST_DATABASE_URL names a server. Each run migrates one database per backend (a
+# PostgreSQL database of its own, with a unique name, dropped at the end), and each test starts
+# from empty tables. SQLAlchemy is imported inside the fixtures, not when this file loads.
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty records database for this test run: its URL."""
+    from coverage.store.db import upgrade
+    from coverage.store.testing import create_postgres_database, drop_postgres_database
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('records') / 'records.db'}"
+        upgrade(url)
+        yield url
+        return
+    base = os.environ.get("PRIORAUTH_TEST_DATABASE_URL")
+    if not base:
+        if os.environ.get("PRIORAUTH_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PRIORAUTH_REQUIRE_POSTGRES=1 but PRIORAUTH_TEST_DATABASE_URL is not set")
+        pytest.skip("PostgreSQL: set PRIORAUTH_TEST_DATABASE_URL to run the storage tests on PostgreSQL too")
+    url = create_postgres_database(base)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_postgres_database(url, base)
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """The run's records database with every table emptied first."""
+    from coverage.store.db import Database
+    from coverage.store.testing import clear_tables
+
+    db = Database.from_url(database_url)
+    clear_tables(db.engine)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def uow(database: Database) -> UnitOfWork:
+    """A unit of work on the test's records database."""
+    from coverage.store.uow import UnitOfWork
+
+    return UnitOfWork(database.sessions)

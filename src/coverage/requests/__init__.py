@@ -1,0 +1,1 @@
+"""Prior-authorization requests: the lifecycle state machine, its clocks, and the services."""

@@ -1,0 +1,165 @@
+"""Engines, sessions and migrations: the one place where SQLite and PostgreSQL differ.
+
+SQLite gets WAL, ``synchronous=NORMAL`` (about 13x faster commits, still durable across an
+application crash) and foreign keys, set on every new connection. Migrations are Alembic
+scripts shipped inside the package; the Alembic configuration is built here, so
+``priorauth db upgrade`` works from a regular install with no ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from coverage.errors import ConfigurationError
+from coverage.settings import Settings
+
+if TYPE_CHECKING:
+    from coverage.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: How long a SQLite writer waits for another writer's transaction before giving up.
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created if missing and its PRAGMAs set."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit (services return plain views)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """The Alembic configuration, built in code from the migrations shipped in the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The latest migration's revision id."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or ``None`` when it was never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _run(engine: Engine, action: str, revision: str) -> None:
+    with engine.begin() as connection:
+        config = alembic_config(connection)
+        if action == "upgrade":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+
+def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
+    """Migrate the database up to ``revision`` (default: the latest)."""
+    with _engine_for(url_or_engine) as engine:
+        _run(engine, "upgrade", revision)
+
+
+def downgrade(url_or_engine: str | Engine, revision: str) -> None:
+    """Migrate the database down to ``revision`` (``base`` removes every table)."""
+    with _engine_for(url_or_engine) as engine:
+        _run(engine, "downgrade", revision)
+
+
+@contextmanager
+def _engine_for(url_or_engine: str | Engine) -> Iterator[Engine]:
+    if isinstance(url_or_engine, Engine):
+        yield url_or_engine
+        return
+    engine = make_engine(url_or_engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """An engine with its session factory: what a unit of work is opened on."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> Database:
+        engine = make_engine(url, **engine_options)
+        return cls(engine, make_session_factory(engine))
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A fresh :class:`~coverage.store.uow.UnitOfWork` on this database."""
+        from coverage.store.uow import UnitOfWork
+
+        return UnitOfWork(self.sessions)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """The settings' database, ready to use.
+
+    The embedded SQLite file (no ``PRIORAUTH_DATABASE_URL``) is created and migrated on first
+    use, so a first-time user needs no ``priorauth db upgrade``. A configured database must
+    already be at the latest revision: migrating a shared server is an explicit act.
+    """
+    url = settings.effective_database_url
+    database = Database.from_url(url)
+    current = current_revision(database.engine)
+    head = head_revision()
+    if current == head:
+        return database
+    if settings.database_url is None:
+        log.info("migrating the embedded database from %s to %s", current or "nothing", head)
+        upgrade(database.engine)
+        return database
+    database.dispose()
+    raise ConfigurationError(f"the database is at revision {current or 'none'}, not {head}: run `priorauth db upgrade`")
