@@ -1,1 +1,573 @@
-"""``priorauth`` commands of this group (registered on import; heavy imports stay inside commands)."""
+"""``priorauth plan`` and ``priorauth payments``: self-pay offers, payment plans and payments.
+
+``priorauth plan --total 3600.00 --installments 6 --start 2026-01-31`` is a calculator (no
+database); ``priorauth plan REQUEST_ID`` shows the offer for a stored request, and with
+``--installments N`` (or ``--pay-in-full``) moves the request to ``payment_plan`` and stores the
+plan. ``priorauth payments ...`` records payments, shows, cancels and restructures plans, lists
+overdue installments and renders the agreement, HSA/FSA receipt and superbill. SQLAlchemy and
+WeasyPrint are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from coverage.cli.app import app
+from coverage.errors import InvalidInput
+from coverage.payments.plans import Schedule, split_evenly, term_problems
+
+if TYPE_CHECKING:
+    from coverage.clinic import Clinic
+    from coverage.payments.documents import PlanDocument
+    from coverage.payments.ledger import PlanRecord
+    from coverage.payments.service import RequestOffer
+    from coverage.store.uow import UnitOfWork
+
+payments_app = typer.Typer(
+    help="Self-pay plans: record payments, show, cancel, restructure, overdue, documents.", no_args_is_help=True
+)
+app.add_typer(payments_app, name="payments")
+
+By = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: login name).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON; amounts as decimal strings.")]
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_money(text: str, option: str, problems: list[str]) -> Decimal | None:
+    """A decimal amount typed on the command line; the problem is added to ``problems`` naming ``option``."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        problems.append(f"{option}: not an amount: {text!r} (write it like 3600.00)")
+        return None
+    return value
+
+
+def parse_count(text: str, option: str, problems: list[str]) -> int | None:
+    """A whole number typed on the command line."""
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        problems.append(f"{option}: not a whole number: {text!r}")
+        return None
+
+
+def parse_date(text: str, option: str, problems: list[str]) -> dt.date | None:
+    """A ``YYYY-MM-DD`` date; impossible dates (2026-02-30) are refused."""
+    if ISO_DATE.fullmatch(text.strip()):
+        try:
+            return dt.date.fromisoformat(text.strip())
+        except ValueError:
+            pass
+    problems.append(f"{option}: not a valid date: {text!r} (YYYY-MM-DD)")
+    return None
+
+
+def money_problems(amount: Decimal, option: str) -> list[str]:
+    """An amount must be positive and in whole cents."""
+    return [f"{option}: {problem}" for field, problem in term_problems(amount, 1) if field == "total"]
+
+
+def clinic_today(timezone: str) -> dt.date:
+    """Today's date at the clinic."""
+    return dt.datetime.now(ZoneInfo(timezone)).date()
+
+
+def print_schedule(schedule: Schedule) -> None:
+    """The schedule as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("due date")
+    table.add_column("amount", justify="right")
+    for installment in schedule.installments:
+        table.add_row(str(installment.number), installment.due_date.isoformat(), f"{installment.amount:,}")
+    console = Console()
+    console.print(table)
+    console.print(f"total {schedule.total:,} in {len(schedule.installments)} monthly installments at 0%")
+
+
+def _calculator(total_text: str, installments_text: str | None, start_text: str | None, as_json: bool) -> None:
+    from coverage.clinic import load_clinic
+    from coverage.settings import load_settings
+
+    problems: list[str] = []
+    total = parse_money(total_text, "--total", problems)
+    if installments_text is None:
+        problems.append("--installments: required with --total")
+        count = None
+    else:
+        count = parse_count(installments_text, "--installments", problems)
+    start = parse_date(start_text, "--start", problems) if start_text is not None else None
+    clinic = load_clinic(load_settings())
+    if total is not None and count is not None:
+        minimum = clinic.prices.minimum_installment
+        problems += [f"--{field}: {p}" for field, p in term_problems(total, count, minimum=minimum)]
+    elif total is not None:
+        problems += money_problems(total, "--total")
+    if problems:
+        raise InvalidInput(problems)
+    assert total is not None
+    assert count is not None
+    schedule = split_evenly(total, count, start or clinic_today(clinic.letterhead.timezone))
+    if as_json:
+        print(json.dumps(schedule.to_dict(), indent=2))
+    else:
+        print_schedule(schedule)
+
+
+def _login(by: str | None) -> str:
+    if by is not None and by.strip():
+        return by.strip()[:120]
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        return "unknown"
+
+
+def _request_id(text: str, option: str = "REQUEST_ID") -> int:
+    problems: list[str] = []
+    value = parse_count(text, option, problems)
+    if value is None or value < 1:
+        raise InvalidInput(problems or [f"{option}: must be a positive id, got {text!r}"])
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    clinic: Clinic
+    uow: UnitOfWork
+
+
+@contextmanager
+def _database() -> Iterator[_Context]:
+    from coverage.clinic import load_clinic
+    from coverage.settings import load_settings
+    from coverage.store.db import open_database
+
+    settings = load_settings()
+    clinic = load_clinic(settings)
+    database = open_database(settings)
+    try:
+        yield _Context(clinic, database.unit_of_work())
+    finally:
+        database.dispose()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def print_offer(offer: RequestOffer) -> None:
+    """The self-pay offer of a request as tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    o = offer.offer
+    dose = f" {offer.course.dose_mg} mg" if offer.course.dose_mg else ""
+    console.print(f"[bold]request {offer.request_id}[/bold]  {offer.course.treatment}{dose}  status {offer.status}")
+    course = Table("service", "codes", "price", "sessions", "amount", title="course")
+    for line in offer.course.lines:
+        course.add_row(
+            line.description,
+            ", ".join(line.billing_codes),
+            f"{line.unit_price:,}",
+            str(line.sessions),
+            f"{line.amount:,}",
+        )
+    console.print(course)
+    options = Table("option", "first payment", "then monthly", "total", title="offer (0% interest)")
+    options.add_row(f"pay in full ({o.discount_pct}% off)", f"{o.pay_in_full:,}", "", f"{o.pay_in_full:,}")
+    for option in o.options:
+        options.add_row(
+            f"{option.count} monthly installments", f"{option.first_amount:,}", f"{option.amount:,}", f"{o.total:,}"
+        )
+    console.print(options)
+    if o.withheld:
+        withheld = ", ".join(str(n) for n in o.withheld)
+        console.print(
+            f"not offered: {withheld} installments (below the minimum monthly installment {o.minimum_installment})"
+        )
+    console.print(f"manufacturer savings program: {offer.savings.status} ({offer.savings.reason})")
+    if offer.account_type:
+        console.print(f"{offer.account_type.upper()} account: give the patient an itemized receipt (payments receipt)")
+    if offer.superbill_suggested:
+        console.print("out-of-network benefits: give the patient a superbill (payments superbill)")
+    console.print("choose: priorauth plan REQUEST_ID --installments N | --pay-in-full")
+
+
+def print_plan(plan: PlanRecord, as_of: dt.date | None) -> None:
+    """A stored plan: schedule with what is paid and overdue, payments, balance."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    header = f"[bold]plan {plan.id}[/bold]  request {plan.request_id}  status [bold]{plan.status}[/bold]"
+    if plan.replaces_plan_id is not None:
+        header += f"  replaces plan {plan.replaces_plan_id}"
+    console.print(header)
+    schedule = Table("#", "due date", "amount", "paid", "remaining", "", title="schedule")
+    for s in plan.statuses():
+        late = as_of is not None and plan.status == "active" and s.is_overdue(as_of)
+        schedule.add_row(
+            str(s.number),
+            s.due_date.isoformat(),
+            f"{s.amount:,}",
+            f"{s.paid:,}",
+            f"{s.remaining:,}",
+            "[red]overdue[/red]" if late else "",
+        )
+    console.print(schedule)
+    if plan.payments:
+        payments = Table("payment", "paid on", "amount", "method", "recorded by", title="payments")
+        for p in plan.payments:
+            payments.add_row(str(p.id), p.paid_on.isoformat(), f"{p.amount:,}", p.method or "", p.recorded_by)
+        console.print(payments)
+    if plan.earlier_payments:
+        earlier = sum((p.amount for p in plan.earlier_payments), Decimal("0.00"))
+        console.print(f"paid on the plans this one replaced: {earlier:,}")
+    line = f"total {plan.total:,}  paid {plan.paid:,}  balance [bold]{plan.balance:,}[/bold]"
+    if as_of is not None:
+        overdue = plan.overdue(as_of)
+        line += f"  overdue as of {as_of}: {sum((s.remaining for s in overdue), Decimal('0.00')):,}"
+    console.print(line)
+    if plan.status != "active":
+        console.print(f"{plan.status} {plan.closed_at:%Y-%m-%d} by {plan.closed_by}: {plan.close_reason or ''}")
+
+
+def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, service_dates: list[str] | None) -> None:
+    from coverage.payments.service import render_plan_document
+
+    problems: list[str] = []
+    dates = [parse_date(d, "--service-date", problems) for d in service_dates or ()]
+    if problems:
+        raise InvalidInput(problems)
+    rendered = render_plan_document(
+        plan_id, document, uow=ctx.uow, clinic=ctx.clinic, service_dates=[d for d in dates if d is not None]
+    )
+    try:
+        out.write_bytes(rendered.pdf)
+    except OSError as error:
+        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    print(f"{document} for plan {plan_id}: {out} ({rendered.page_count} pages, sha256 {rendered.sha256[:12]})")
+
+
+@app.command("plan")
+def plan(
+    request_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="REQUEST_ID", help="A stored request's id: show its self-pay offer.", show_default=False
+        ),
+    ] = None,
+    *,
+    total: Annotated[
+        str | None,
+        typer.Option(
+            "--total", metavar="AMOUNT", help="Split this total (alone: a calculator; with REQUEST_ID: agreed total)."
+        ),
+    ] = None,
+    installments: Annotated[
+        str | None, typer.Option("--installments", metavar="N", help="Monthly installments at 0%.")
+    ] = None,
+    pay_in_full: Annotated[
+        bool, typer.Option("--pay-in-full", help="One payment of the course total less the discount.")
+    ] = False,
+    start: Annotated[
+        str | None, typer.Option("--start", metavar="YYYY-MM-DD", help="First due date (default: today).")
+    ] = None,
+    agreement: Annotated[
+        Path | None, typer.Option("--agreement", help="Also render the payment-plan agreement PDF here.")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """A payment plan: split a --total, or a stored request's offer; --installments N or --pay-in-full stores it."""
+    if request_id is None:
+        if total is None:
+            raise InvalidInput(["REQUEST_ID: give a stored request's id, or --total"])
+        if pay_in_full or agreement is not None:
+            raise InvalidInput(["REQUEST_ID: --pay-in-full and --agreement need a stored request"])
+        _calculator(total, installments, start, as_json)
+        return
+    from coverage.payments.service import create_plan, quote_plan, request_offer
+    from coverage.requests.service import get_request, transition
+
+    problems: list[str] = []
+    number = _request_id(request_id)
+    count = parse_count(installments, "--installments", problems) if installments is not None else None
+    agreed = parse_money(total, "--total", problems) if total is not None else None
+    first = parse_date(start, "--start", problems) if start is not None else None
+    if installments is not None and pay_in_full:
+        problems.append("--installments: give --installments or --pay-in-full, not both")
+    if total is not None and installments is None and not pay_in_full:
+        problems.append("--installments: required with --total (or --pay-in-full)")
+    if problems:
+        raise InvalidInput(problems)
+    with _database() as ctx:
+        start_date = first or clinic_today(ctx.clinic.letterhead.timezone)
+        if count is None and not pay_in_full:
+            offer = request_offer(number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date)
+            if as_json:
+                _print_json(offer.to_dict())
+            else:
+                print_offer(offer)
+            return
+        prices = ctx.clinic.prices
+        # Check the terms before the request moves, so a refused option changes nothing.
+        quote_plan(
+            number,
+            uow=ctx.uow,
+            prices=prices,
+            start=start_date,
+            installments=count,
+            pay_in_full=pay_in_full,
+            total=agreed,
+        )
+        who = _login(by)
+        if get_request(number, uow=ctx.uow).request.status != "payment_plan":
+            transition(number, "payment_plan", uow=ctx.uow, by=who, reason="self-pay payment plan")
+        stored = create_plan(
+            number,
+            uow=ctx.uow,
+            prices=prices,
+            start=start_date,
+            by=who,
+            installments=count,
+            pay_in_full=pay_in_full,
+            total=agreed,
+        )
+        if as_json:
+            _print_json(stored.to_dict())
+        else:
+            print_plan(stored, None)
+        if agreement is not None:
+            _render(ctx, stored.id, "payment-plan", agreement, None)
+
+
+def _plan_id(text: str) -> int:
+    return _request_id(text, "PLAN")
+
+
+PlanArg = Annotated[str, typer.Argument(metavar="PLAN", help="A payment plan's id.", show_default=False)]
+
+
+@payments_app.command("record")
+def record(
+    plan_id: PlanArg,
+    *,
+    amount: Annotated[str, typer.Option("--amount", metavar="AMOUNT", help="Amount received, e.g. 600.00.")],
+    paid_on: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="When it was paid.")],
+    method: Annotated[
+        str | None, typer.Option("--method", help="card, cash, check, hsa, fsa (printed on receipts).")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a payment: it settles the oldest unpaid installment first; more than the balance is refused."""
+    from coverage.payments.service import record_payment
+
+    problems: list[str] = []
+    value = parse_money(amount, "--amount", problems)
+    day = parse_date(paid_on, "--date", problems)
+    if value is not None:
+        problems += money_problems(value, "--amount")
+    if method is not None and not method.strip():
+        problems.append("--method: must not be empty")
+    if problems:
+        raise InvalidInput(problems)
+    assert value is not None
+    assert day is not None
+    with _database() as ctx:
+        stored = record_payment(_plan_id(plan_id), uow=ctx.uow, amount=value, paid_on=day, by=_login(by), method=method)
+    if as_json:
+        _print_json(stored.to_dict(day))
+    else:
+        print_plan(stored, day)
+
+
+@payments_app.command("show")
+def show(
+    plan_id: PlanArg,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="YYYY-MM-DD", help="Mark installments overdue on this day.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """A plan's schedule, payments, balance, and what is overdue as of a day (default: today)."""
+    from coverage.payments.service import get_plan
+
+    problems: list[str] = []
+    day = parse_date(as_of, "--as-of", problems) if as_of is not None else None
+    if problems:
+        raise InvalidInput(problems)
+    with _database() as ctx:
+        stored = get_plan(_plan_id(plan_id), uow=ctx.uow)
+        day = day or clinic_today(ctx.clinic.letterhead.timezone)
+    if as_json:
+        _print_json(stored.to_dict(day))
+    else:
+        print_plan(stored, day)
+
+
+@payments_app.command("list")
+def list_plans(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="A stored request's id.")],
+    as_json: AsJson = False,
+) -> None:
+    """Every plan of a request: active, cancelled and restructured."""
+    from coverage.payments.service import plans_for_request
+
+    with _database() as ctx:
+        plans = plans_for_request(_request_id(request_id), uow=ctx.uow)
+    if as_json:
+        _print_json([p.to_dict() for p in plans])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("plan", "status", "installments", "total", "paid", "balance", "replaces")
+    for p in plans:
+        table.add_row(
+            str(p.id),
+            p.status,
+            str(len(p.installments)),
+            f"{p.total:,}",
+            f"{p.paid:,}",
+            f"{p.balance:,}",
+            str(p.replaces_plan_id or ""),
+        )
+    Console().print(table)
+
+
+@payments_app.command("cancel")
+def cancel(
+    plan_id: PlanArg,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the plan).")] = None,
+    by: By = None,
+) -> None:
+    """Cancel an active plan; its installments and payments stay on record."""
+    from coverage.payments.service import cancel_plan
+
+    with _database() as ctx:
+        stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason)
+    print(f"plan {stored.id}: cancelled; {stored.paid} paid, {stored.balance} not collected")
+
+
+@payments_app.command("restructure")
+def restructure(
+    plan_id: PlanArg,
+    *,
+    installments: Annotated[str, typer.Option("--installments", metavar="N", help="New number of installments.")],
+    start: Annotated[
+        str | None, typer.Option("--start", metavar="YYYY-MM-DD", help="First new due date (default: today).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the old plan).")] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Replace an active plan by a new schedule for its balance; the old plan keeps its payments."""
+    from coverage.payments.service import restructure_plan
+
+    problems: list[str] = []
+    count = parse_count(installments, "--installments", problems)
+    first = parse_date(start, "--start", problems) if start is not None else None
+    if problems:
+        raise InvalidInput(problems)
+    assert count is not None
+    with _database() as ctx:
+        stored = restructure_plan(
+            _plan_id(plan_id),
+            uow=ctx.uow,
+            prices=ctx.clinic.prices,
+            installments=count,
+            start=first or clinic_today(ctx.clinic.letterhead.timezone),
+            by=_login(by),
+            reason=reason,
+        )
+    if as_json:
+        _print_json(stored.to_dict())
+    else:
+        print_plan(stored, None)
+
+
+@payments_app.command("overdue")
+def overdue(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="YYYY-MM-DD", help="The day (default: today).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Installments of active plans due before a day and not fully paid."""
+    from coverage.payments.service import overdue_installments
+
+    problems: list[str] = []
+    day = parse_date(as_of, "--as-of", problems) if as_of is not None else None
+    if problems:
+        raise InvalidInput(problems)
+    with _database() as ctx:
+        day = day or clinic_today(ctx.clinic.letterhead.timezone)
+        found = overdue_installments(day, uow=ctx.uow)
+    if as_json:
+        _print_json([o.to_dict() for o in found])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("plan", "request", "case", "#", "due date", "remaining", "days overdue", title=f"overdue as of {day}")
+    for o in found:
+        table.add_row(
+            str(o.plan_id),
+            str(o.request_id),
+            o.case_id,
+            str(o.number),
+            o.due_date.isoformat(),
+            f"{o.remaining:,}",
+            str(o.days_overdue),
+        )
+    Console().print(table)
+
+
+Out = Annotated[Path, typer.Option("--out", help="Where to write the PDF.")]
+ServiceDates = Annotated[
+    list[str] | None, typer.Option("--service-date", metavar="YYYY-MM-DD", help="A session to itemize (repeatable).")
+]
+
+
+@payments_app.command("agreement")
+def agreement_pdf(plan_id: PlanArg, out: Out) -> None:
+    """Render the payment-plan agreement of a plan (stored on its request)."""
+    with _database() as ctx:
+        _render(ctx, _plan_id(plan_id), "payment-plan", out, None)
+
+
+@payments_app.command("receipt")
+def receipt_pdf(plan_id: PlanArg, out: Out, service_date: ServiceDates = None) -> None:
+    """Render the itemized HSA/FSA receipt of the payments received (stored on the request)."""
+    with _database() as ctx:
+        _render(ctx, _plan_id(plan_id), "receipt", out, service_date)
+
+
+@payments_app.command("superbill")
+def superbill_pdf(plan_id: PlanArg, out: Out, service_date: ServiceDates = None) -> None:
+    """Render the superbill for out-of-network reimbursement (stored on the request)."""
+    with _database() as ctx:
+        _render(ctx, _plan_id(plan_id), "superbill", out, service_date)

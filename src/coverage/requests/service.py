@@ -819,6 +819,7 @@ WORK_RANK = {
     "external_review_decision": 2,
     "reauthorization_due": 3,
     "expiring": 3,
+    "installment_overdue": 3,
     "ready_to_submit": 4,
 }
 _WORKLIST_STORED = frozenset({"ready", "pended", "denied", "appeal_denied", "expired", *AWAITING_PAYER, *AUTHORIZED})
@@ -838,6 +839,10 @@ def worklist(as_of: dt.date, *, uow: UnitOfWork, clocks: clk.ClockSettings = DEF
             item = _work_item(view)
             if item is not None:
                 items.append(item)
+    # Self-pay installments past due are work too; imported here because payments builds on requests.
+    from coverage.payments.service import overdue_work_items
+
+    items.extend(overdue_work_items(as_of, uow=uow))
     items.sort(key=lambda i: (i.due, i.urgency != "expedited", WORK_RANK[i.kind], i.request_id))
     return items
 

@@ -1,0 +1,146 @@
+"""A stored plan as plain records: its schedule, its payments, what is paid, owed and overdue.
+
+The services build these from the tables; the CLI, the documents and the worklist read them.
+Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from coverage.payments.plans import Installment, InstallmentStatus, settle
+
+#: ``active`` takes payments; ``cancelled`` and ``restructured`` keep their history but take no
+#: more payments (a restructured plan is replaced by the plan whose ``replaces_plan_id`` names it).
+#: "Paid off" is not a status: it is an active plan whose balance is zero.
+PlanStatus = Literal["active", "cancelled", "restructured"]
+PLAN_STATUSES: tuple[PlanStatus, ...] = ("active", "cancelled", "restructured")
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """One payment received against a plan."""
+
+    id: int
+    amount: Decimal
+    paid_on: dt.date
+    method: str | None
+    recorded_at: dt.datetime
+    recorded_by: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "amount": str(self.amount),
+            "paid_on": self.paid_on.isoformat(),
+            "method": self.method,
+            "recorded_at": self.recorded_at.isoformat(),
+            "recorded_by": self.recorded_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """A stored payment plan with its installments and payments."""
+
+    id: int
+    request_id: int
+    status: PlanStatus
+    treatment: str | None
+    dose_mg: int | None
+    course_total: Decimal
+    discount: Decimal
+    total: Decimal
+    start_date: dt.date
+    installments: tuple[Installment, ...]
+    payments: tuple[PaymentRecord, ...]
+    replaces_plan_id: int | None
+    created_at: dt.datetime
+    created_by: str
+    closed_at: dt.datetime | None = None
+    closed_by: str | None = None
+    close_reason: str | None = None
+    #: Payments received on the plans this one replaced (restructuring), oldest first: history only.
+    earlier_payments: tuple[PaymentRecord, ...] = ()
+
+    @property
+    def paid(self) -> Decimal:
+        """Everything received on this plan."""
+        return sum((p.amount for p in self.payments), Decimal("0.00"))
+
+    @property
+    def balance(self) -> Decimal:
+        """What is still owed on this plan (a closed plan's balance moved to its replacement or was written off)."""
+        return self.total - self.paid
+
+    def statuses(self) -> tuple[InstallmentStatus, ...]:
+        """Each installment with what has been paid on it, oldest first."""
+        return settle(self.installments, self.paid)
+
+    def overdue(self, as_of: dt.date) -> tuple[InstallmentStatus, ...]:
+        """Installments of an active plan due before ``as_of`` and not fully paid."""
+        if self.status != "active":
+            return ()
+        return tuple(s for s in self.statuses() if s.is_overdue(as_of))
+
+    def to_dict(self, as_of: dt.date | None = None) -> dict[str, object]:
+        """The JSON form: money as decimal strings; ``overdue`` flags need ``as_of``."""
+        return {
+            "plan_id": self.id,
+            "request_id": self.request_id,
+            "status": self.status,
+            "treatment": self.treatment,
+            "dose_mg": self.dose_mg,
+            "course_total": str(self.course_total),
+            "discount": str(self.discount),
+            "total": str(self.total),
+            "paid": str(self.paid),
+            "balance": str(self.balance),
+            "replaces_plan_id": self.replaces_plan_id,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "closed_by": self.closed_by,
+            "close_reason": self.close_reason,
+            "as_of": as_of.isoformat() if as_of else None,
+            "installments": [
+                {
+                    "number": s.number,
+                    "due_date": s.due_date.isoformat(),
+                    "amount": str(s.amount),
+                    "paid": str(s.paid),
+                    "remaining": str(s.remaining),
+                    "overdue": s.is_overdue(as_of) and self.status == "active" if as_of else None,
+                }
+                for s in self.statuses()
+            ],
+            "payments": [p.to_dict() for p in self.payments],
+            "earlier_payments": [p.to_dict() for p in self.earlier_payments],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueInstallment:
+    """One overdue installment, for the worklist: identifiers and money only, no PHI."""
+
+    plan_id: int
+    request_id: int
+    case_id: str
+    number: int
+    due_date: dt.date
+    remaining: Decimal
+    days_overdue: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "plan_id": self.plan_id,
+            "request_id": self.request_id,
+            "case_id": self.case_id,
+            "number": self.number,
+            "due_date": self.due_date.isoformat(),
+            "remaining": str(self.remaining),
+            "days_overdue": self.days_overdue,
+        }

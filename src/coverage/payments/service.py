@@ -1,0 +1,532 @@
+"""Self-pay services: create, pay, cancel and restructure payment plans; balances and overdue installments.
+
+Each service opens the unit of work it is given, does its writes and commits once.
+Rules:
+
+- a plan is made for a request whose status may move to ``payment_plan`` (not covered, denied,
+  appeal lost, authorization expired; see :mod:`coverage.requests.lifecycle`) or is already
+  there, and a request has at most one active plan;
+- from the price list, the installment count must be one the clinic offers and reach the
+  minimum monthly installment; ``pay_in_full`` is one installment of the discounted total; a
+  total typed by hand may use any count from 1 to 60 that reaches the minimum;
+- a payment settles the oldest unpaid installment first; partial payments are fine; a payment
+  above the balance is refused (nothing is carried: record the balance and refund the rest);
+- cancelling keeps the plan, its installments and payments; restructuring closes the plan as
+  ``restructured`` and opens a new one for the remaining balance naming it in
+  ``replaces_plan_id``.
+
+Errors name ids and fields, never patients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from coverage.cases import Case, parse_case_object
+from coverage.clinic import Clinic, PriceList
+from coverage.errors import IllegalTransition, InvalidInput, NotFound
+from coverage.payments.documents import PlanDocument, letter_options, superbill_suggested
+from coverage.payments.ledger import OverdueInstallment, PaymentRecord, PlanRecord, PlanStatus
+from coverage.payments.offers import (
+    Course,
+    Offer,
+    SavingsFlag,
+    build_course,
+    build_offer,
+    choose_installments,
+    manufacturer_savings,
+)
+from coverage.payments.plans import CENT, Installment, Schedule, discounted, split_evenly, term_problems
+from coverage.payments.repository import PlanRepository
+from coverage.payments.tables import Payment, PaymentPlan, PlanInstallment
+from coverage.requests.lifecycle import can_transition, parse_status
+from coverage.store.tables import PARequest, utcnow
+
+if TYPE_CHECKING:
+    from coverage.letters.render import RenderedDocument
+    from coverage.requests.views import WorkItem
+    from coverage.store.uow import UnitOfWork
+
+
+#: The longest payment method stored (``payments.method``).
+METHOD_LENGTH = 20
+
+
+def _status(plan: PaymentPlan) -> PlanStatus:
+    if plan.status == "cancelled":
+        return "cancelled"
+    if plan.status == "restructured":
+        return "restructured"
+    return "active"
+
+
+def _payment_record(payment: Payment) -> PaymentRecord:
+    return PaymentRecord(
+        id=payment.id,
+        amount=payment.amount,
+        paid_on=payment.paid_on,
+        method=payment.method,
+        recorded_at=payment.recorded_at,
+        recorded_by=payment.recorded_by,
+    )
+
+
+def plan_record(plan: PaymentPlan, earlier: list[PaymentPlan] | None = None) -> PlanRecord:
+    """The plain record of a loaded plan (``earlier``: the plans it replaced)."""
+    earlier_payments = sorted(
+        (_payment_record(p) for old in earlier or () for p in old.payments), key=lambda p: (p.paid_on, p.id)
+    )
+    return PlanRecord(
+        id=plan.id,
+        request_id=plan.request_id,
+        status=_status(plan),
+        treatment=plan.treatment,
+        dose_mg=plan.dose_mg,
+        course_total=plan.course_total,
+        discount=plan.discount,
+        total=plan.total,
+        start_date=plan.start_date,
+        installments=tuple(Installment(i.number, i.due_date, i.amount) for i in plan.installments),
+        payments=tuple(_payment_record(p) for p in plan.payments),
+        replaces_plan_id=plan.replaces_plan_id,
+        created_at=plan.created_at,
+        created_by=plan.created_by,
+        closed_at=plan.closed_at,
+        closed_by=plan.closed_by,
+        close_reason=plan.close_reason,
+        earlier_payments=tuple(earlier_payments),
+    )
+
+
+def _request(uow: UnitOfWork, request_id: int) -> PARequest:
+    request = uow.requests.get(request_id)
+    if request is None:
+        raise NotFound(f"request {request_id}: not found")
+    return request
+
+
+def request_case(request_id: int, *, uow: UnitOfWork) -> Case:
+    """The case version a stored request was made from (inside an open unit of work)."""
+    request = _request(uow, request_id)
+    record = uow.cases.get(request.case_record_id)
+    if record is None:
+        raise NotFound(f"request {request_id}: its case record {request.case_record_id} is missing")
+    return parse_case_object(record.document)
+
+
+def request_course(request_id: int, *, uow: UnitOfWork, prices: PriceList) -> Course:
+    """The price-list course of a stored request: its treatment and dose, a consultation first when initial."""
+    request = _request(uow, request_id)
+    case = request_case(request_id, uow=uow)
+    return build_course(prices, request.treatment, case.request.dose_mg, with_consultation=request.kind == "initial")
+
+
+def _get_plan(plans: PlanRepository, plan_id: int, *, for_update: bool = False) -> PaymentPlan:
+    plan = plans.get(plan_id, for_update=for_update)
+    if plan is None:
+        raise NotFound(f"plan {plan_id}: not found")
+    return plan
+
+
+def _require_active(plan: PaymentPlan, action: str) -> None:
+    if plan.status != "active":
+        raise IllegalTransition(f"plan {plan.id}: is {plan.status}; only an active plan can {action}")
+
+
+def _money(amount: Decimal, field: str) -> Decimal:
+    """A positive amount in whole cents, with two decimal places."""
+    problems = [f"{field}: {problem}" for name, problem in term_problems(amount, 1) if name == "total"]
+    if problems:
+        raise InvalidInput(problems)
+    return amount.quantize(CENT)
+
+
+def _new_plan(
+    request_id: int,
+    schedule: Schedule,
+    *,
+    treatment: str | None,
+    dose_mg: int | None,
+    course_total: Decimal,
+    discount: Decimal,
+    by: str,
+    replaces_plan_id: int | None = None,
+) -> PaymentPlan:
+    plan = PaymentPlan(
+        request_id=request_id,
+        status="active",
+        treatment=treatment,
+        dose_mg=dose_mg,
+        course_total=course_total,
+        discount=discount,
+        total=schedule.total,
+        start_date=schedule.installments[0].due_date,
+        replaces_plan_id=replaces_plan_id,
+        created_at=utcnow(),
+        created_by=by,
+    )
+    plan.installments = [
+        PlanInstallment(number=i.number, due_date=i.due_date, amount=i.amount) for i in schedule.installments
+    ]
+    plan.payments = []
+    return plan
+
+
+@dataclass(frozen=True, slots=True)
+class PlanQuote:
+    """The terms a new plan for a request would have; nothing stored."""
+
+    request_id: int
+    treatment: str
+    dose_mg: int | None
+    course_total: Decimal
+    discount: Decimal
+    schedule: Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOffer:
+    """The self-pay offer for a stored request, with the savings and document hints."""
+
+    request_id: int
+    status: str
+    plan_type: str
+    account_type: str | None
+    course: Course
+    offer: Offer
+    savings: SavingsFlag
+    superbill_suggested: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "request_id": self.request_id,
+            "status": self.status,
+            "treatment": self.course.treatment,
+            "dose_mg": self.course.dose_mg,
+            "course": [line.to_dict() for line in self.course.lines],
+            **self.offer.to_dict(),
+            "manufacturer_savings": self.savings.to_dict(),
+            "hsa_fsa_account": self.account_type,
+            "superbill_suggested": self.superbill_suggested,
+        }
+
+
+def _check_plannable(request: PARequest) -> None:
+    status = parse_status(request.status)
+    if status != "payment_plan" and not can_transition(status, "payment_plan"):
+        raise IllegalTransition(f"request {request.id}: is {status}; a payment plan follows no coverage or a denial")
+
+
+def request_offer(request_id: int, *, uow: UnitOfWork, prices: PriceList, start: dt.date) -> RequestOffer:
+    """What the clinic can offer for a stored request: the course, pay in full, installment options."""
+    with uow:
+        request = _request(uow, request_id)
+        case = request_case(request_id, uow=uow)
+        treatment, kind, status = request.treatment, request.kind, request.status
+    course = build_course(prices, treatment, case.request.dose_mg, with_consultation=kind == "initial")
+    return RequestOffer(
+        request_id=request_id,
+        status=status,
+        plan_type=case.coverage.plan_type,
+        account_type=case.coverage.account_type,
+        course=course,
+        offer=build_offer(course.total, prices, start),
+        savings=manufacturer_savings(case.coverage.plan_type, treatment),
+        superbill_suggested=superbill_suggested(case),
+    )
+
+
+def _quote(
+    request: PARequest,
+    case: Case,
+    *,
+    prices: PriceList,
+    start: dt.date,
+    installments: int | None,
+    pay_in_full: bool,
+    total: Decimal | None,
+) -> PlanQuote:
+    if pay_in_full == (installments is not None):
+        raise InvalidInput(["installments: give a number of installments or pay in full (one of the two)"])
+    _check_plannable(request)
+    if total is None:
+        course = build_course(
+            prices, request.treatment, case.request.dose_mg, with_consultation=request.kind == "initial"
+        )
+        course_total = course.total
+    else:
+        course_total = _money(total, "total")
+    discount = Decimal("0.00")
+    if pay_in_full:
+        discount, price = discounted(course_total, prices.pay_in_full_discount_pct)
+        schedule = split_evenly(price, 1, start)
+    elif total is None:
+        assert installments is not None
+        schedule = choose_installments(course_total, installments, start, prices)
+    else:
+        assert installments is not None
+        schedule = split_evenly(course_total, installments, start, minimum=prices.minimum_installment)
+    return PlanQuote(request.id, request.treatment, case.request.dose_mg, course_total, discount, schedule)
+
+
+def quote_plan(
+    request_id: int,
+    *,
+    uow: UnitOfWork,
+    prices: PriceList,
+    start: dt.date,
+    installments: int | None = None,
+    pay_in_full: bool = False,
+    total: Decimal | None = None,
+) -> PlanQuote:
+    """Check and compute a plan's terms without storing anything (same rules as :func:`create_plan`)."""
+    with uow:
+        request = _request(uow, request_id)
+        case = request_case(request_id, uow=uow)
+        return _quote(
+            request, case, prices=prices, start=start, installments=installments, pay_in_full=pay_in_full, total=total
+        )
+
+
+def create_plan(
+    request_id: int,
+    *,
+    uow: UnitOfWork,
+    prices: PriceList,
+    start: dt.date,
+    by: str,
+    installments: int | None = None,
+    pay_in_full: bool = False,
+    total: Decimal | None = None,
+) -> PlanRecord:
+    """Store a payment plan for a request: ``installments`` monthly at 0%, or ``pay_in_full`` at the discount.
+
+    Without ``total`` the course comes from the price list for the request's treatment and dose.
+    The request's move to ``payment_plan`` is the lifecycle's (:func:`coverage.requests.service.transition`).
+    """
+    with uow:
+        request = _request(uow, request_id)
+        plans = PlanRepository(uow.session)
+        active = plans.active_for_request(request_id)
+        if active is not None:
+            raise IllegalTransition(
+                f"request {request_id}: plan {active.id} is active; restructure or cancel it instead"
+            )
+        case = request_case(request_id, uow=uow)
+        quote = _quote(
+            request, case, prices=prices, start=start, installments=installments, pay_in_full=pay_in_full, total=total
+        )
+        plan = plans.add(
+            _new_plan(
+                request_id,
+                quote.schedule,
+                treatment=quote.treatment,
+                dose_mg=quote.dose_mg,
+                course_total=quote.course_total,
+                discount=quote.discount,
+                by=by,
+            )
+        )
+        uow.flush()
+        record = plan_record(plan)
+        uow.commit()
+    return record
+
+
+def get_plan(plan_id: int, *, uow: UnitOfWork) -> PlanRecord:
+    """A stored plan with its schedule, payments, and the payments of the plans it replaced."""
+    with uow:
+        plans = PlanRepository(uow.session)
+        plan = _get_plan(plans, plan_id)
+        return plan_record(plan, plans.chain(plan))
+
+
+def plans_for_request(request_id: int, *, uow: UnitOfWork) -> list[PlanRecord]:
+    """Every plan of a request (active, cancelled, restructured), oldest first."""
+    with uow:
+        _request(uow, request_id)
+        return [plan_record(p) for p in PlanRepository(uow.session).for_request(request_id)]
+
+
+def balance(plan_id: int, *, uow: UnitOfWork) -> Decimal:
+    """What is still owed on a plan."""
+    return get_plan(plan_id, uow=uow).balance
+
+
+def record_payment(
+    plan_id: int, *, uow: UnitOfWork, amount: Decimal, paid_on: dt.date, by: str, method: str | None = None
+) -> PlanRecord:
+    """Record money received; it settles the oldest unpaid installment first. More than the balance is refused."""
+    amount = _money(amount, "amount")
+    if method is not None and not 1 <= len(method.strip()) <= METHOD_LENGTH:
+        raise InvalidInput([f"method: 1 to {METHOD_LENGTH} characters (card, cash, check, hsa, fsa)"])
+    with uow:
+        plans = PlanRepository(uow.session)
+        plan = _get_plan(plans, plan_id, for_update=True)
+        _require_active(plan, "take payments")
+        owed = plan_record(plan).balance
+        if amount > owed:
+            raise InvalidInput([f"amount: {amount} is more than the balance {owed} of plan {plan_id}"])
+        plan.payments.append(
+            Payment(
+                plan_id=plan.id,
+                amount=amount,
+                paid_on=paid_on,
+                method=method.strip() if method else None,
+                recorded_at=utcnow(),
+                recorded_by=by,
+            )
+        )
+        uow.flush()
+        record = plan_record(plan, plans.chain(plan))
+        uow.commit()
+    return record
+
+
+def cancel_plan(plan_id: int, *, uow: UnitOfWork, by: str, reason: str | None = None) -> PlanRecord:
+    """Close an active plan; its installments and payments stay on record."""
+    with uow:
+        plans = PlanRepository(uow.session)
+        plan = _get_plan(plans, plan_id, for_update=True)
+        _require_active(plan, "be cancelled")
+        plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "cancelled", utcnow(), by, reason
+        uow.flush()
+        record = plan_record(plan, plans.chain(plan))
+        uow.commit()
+    return record
+
+
+def restructure_plan(
+    plan_id: int,
+    *,
+    uow: UnitOfWork,
+    prices: PriceList,
+    installments: int,
+    start: dt.date,
+    by: str,
+    reason: str | None = None,
+) -> PlanRecord:
+    """Replace an active plan by a new one for its remaining balance; the old plan keeps its payments."""
+    with uow:
+        plans = PlanRepository(uow.session)
+        plan = _get_plan(plans, plan_id, for_update=True)
+        _require_active(plan, "be restructured")
+        remaining = plan_record(plan).balance
+        if remaining <= 0:
+            raise IllegalTransition(f"plan {plan_id}: is paid in full; nothing to restructure")
+        schedule = split_evenly(remaining, installments, start, minimum=prices.minimum_installment)
+        plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "restructured", utcnow(), by, reason
+        uow.flush()  # the old plan leaves ``active`` before its replacement arrives
+        replacement = plans.add(
+            _new_plan(
+                plan.request_id,
+                schedule,
+                treatment=plan.treatment,
+                dose_mg=plan.dose_mg,
+                course_total=plan.course_total,
+                discount=plan.discount,
+                by=by,
+                replaces_plan_id=plan.id,
+            )
+        )
+        uow.flush()
+        record = plan_record(replacement, plans.chain(replacement))
+        uow.commit()
+    return record
+
+
+def overdue_installments(as_of: dt.date, *, uow: UnitOfWork) -> list[OverdueInstallment]:
+    """Unpaid installments of active plans due before ``as_of``, oldest due first."""
+    with uow:
+        found: list[OverdueInstallment] = []
+        for plan in PlanRepository(uow.session).active_with_installments_due_before(as_of):
+            request = _request(uow, plan.request_id)
+            found.extend(
+                OverdueInstallment(
+                    plan_id=plan.id,
+                    request_id=plan.request_id,
+                    case_id=request.case_id,
+                    number=s.number,
+                    due_date=s.due_date,
+                    remaining=s.remaining,
+                    days_overdue=(as_of - s.due_date).days,
+                )
+                for s in plan_record(plan).overdue(as_of)
+            )
+    return sorted(found, key=lambda o: (o.due_date, o.plan_id, o.number))
+
+
+def render_plan_document(
+    plan_id: int,
+    document: PlanDocument,
+    *,
+    uow: UnitOfWork,
+    clinic: Clinic,
+    service_dates: Sequence[dt.date] = (),
+    through: dt.date | None = None,
+    attach: bool = True,
+) -> RenderedDocument:
+    """Render a stored plan's agreement, receipt or superbill with the letters templates; store it on the request.
+
+    The case and its latest determination come from the plan's request; with ``attach`` the PDF
+    is stored as a document of the request (kind = the document name).
+    """
+    from coverage.letters.render import render_document
+    from coverage.policies.service import Checker
+    from coverage.requests.service import attach_document, get_case_document, get_request
+    from coverage.settings import load_settings
+
+    plan = get_plan(plan_id, uow=uow)
+    if document == "receipt" and not (plan.payments or plan.earlier_payments):
+        raise InvalidInput([f"PLAN: plan {plan_id} has no payments yet; a receipt lists payments received"])
+    case = parse_case_object(get_case_document(plan.request_id, uow=uow))
+    determination = get_request(plan.request_id, uow=uow).determination
+    if determination is None:
+        determination = Checker.from_settings(load_settings()).determine(case)
+    rendered = render_document(
+        document,
+        case=case,
+        determination=determination,
+        clinic=clinic,
+        options=letter_options(document, plan, service_dates=service_dates, through=through),
+    )
+    if attach:
+        attach_document(plan.request_id, uow=uow, kind=document, content=rendered.pdf, sha256=rendered.sha256)
+    return rendered
+
+
+#: The worklist kind of a plan with overdue installments (rank it in ``coverage.requests.service.WORK_RANK``).
+OVERDUE_KIND = "installment_overdue"
+
+
+def overdue_work_items(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
+    """One worklist item per active plan with installments overdue on ``as_of``, due on the oldest one."""
+    from coverage.requests.views import WorkItem
+
+    items: list[WorkItem] = []
+    with uow:
+        for plan in PlanRepository(uow.session).active_with_installments_due_before(as_of):
+            late = plan_record(plan).overdue(as_of)
+            if not late:
+                continue
+            request = _request(uow, plan.request_id)
+            payer = uow.payers.get(request.payer_id) if request.payer_id is not None else None
+            owed = sum((s.remaining for s in late), Decimal("0.00"))
+            count = f"{len(late)} installment{'s' if len(late) > 1 else ''}"
+            items.append(
+                WorkItem(
+                    request_id=request.id,
+                    case_id=request.case_id,
+                    kind=OVERDUE_KIND,
+                    due=late[0].due_date,
+                    status=parse_status(request.status),
+                    urgency=request.urgency,
+                    payer_name=payer.name if payer is not None else None,
+                    detail=f"plan {plan.id}: {count} overdue, {owed} owed",
+                )
+            )
+    return items

@@ -1,0 +1,227 @@
+"""Payment plans stored and read back on SQLite and PostgreSQL: plans, installments, payments, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pytest
+
+import coverage.payments.tables  # noqa: F401  # registers the self-pay tables, so each test starts empty
+from coverage.clinic import PriceList, load_clinic
+from coverage.errors import IllegalTransition, InvalidInput, NotFound
+from coverage.payments.service import (
+    balance,
+    cancel_plan,
+    create_plan,
+    get_plan,
+    overdue_installments,
+    overdue_work_items,
+    plans_for_request,
+    quote_plan,
+    record_payment,
+    request_offer,
+    restructure_plan,
+)
+from coverage.policies.service import Checker
+from coverage.settings import Settings
+from tests.conftest import EXAMPLES
+
+if TYPE_CHECKING:
+    from coverage.store.uow import UnitOfWork
+
+START = dt.date(2026, 1, 31)
+
+
+@pytest.fixture(scope="module")
+def prices() -> PriceList:
+    return load_clinic(Settings(clinic_file=None)).prices
+
+
+def _intake(uow: UnitOfWork, checker: Checker, name: str) -> int:
+    from coverage.requests.service import intake
+
+    return intake((EXAMPLES / f"{name}.json").read_bytes(), uow=uow, checker=checker, by="intake").request_id
+
+
+@pytest.fixture
+def iv_request(uow: UnitOfWork, checker: Checker) -> int:
+    """A stored IV ketamine request the policy does not cover (status draft)."""
+    return _intake(uow, checker, "EX-02-iv-not-covered")
+
+
+def test_plan_round_trip_from_the_price_list(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    created = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", installments=6)
+    stored = get_plan(created.id, uow=uow)
+    assert stored == created
+    assert stored.request_id == iv_request
+    assert stored.status == "active"
+    assert (stored.course_total, stored.discount, stored.total) == (
+        Decimal("3600.00"),
+        Decimal("0.00"),
+        Decimal("3600.00"),
+    )
+    assert [(i.number, i.due_date, i.amount) for i in stored.installments] == [
+        (1, dt.date(2026, 1, 31), Decimal("600.00")),
+        (2, dt.date(2026, 2, 28), Decimal("600.00")),
+        (3, dt.date(2026, 3, 31), Decimal("600.00")),
+        (4, dt.date(2026, 4, 30), Decimal("600.00")),
+        (5, dt.date(2026, 5, 31), Decimal("600.00")),
+        (6, dt.date(2026, 6, 30), Decimal("600.00")),
+    ]
+    assert all(type(i.amount) is Decimal for i in stored.installments)
+    assert stored.created_at.tzinfo is not None
+    assert stored.created_at.utcoffset() == dt.timedelta(0)
+    assert stored.created_by == "billing"
+
+
+def test_uneven_total_keeps_its_cents(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    created = create_plan(
+        iv_request, uow=uow, prices=prices, start=START, by="billing", installments=7, total=Decimal("1000.01")
+    )
+    amounts = [i.amount for i in get_plan(created.id, uow=uow).installments]
+    assert amounts == [Decimal("142.91")] + [Decimal("142.85")] * 6
+    assert sum(amounts) == Decimal("1000.01")
+
+
+def test_pay_in_full_stores_the_discount(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    plan = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", pay_in_full=True)
+    stored = get_plan(plan.id, uow=uow)
+    assert (stored.course_total, stored.discount, stored.total) == (
+        Decimal("3600.00"),
+        Decimal("180.00"),
+        Decimal("3420.00"),
+    )
+    assert [i.amount for i in stored.installments] == [Decimal("3420.00")]
+
+
+def test_offer_for_a_stored_request(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    offer = request_offer(iv_request, uow=uow, prices=prices, start=START)
+    assert offer.course.total == Decimal("3600.00")
+    assert [o.count for o in offer.offer.options] == [3, 6, 12]
+    assert offer.savings.status == "not_applicable"  # IV ketamine has no manufacturer program
+    data = offer.to_dict()
+    assert data["total"] == "3600.00"
+    assert data["superbill_suggested"] is True
+
+
+def test_payments_settle_the_oldest_installment_first(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    plan = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", installments=6)
+    record_payment(plan.id, uow=uow, amount=Decimal("600"), paid_on=START, by="front desk", method="hsa")
+    after = record_payment(plan.id, uow=uow, amount=Decimal("250.50"), paid_on=dt.date(2026, 2, 27), by="front desk")
+    assert [(s.number, s.paid) for s in after.statuses()[:3]] == [
+        (1, Decimal("600.00")),
+        (2, Decimal("250.50")),
+        (3, Decimal("0.00")),
+    ]
+    stored = get_plan(plan.id, uow=uow)
+    assert [(p.amount, p.paid_on, p.method) for p in stored.payments] == [
+        (Decimal("600.00"), START, "hsa"),
+        (Decimal("250.50"), dt.date(2026, 2, 27), None),
+    ]
+    assert balance(plan.id, uow=uow) == Decimal("2749.50")
+    assert stored.payments[0].recorded_at.utcoffset() == dt.timedelta(0)
+
+
+def test_overpayment_and_bad_amounts_are_refused(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    plan = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", installments=3)
+    with pytest.raises(InvalidInput) as raised:
+        record_payment(plan.id, uow=uow, amount=Decimal("3600.01"), paid_on=START, by="x")
+    assert raised.value.lines() == [f"amount: 3600.01 is more than the balance 3600.00 of plan {plan.id}"]
+    with pytest.raises(InvalidInput, match=r"amount: must be more than 0"):
+        record_payment(plan.id, uow=uow, amount=Decimal("-5"), paid_on=START, by="x")
+    with pytest.raises(InvalidInput, match=r"amount: must be in whole cents"):
+        record_payment(plan.id, uow=uow, amount=Decimal("1.001"), paid_on=START, by="x")
+    with pytest.raises(NotFound, match="plan 999999: not found"):
+        record_payment(999999, uow=uow, amount=Decimal("1"), paid_on=START, by="x")
+    assert get_plan(plan.id, uow=uow).payments == ()
+
+
+def test_overdue_installments_as_of(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    plan = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", installments=6)
+    record_payment(plan.id, uow=uow, amount=Decimal("900.00"), paid_on=START, by="x")
+    assert overdue_installments(dt.date(2026, 2, 28), uow=uow) == []  # due that day: not overdue yet
+    overdue = overdue_installments(dt.date(2026, 4, 1), uow=uow)
+    assert [(o.plan_id, o.number, o.due_date, o.remaining, o.days_overdue) for o in overdue] == [
+        (plan.id, 2, dt.date(2026, 2, 28), Decimal("300.00"), 32),
+        (plan.id, 3, dt.date(2026, 3, 31), Decimal("600.00"), 1),
+    ]
+    assert overdue[0].case_id == "EX-02-iv-not-covered"
+    assert overdue[0].to_dict()["remaining"] == "300.00"
+    [item] = overdue_work_items(dt.date(2026, 4, 1), uow=uow)
+    assert (item.request_id, item.kind, item.due, item.status) == (
+        iv_request,
+        "installment_overdue",
+        dt.date(2026, 2, 28),
+        "draft",
+    )
+    assert item.detail == f"plan {plan.id}: 2 installments overdue, 900.00 owed"
+    assert overdue_work_items(dt.date(2026, 2, 28), uow=uow) == []
+
+
+def test_cancel_keeps_the_history_and_stops_payments(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    plan = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", installments=6)
+    record_payment(plan.id, uow=uow, amount=Decimal("600.00"), paid_on=START, by="x")
+    cancelled = cancel_plan(plan.id, uow=uow, by="manager", reason="patient moved")
+    assert cancelled.status == "cancelled"
+    assert (cancelled.closed_by, cancelled.close_reason) == ("manager", "patient moved")
+    assert [p.amount for p in get_plan(plan.id, uow=uow).payments] == [Decimal("600.00")]
+    assert overdue_installments(dt.date(2027, 1, 1), uow=uow) == []
+    with pytest.raises(IllegalTransition, match="is cancelled"):
+        record_payment(plan.id, uow=uow, amount=Decimal("1"), paid_on=START, by="x")
+    again = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", installments=3)
+    assert [p.status for p in plans_for_request(iv_request, uow=uow)] == ["cancelled", "active"]
+    assert again.id != plan.id
+
+
+def test_restructure_moves_the_balance_and_keeps_payments(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    plan = create_plan(iv_request, uow=uow, prices=prices, start=START, by="billing", installments=3)
+    record_payment(plan.id, uow=uow, amount=Decimal("1500.00"), paid_on=START, by="x")
+    new = restructure_plan(
+        plan.id, uow=uow, prices=prices, installments=7, start=dt.date(2026, 3, 15), by="manager", reason="hardship"
+    )
+    assert new.replaces_plan_id == plan.id
+    assert new.total == Decimal("2100.00")
+    assert [i.amount for i in new.installments] == [Decimal("300.00")] * 7
+    assert [p.amount for p in new.earlier_payments] == [Decimal("1500.00")]
+    old = get_plan(plan.id, uow=uow)
+    assert (old.status, old.close_reason) == ("restructured", "hardship")
+    assert [p.amount for p in old.payments] == [Decimal("1500.00")]
+    assert get_plan(new.id, uow=uow).earlier_payments == new.earlier_payments
+    with pytest.raises(InvalidInput, match=r"minimum monthly installment 100\.00"):
+        restructure_plan(new.id, uow=uow, prices=prices, installments=30, start=START, by="x")
+
+
+def test_plan_rules(uow: UnitOfWork, checker: Checker, prices: PriceList, iv_request: int) -> None:
+    ready = _intake(uow, checker, "EX-01-meets")
+    with pytest.raises(IllegalTransition, match=f"request {ready}: is ready"):
+        create_plan(ready, uow=uow, prices=prices, start=START, by="x", installments=6)
+    with pytest.raises(InvalidInput) as raised:
+        quote_plan(iv_request, uow=uow, prices=prices, start=START, installments=12, total=Decimal("1000.00"))
+    assert raised.value.lines() == [
+        "installments: 12 installments of 83.33 fall below the minimum monthly installment 100.00"
+    ]
+    with pytest.raises(NotFound, match="request 999999"):
+        create_plan(999999, uow=uow, prices=prices, start=START, by="x", installments=6)
+    create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=6)
+    with pytest.raises(IllegalTransition, match="is active; restructure or cancel it"):
+        create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=3)
+    assert len(plans_for_request(iv_request, uow=uow)) == 1
+
+
+def test_the_migrations_have_one_head_and_downgrade_cleanly(database_url: str) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from coverage.store.db import alembic_config, downgrade, make_engine, upgrade
+
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+    engine = make_engine(database_url)
+    try:
+        downgrade(engine, "0001_records")
+        assert "payment_plans" not in inspect(engine).get_table_names()
+        upgrade(engine)
+        assert {"payment_plans", "payment_plan_installments", "payments"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
