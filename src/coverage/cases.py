@@ -52,7 +52,7 @@ class _Strict(BaseModel):
 
 
 class Patient(_Strict):
-    id: Annotated[str, Field(min_length=1)]
+    id: str
     given_name: str | None = None
     family_name: str | None = None
     birth_date: dt.date | None = None
@@ -101,12 +101,12 @@ class Request(_Strict):
 
 
 class Diagnosis(_Strict):
-    code: Annotated[str, Field(min_length=1)]
+    code: str
     recorded: dt.date | None = None
 
 
 class MedicationTrial(_Strict):
-    drug: Annotated[str, Field(min_length=1)]
+    drug: str
     daily_dose_mg: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     start: dt.date
     end: dt.date | None = None

@@ -90,7 +90,7 @@ class _Facts:
 
 
 def _trial_name(trial: MedicationTrial, drug: Drug | None) -> str:
-    written = trial.drug.strip()
+    written = trial.drug.strip() or "an unnamed drug"
     if drug is not None and written.lower() != drug.name.lower():
         return f"{written} ({drug.name})"
     return written
@@ -269,8 +269,9 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
 def check_severity(c: SeverityCriterion, facts: _Facts) -> CriterionResult:
     """A score of an accepted instrument within the window that reaches its minimum."""
     minimum = {m.instrument: m.min_score for m in c.instruments}
-    since = facts.as_of - dt.timedelta(days=c.window_days)
-    counted = [a for a in facts.case.assessments or () if a.instrument in minimum and a.date >= since]
+    as_of = facts.as_of
+    window = c.window_days
+    counted = [a for a in facts.case.assessments or () if a.instrument in minimum and (as_of - a.date).days <= window]
     accepted = " or ".join(
         INSTRUMENT_LABELS[m.instrument] + (f" >= {m.min_score}" if m.min_score is not None else "")
         for m in c.instruments
@@ -387,8 +388,7 @@ def check_suicidality(c: SuicidalityCriterion, facts: _Facts) -> CriterionResult
     assert s is not None
     if s.documented is None:
         return CriterionResult("suicidality", MISSING, "acute suicidal ideation documented without a date")
-    since = facts.as_of - dt.timedelta(days=c.window_days)
-    if s.documented < since:
+    if (facts.as_of - s.documented).days > c.window_days:
         return CriterionResult(
             "suicidality", NOT_MET, f"documented {s.documented.isoformat()}, more than {c.window_days} days ago"
         )
@@ -406,7 +406,8 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
     therapy_start = facts.case.request.therapy_start
     if therapy_start is None:
         return CriterionResult("response", MISSING, "start of the current course (therapy_start) not documented")
-    since = facts.as_of - dt.timedelta(days=c.current_window_days)
+    as_of = facts.as_of
+    window = c.current_window_days
     threshold = Fraction(c.min_improvement_pct)
     comparison = ">" if c.strictly_greater else ">="
     seen: list[str] = []
@@ -418,7 +419,7 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
             if a.date <= therapy_start:
                 if baseline is None or a.date >= baseline.date:
                     baseline = a
-            elif a.date >= since and (current is None or a.date >= current.date):
+            elif (as_of - a.date).days <= window and (current is None or a.date >= current.date):
                 current = a
         if baseline is None or current is None:
             continue
