@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Container, Iterable
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -161,6 +162,7 @@ class Case(_Strict):
 HISTORY_FLAGS = tuple(name for name, info in History.model_fields.items() if info.annotation == bool | None)
 
 
+@lru_cache(maxsize=4096)  # a clinic has few prescribers; a batch repeats them
 def npi_is_valid(npi: str) -> bool:
     """Luhn check over the prefix 80840 and the first nine digits (CMS NPI standard)."""
     if len(npi) != 10 or not npi.isascii() or not npi.isdigit():
@@ -198,15 +200,19 @@ def _pydantic_problems(error: ValidationError) -> list[str]:
 
 
 def case_rule_problems(case: Case, known_policies: Container[str] | None) -> list[str]:
-    """The format's rules that span fields; one ``path: problem`` line each."""
+    """The format's rules that span fields; one ``path: problem`` line each.
+
+    Every comparison is made before any text is built: this runs for every case of a batch.
+    """
     problems: list[str] = []
     as_of = case.as_of
 
-    def not_after_as_of(path: str, value: dt.date | None) -> None:
-        if value is not None and value > as_of:
-            problems.append(f"{path}: {value.isoformat()} is after as_of {as_of.isoformat()}")
+    def after_as_of(path: str, value: dt.date) -> None:
+        problems.append(f"{path}: {value.isoformat()} is after as_of {as_of.isoformat()}")
 
-    not_after_as_of("patient.birth_date", case.patient.birth_date)
+    birth_date = case.patient.birth_date
+    if birth_date is not None and birth_date > as_of:
+        after_as_of("patient.birth_date", birth_date)
 
     coverage = case.coverage
     if coverage.policy_id is None:
@@ -223,16 +229,20 @@ def case_rule_problems(case: Case, known_policies: Container[str] | None) -> lis
             problems.append(f"request.dose_mg: {request.dose_mg} is not 28, 56 or 84")
     elif request.dose_mg is not None:
         problems.append("request.dose_mg: must be absent or null for iv_ketamine")
-    not_after_as_of("request.therapy_start", request.therapy_start)
+    if request.therapy_start is not None and request.therapy_start > as_of:
+        after_as_of("request.therapy_start", request.therapy_start)
     npi = request.prescriber.npi if request.prescriber is not None else None
     if npi is not None and not npi_is_valid(npi):
         problems.append("request.prescriber.npi: not a valid NPI (10 digits with a Luhn check digit)")
 
     for i, diagnosis in enumerate(case.diagnoses or ()):
-        not_after_as_of(f"diagnoses[{i}].recorded", diagnosis.recorded)
-    not_after_as_of("episode_start", case.episode_start)
+        if diagnosis.recorded is not None and diagnosis.recorded > as_of:
+            after_as_of(f"diagnoses[{i}].recorded", diagnosis.recorded)
+    if case.episode_start is not None and case.episode_start > as_of:
+        after_as_of("episode_start", case.episode_start)
     for i, trial in enumerate(case.medication_trials or ()):
-        not_after_as_of(f"medication_trials[{i}].start", trial.start)
+        if trial.start > as_of:
+            after_as_of(f"medication_trials[{i}].start", trial.start)
         if trial.end is not None and trial.end < trial.start:
             problems.append(f"medication_trials[{i}].end: before start {trial.start.isoformat()}")
     for i, assessment in enumerate(case.assessments or ()):
@@ -241,9 +251,11 @@ def case_rule_problems(case: Case, known_policies: Container[str] | None) -> lis
             problems.append(
                 f"assessments[{i}].score: {assessment.score} is outside {low}-{high} for {assessment.instrument}"
             )
-        not_after_as_of(f"assessments[{i}].date", assessment.date)
-    if case.suicidality is not None:
-        not_after_as_of("suicidality.documented", case.suicidality.documented)
+        if assessment.date > as_of:
+            after_as_of(f"assessments[{i}].date", assessment.date)
+    documented = case.suicidality.documented if case.suicidality is not None else None
+    if documented is not None and documented > as_of:
+        after_as_of("suicidality.documented", documented)
     return problems
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -70,15 +71,31 @@ def _listing(items: list[str]) -> str:
 class _Facts:
     """What the criteria ask of one case, worked out once and shared by every pathway evaluated."""
 
-    __slots__ = ("as_of", "case", "max_improvement_pct", "trials")
+    __slots__ = ("_codes", "_drugs", "_trials", "as_of", "case", "max_improvement_pct", "results")
 
     def __init__(self, case: Case, drugs: DrugTable, max_improvement_pct: float) -> None:
         self.case = case
         self.as_of = case.as_of
         self.max_improvement_pct = max_improvement_pct
-        self.trials: list[tuple[MedicationTrial, Drug | None]] = [
-            (trial, drugs.resolve(trial.drug)) for trial in case.medication_trials or ()
-        ]
+        self.results: dict[str, CriterionResult] = {}
+        self._drugs = drugs
+        self._trials: list[tuple[MedicationTrial, Drug | None]] | None = None
+        self._codes: list[tuple[str, str]] | None = None
+
+    @property
+    def trials(self) -> list[tuple[MedicationTrial, Drug | None]]:
+        """Each medication trial with its drug from the table (``None`` when unknown); resolved once."""
+        if self._trials is None:
+            resolve = self._drugs.resolve
+            self._trials = [(trial, resolve(trial.drug)) for trial in self.case.medication_trials or ()]
+        return self._trials
+
+    @property
+    def codes(self) -> list[tuple[str, str]]:
+        """Each diagnosis code as written and normalized; worked out once."""
+        if self._codes is None:
+            self._codes = [(d.code, normalize_code(d.code)) for d in self.case.diagnoses or ()]
+        return self._codes
 
     def failed(self, trial: MedicationTrial) -> bool:
         """The failure test: intolerance; else improvement at most the policy's maximum; else the outcome."""
@@ -158,7 +175,7 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
 
 
 def _trials_missing(facts: _Facts, current_episode: bool) -> str | None:
-    if not facts.trials:
+    if not facts.case.medication_trials:
         return "no medication trials documented"
     if current_episode and facts.case.episode_start is None:
         return "start of the current episode not documented"
@@ -185,23 +202,21 @@ def check_age(c: AgeCriterion, facts: _Facts) -> CriterionResult:
 
 def check_diagnosis(c: DiagnosisCriterion, facts: _Facts) -> CriterionResult:
     """Allowed codes match exactly, excluded ones by prefix, after normalizing the code."""
-    diagnoses = facts.case.diagnoses
-    if not diagnoses:
+    codes = facts.codes
+    if not codes:
         return CriterionResult("diagnosis", MISSING, "no diagnosis recorded")
     accepted: list[str] = []
-    for diagnosis in diagnoses:
-        code = normalize_code(diagnosis.code)
+    for written, code in codes:
         for prefix in c.excluded:
             if code.startswith(prefix):
-                return CriterionResult("diagnosis", NOT_MET, f"{diagnosis.code} is excluded")
+                return CriterionResult("diagnosis", NOT_MET, f"{written} is excluded")
         if code in c.allowed:
-            accepted.append(diagnosis.code)
+            accepted.append(written)
     if accepted:
         return CriterionResult(
             "diagnosis", MET, f"{_listing(accepted)} {'is' if len(accepted) == 1 else 'are'} accepted"
         )
-    codes = _listing([d.code for d in diagnoses])
-    return CriterionResult("diagnosis", NOT_MET, f"no accepted code among {codes}")
+    return CriterionResult("diagnosis", NOT_MET, f"no accepted code among {_listing([w for w, _ in codes])}")
 
 
 def check_failed_trials(c: FailedTrialsCriterion, facts: _Facts) -> CriterionResult:
@@ -324,11 +339,12 @@ def check_rems(_: RemsCriterion, facts: _Facts) -> CriterionResult:
 def check_contraindications(c: ContraindicationsCriterion, facts: _Facts) -> CriterionResult:
     """None of the listed history flags is true; every one is known."""
     history = facts.case.history
-    values = {name: history.flag(name) if history is not None else None for name in c.conditions}
-    present = [name for name, value in values.items() if value is True]
+    if history is None:
+        return CriterionResult("contraindications", MISSING, f"not documented: {_listing(list(c.conditions))}")
+    present = [name for name in c.conditions if getattr(history, name) is True]
     if present:
         return CriterionResult("contraindications", NOT_MET, f"documented: {_listing(present)}")
-    unknown = [name for name, value in values.items() if value is None]
+    unknown = [name for name in c.conditions if getattr(history, name) is None]
     if unknown:
         return CriterionResult("contraindications", MISSING, f"not documented: {_listing(unknown)}")
     return CriterionResult("contraindications", MET, f"none of {_listing(list(c.conditions))}")
@@ -337,9 +353,7 @@ def check_contraindications(c: ContraindicationsCriterion, facts: _Facts) -> Cri
 def check_psychosis(c: PsychosisCriterion, facts: _Facts) -> CriterionResult:
     """No history of psychosis, or (where allowed) an attestation that benefit outweighs risk."""
     history = facts.case.history
-    psychotic_code = next(
-        (d.code for d in facts.case.diagnoses or () if normalize_code(d.code) in c.psychotic_codes), None
-    )
+    psychotic_code = next((written for written, code in facts.codes if code in c.psychotic_codes), None)
     psychosis = True if psychotic_code is not None else (history.psychosis if history is not None else None)
     if psychosis is None:
         return CriterionResult("psychosis", MISSING, "history of psychosis not documented")
@@ -470,45 +484,84 @@ _CHECKS: dict[type, Callable[[Any, _Facts], CriterionResult]] = {
 }
 
 
-def _coverage_gap(case: Case, policy: LoadedPolicy | None, treatment: str, indication: str, kind: str) -> str | None:
-    """Why no pathway applies, or ``None`` when one does."""
+SELF_PAY = CriterionResult("coverage", NOT_MET, "self-pay: no insurance policy applies")
+
+
+def _coverage_gap(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> CriterionResult | None:
+    """The ``coverage`` criterion not met, saying why no pathway applies; ``None`` when one does."""
     label = TREATMENT_LABELS[treatment]
-    if case.coverage.plan_type == "self_pay":
-        return "self-pay: no insurance policy applies"
-    assert policy is not None  # parse_case requires a policy unless self-pay
     terms = policy.policy.for_treatment(treatment)
     if not terms.covered:
         note = f" ({terms.note})" if terms.note else ""
-        return f"{policy.policy.id} does not cover {label}{note}"
+        return CriterionResult("coverage", NOT_MET, f"{policy.policy.id} does not cover {label}{note}")
     if terms.pathway(indication, kind) is None:
-        return f"{policy.policy.id} has no {indication.upper()} {kind} pathway for {label}"
+        text = f"{policy.policy.id} has no {indication.upper()} {kind} pathway for {label}"
+        return CriterionResult("coverage", NOT_MET, text)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledPathway:
+    """A pathway ready to run: each criterion with its check and its content key."""
+
+    terms: TreatmentPolicy
+    pathway: Pathway
+    coverage: CriterionResult
+    steps: tuple[tuple[str, Callable[[Any, _Facts], CriterionResult], Any], ...]
+
+
+def _compiled(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _CompiledPathway | CriterionResult:
+    """The pathway ready to run, or the unmet ``coverage`` criterion; worked out once per policy."""
+    key = (treatment, indication, kind)
+    compiled: _CompiledPathway | CriterionResult | None = policy.compiled.get(key)
+    if compiled is None:
+        compiled = _coverage_gap(policy, treatment, indication, kind) or _compile(policy, treatment, indication, kind)
+        policy.compiled[key] = compiled
+    return compiled
+
+
+def _compile(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _CompiledPathway:
+    terms = policy.policy.for_treatment(treatment)
+    pathway = terms.pathway(indication, kind)
+    assert pathway is not None
+    pa = "prior authorization required" if terms.prior_authorization else "no prior authorization required"
+    return _CompiledPathway(
+        terms=terms,
+        pathway=pathway,
+        coverage=CriterionResult("coverage", MET, f"{TREATMENT_LABELS[treatment]} is covered; {pa}"),
+        steps=tuple((c.model_dump_json(), _CHECKS[type(c)], c) for c in pathway.criteria),
+    )
 
 
 def _evaluate_pathway(
     facts: _Facts, policy: LoadedPolicy | None, treatment: str, indication: str, kind: str
 ) -> tuple[Outcome, tuple[CriterionResult, ...], Pathway | None, TreatmentPolicy | None]:
-    gap = _coverage_gap(facts.case, policy, treatment, indication, kind)
-    if gap is not None:
-        return "not_covered", (CriterionResult("coverage", NOT_MET, gap),), None, None
-    assert policy is not None
-    terms = policy.policy.for_treatment(treatment)
-    pathway = terms.pathway(indication, kind)
-    assert pathway is not None
-    pa = "prior authorization required" if terms.prior_authorization else "no prior authorization required"
-    results = [CriterionResult("coverage", MET, f"{TREATMENT_LABELS[treatment]} is covered; {pa}")]
-    results.extend(_CHECKS[type(criterion)](criterion, facts) for criterion in pathway.criteria)
+    if facts.case.coverage.plan_type == "self_pay":
+        return "not_covered", (SELF_PAY,), None, None
+    assert policy is not None  # parse_case requires a policy unless self-pay
+    compiled = _compiled(policy, treatment, indication, kind)
+    if isinstance(compiled, CriterionResult):
+        return "not_covered", (compiled,), None, None
+    results = [compiled.coverage]
+    # Results by criterion content: the alternative pathway usually repeats most criteria of
+    # the requested one (age, diagnosis, trials, ...), which are then decided once per case.
+    known = facts.results
+    for key, check, criterion in compiled.steps:
+        result = known.get(key)
+        if result is None:
+            result = known[key] = check(criterion, facts)
+        results.append(result)
     statuses = {r.status for r in results}
     outcome: Outcome
     if NOT_MET in statuses:
         outcome = "does_not_meet_criteria"
     elif MISSING in statuses:
         outcome = "missing_documentation"
-    elif not terms.prior_authorization:
+    elif not compiled.terms.prior_authorization:
         outcome = "no_pa_required"
     else:
         outcome = "meets_criteria"
-    return outcome, tuple(results), pathway, terms
+    return outcome, tuple(results), compiled.pathway, compiled.terms
 
 
 def billing_lines(scheme: str, treatment: str, dose_mg: int | None, service_date: dt.date) -> tuple[BillingLine, ...]:

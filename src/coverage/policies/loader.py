@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -24,12 +25,17 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
 @dataclass(frozen=True, slots=True)
 class LoadedPolicy:
-    """A validated policy with where it came from and the hash of its file's bytes."""
+    """A validated policy with where it came from and the hash of its file's bytes.
+
+    ``compiled`` is the engine's cache of this policy's pathways, ready to run; it is filled
+    on first use and lives exactly as long as the policy.
+    """
 
     policy: Policy
     hash: str
     source: str
     builtin: bool
+    compiled: dict[tuple[str, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> LoadedPolicy:
