@@ -136,39 +136,39 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
     for trial, drug in facts.trials:
         if trial.role != role:
             continue
-        name = _trial_name(trial, drug)
         if drug is None:
-            reasons.append(f"{name} is not in the drug table")
+            reasons.append(f"{_trial_name(trial, drug)} is not in the drug table")
             continue
         if drug.role != role:
-            reasons.append(f"{name} is listed as {'an' if drug.role == 'augmentation' else 'a'} {drug.role} agent")
+            article = "an" if drug.role == "augmentation" else "a"
+            reasons.append(f"{_trial_name(trial, drug)} is listed as {article} {drug.role} agent")
             continue
         if not facts.failed(trial):
-            reasons.append(f"{name} did not fail ({_why_not_failed(trial)})")
+            reasons.append(f"{_trial_name(trial, drug)} did not fail ({_why_not_failed(trial)})")
             continue
         end = trial.end if trial.end is not None and trial.end < as_of else as_of
         start = trial.start
         if current_episode:
             assert episode_start is not None  # the caller reports missing first
             if end < episode_start:
+                began = episode_start.isoformat()
                 reasons.append(
-                    f"{name} ended {end.isoformat()}, before the current episode ({episode_start.isoformat()})"
+                    f"{_trial_name(trial, drug)} ended {end.isoformat()}, before the current episode ({began})"
                 )
                 continue
             start = max(start, episode_start)
         if trial.outcome != "intolerance":
             if trial.daily_dose_mg < drug.min_adequate_daily_mg:
-                reasons.append(
-                    f"{name} {_mg(trial.daily_dose_mg)}/day is below the {_mg(drug.min_adequate_daily_mg)} minimum"
-                )
+                dose, floor = _mg(trial.daily_dose_mg), _mg(drug.min_adequate_daily_mg)
+                reasons.append(f"{_trial_name(trial, drug)} {dose}/day is below the {floor} minimum")
                 continue
             days = (end - start).days
             if days < needed_days:
                 where = " in the current episode" if current_episode else ""
-                reasons.append(f"{name} lasted {_plural(days, 'day')}{where}, {needed_days} needed")
+                reasons.append(f"{_trial_name(trial, drug)} lasted {_plural(days, 'day')}{where}, {needed_days} needed")
                 continue
         if drug.name in counted:
-            reasons.append(f"{name} already counted")
+            reasons.append(f"{_trial_name(trial, drug)} already counted")
             continue
         counted[drug.name] = drug
     return list(counted.values()), reasons
@@ -546,16 +546,19 @@ def _evaluate_pathway(
     # Results by criterion content: the alternative pathway usually repeats most criteria of
     # the requested one (age, diagnosis, trials, ...), which are then decided once per case.
     known = facts.results
+    not_met = missing = False
     for key, check, criterion in compiled.steps:
         result = known.get(key)
         if result is None:
             result = known[key] = check(criterion, facts)
         results.append(result)
-    statuses = {r.status for r in results}
+        if result.status != MET:
+            not_met = not_met or result.status == NOT_MET
+            missing = missing or result.status == MISSING
     outcome: Outcome
-    if NOT_MET in statuses:
+    if not_met:
         outcome = "does_not_meet_criteria"
-    elif MISSING in statuses:
+    elif missing:
         outcome = "missing_documentation"
     elif not compiled.terms.prior_authorization:
         outcome = "no_pa_required"
