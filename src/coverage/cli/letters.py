@@ -1,1 +1,347 @@
-"""``priorauth`` commands of this group (registered on import; heavy imports stay inside commands)."""
+"""``priorauth letter`` and ``priorauth packet``: preview any document from a case file, no database.
+
+The commands only gather inputs (the case, its determination, the clinic, options from flags)
+and hand them to :func:`coverage.letters.render_document`, the same seam the flows and the
+records store use. ``--request ID`` will load those inputs from a stored request once the
+records store exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from coverage.cli.app import app
+from coverage.cli.check import read_case_text
+from coverage.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from coverage.cases import Case
+    from coverage.clinic import Clinic
+    from coverage.determinations import Determination
+    from coverage.letters.options import Decision, Denial, LetterOptions, Payment
+    from coverage.letters.render import RenderedDocument
+    from coverage.policies.loader import LoadedPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class CaseInputs:
+    """What every document is rendered from."""
+
+    case: Case
+    determination: Determination
+    policy: LoadedPolicy | None
+    clinic: Clinic
+    template_dir: Path | None
+
+
+def load_case_inputs(path: Path) -> CaseInputs:
+    """A case file, its determination under the configured policies, and the clinic."""
+    from coverage.clinic import load_clinic
+    from coverage.policies.service import Checker
+    from coverage.settings import load_settings
+
+    settings = load_settings()
+    checker = Checker.from_settings(settings)
+    case = checker.parse(read_case_text(path))
+    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+    return CaseInputs(
+        case=case,
+        determination=checker.determine(case),
+        policy=policy,
+        clinic=load_clinic(settings),
+        template_dir=settings.template_dir,
+    )
+
+
+def _date(option: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput([f"{option}: {value!r} is not a date (YYYY-MM-DD)"]) from None
+
+
+def _money(option: str, value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise InvalidInput([f"{option}: {value!r} is not an amount (like 550.00)"]) from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput([f"{option}: {value!r} must be more than 0, in whole cents"])
+    return amount
+
+
+def _payment(text: str) -> Payment:
+    from coverage.letters.options import Payment
+
+    parts = text.split(":")
+    if len(parts) < 2 or len(parts) > 4:
+        raise InvalidInput([f"--payment: {text!r} is not DATE:AMOUNT[:METHOD[:REFERENCE]]"])
+    paid_on = _date("--payment", parts[0])
+    assert paid_on is not None
+    return Payment(
+        paid_on=paid_on,
+        amount=_money("--payment", parts[1]),
+        method=parts[2] if len(parts) > 2 and parts[2] else "card",
+        reference=parts[3] if len(parts) > 3 and parts[3] else None,
+    )
+
+
+def _write(document: RenderedDocument, out: Path) -> None:
+    try:
+        out.write_bytes(document.pdf)
+    except OSError as error:
+        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    for warning in document.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"sha256 {document.sha256} {out}")
+
+
+def _print_kinds() -> None:
+    from coverage.letters.kinds import KINDS, LETTER_KINDS
+
+    width = max(len(k) for k in LETTER_KINDS)
+    for name in LETTER_KINDS:
+        print(f"{name:<{width}}  {KINDS[name].description}")
+
+
+@app.command()
+def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers never pass them by position
+    case_file: Annotated[Path | None, typer.Argument(metavar="CASE.json", help="The case file.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Document kind (see --list).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the PDF.")] = None,
+    list_kinds: Annotated[bool, typer.Option("--list", help="List the document kinds and exit.")] = False,
+    request_id: Annotated[str | None, typer.Option("--request", help="Load inputs from a stored request.")] = None,
+    pdfa: Annotated[bool, typer.Option("--pdfa", help="Write PDF/A-3b for archiving.")] = False,
+    denial_reason: Annotated[str | None, typer.Option(help="appeal: the payer's stated denial reason.")] = None,
+    denial_date: Annotated[str | None, typer.Option(help="appeal: date of the denial (YYYY-MM-DD).")] = None,
+    denial_reference: Annotated[str | None, typer.Option(help="appeal: the payer's reference number.")] = None,
+    decision: Annotated[
+        str | None, typer.Option(help="decision-notice: approved, partially_approved, denied or pended.")
+    ] = None,
+    decided_on: Annotated[str | None, typer.Option(help="decision-notice: date of the decision.")] = None,
+    auth_number: Annotated[str | None, typer.Option(help="decision-notice: authorization number.")] = None,
+    valid_from: Annotated[str | None, typer.Option(help="decision-notice: first day of the approval.")] = None,
+    valid_to: Annotated[str | None, typer.Option(help="decision-notice: last day of the approval.")] = None,
+    units: Annotated[int | None, typer.Option(help="decision-notice: authorized units.")] = None,
+    decision_reason: Annotated[str | None, typer.Option(help="decision-notice: the payer's reason.")] = None,
+    total: Annotated[str | None, typer.Option(help="payment-plan: total (default: course price).")] = None,
+    installments: Annotated[int | None, typer.Option(help="payment-plan: number of monthly installments.")] = None,
+    start: Annotated[str | None, typer.Option(help="payment-plan: first due date (default: start date).")] = None,
+    description: Annotated[str | None, typer.Option(help="payment-plan: services covered.")] = None,
+    payment: Annotated[
+        list[str] | None, typer.Option(help="receipt/superbill: DATE:AMOUNT[:METHOD[:REF]], repeatable.")
+    ] = None,
+    service_date: Annotated[
+        list[str] | None, typer.Option(help="superbill/receipt: date of service, repeatable.")
+    ] = None,
+    price_item: Annotated[str | None, typer.Option(help="superbill/receipt: clinic price-list item key.")] = None,
+    recipient_fax: Annotated[str | None, typer.Option(help="The payer's fax number.")] = None,
+    attention: Annotated[str | None, typer.Option(help="Attention line of the recipient block.")] = None,
+    enclose: Annotated[
+        list[str] | None, typer.Option(help="fax-cover: kinds rendered and listed (default: request, packet).")
+    ] = None,
+) -> None:
+    """Render one letter to PDF from a case file; prints ``sha256 <hex> <file>``."""
+    if list_kinds:
+        _print_kinds()
+        return
+    if request_id is not None:
+        raise InvalidInput(["--request: the records store is not available yet; give CASE.json and options"])
+    problems = []
+    if case_file is None:
+        problems.append("CASE.json: required (or --list)")
+    if kind is None:
+        problems.append("--kind: required (see --list)")
+    if out is None:
+        problems.append("--out: required")
+    if problems:
+        raise InvalidInput(problems)
+    assert case_file is not None
+    assert kind is not None
+    assert out is not None
+    from coverage.letters.kinds import get_kind
+
+    get_kind(kind)
+    inputs = load_case_inputs(case_file)
+    options = _options(
+        kind,
+        inputs,
+        denial=_denial(denial_reason, denial_date, denial_reference),
+        decision=_decision(
+            decision,
+            decided_on=decided_on,
+            auth_number=auth_number,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            units=units,
+            reason=decision_reason,
+        ),
+        total=total,
+        installments=installments,
+        start=start,
+        description=description,
+        payments=[_payment(p) for p in payment or ()],
+        service_dates=[d for d in (_date("--service-date", s) for s in service_date or ()) if d is not None],
+        price_item=price_item,
+        recipient_fax=recipient_fax,
+        attention=attention,
+        enclose=enclose or ["request", "packet"],
+        pdfa=pdfa,
+    )
+    from coverage.letters.render import render_document
+
+    document = render_document(
+        kind,
+        case=inputs.case,
+        determination=inputs.determination,
+        clinic=inputs.clinic,
+        policy=inputs.policy,
+        options=options,
+        pdf_variant="pdf/a-3b" if pdfa else None,
+        template_dir=inputs.template_dir,
+    )
+    _write(document, out)
+
+
+def _denial(reason: str | None, date: str | None, reference: str | None) -> Denial | None:
+    from coverage.letters.options import Denial
+
+    if reason is None:
+        if date is not None or reference is not None:
+            raise InvalidInput(["--denial-reason: required with --denial-date or --denial-reference"])
+        return None
+    return Denial(reason=reason, denied_on=_date("--denial-date", date), reference=reference)
+
+
+def _decision(
+    status: str | None,
+    *,
+    decided_on: str | None,
+    auth_number: str | None,
+    valid_from: str | None,
+    valid_to: str | None,
+    units: int | None,
+    reason: str | None,
+) -> Decision | None:
+    from coverage.letters.options import DECISION_STATUSES, Decision
+
+    if status is None:
+        return None
+    for value in DECISION_STATUSES:
+        if value == status:
+            start, end = _date("--valid-from", valid_from), _date("--valid-to", valid_to)
+            if start is not None and end is not None and end < start:
+                raise InvalidInput([f"--valid-to: {end.isoformat()} is before --valid-from {start.isoformat()}"])
+            if units is not None and units < 1:
+                raise InvalidInput([f"--units: must be at least 1, got {units}"])
+            return Decision(
+                status=value,
+                decided_on=_date("--decided-on", decided_on),
+                auth_number=auth_number,
+                valid_from=start,
+                valid_to=end,
+                units=units,
+                reason=reason,
+            )
+    raise InvalidInput([f"--decision: {status!r} is not one of {', '.join(DECISION_STATUSES)}"])
+
+
+def _options(
+    kind: str,
+    inputs: CaseInputs,
+    *,
+    denial: Denial | None,
+    decision: Decision | None,
+    total: str | None,
+    installments: int | None,
+    start: str | None,
+    description: str | None,
+    payments: list[Payment],
+    service_dates: list[dt.date],
+    price_item: str | None,
+    recipient_fax: str | None,
+    attention: str | None,
+    enclose: list[str],
+    pdfa: bool,
+) -> LetterOptions:
+    """The typed options from the flags; the plan and the fax enclosures are worked out here."""
+    from coverage.letters.options import LetterOptions
+    from coverage.letters.render import render_document
+    from coverage.payments.plans import split_evenly
+
+    case, clinic = inputs.case, inputs.clinic
+    plan = None
+    if kind == "payment-plan":
+        key = price_item or (
+            "iv_infusion" if case.request.treatment == "iv_ketamine" else f"esketamine_{case.request.dose_mg}"
+        )
+        item = clinic.prices.items.get(key)
+        if total is not None:
+            amount = _money("--total", total)
+        elif item is not None:
+            amount = item.amount * item.course_sessions
+        else:
+            raise InvalidInput([f"--total: required (the clinic price list has no item {key!r})"])
+        counts = clinic.prices.installment_counts
+        count = installments if installments is not None else (6 if 6 in counts else counts[0])
+        first_due = _date("--start", start) or case.request.start_date or case.as_of
+        plan = split_evenly(amount, count, first_due)
+    options = LetterOptions(
+        denial=denial,
+        decision=decision,
+        plan=plan,
+        plan_description=description,
+        payments=tuple(payments),
+        service_dates=tuple(service_dates),
+        price_item=price_item,
+        recipient_fax=recipient_fax,
+        recipient_attention=attention,
+    )
+    if kind != "fax-cover":
+        return options
+    enclosures = []
+    for enclosed in enclose:
+        if enclosed == "fax-cover":
+            raise InvalidInput(["--enclose: a fax cover cannot enclose a fax cover"])
+        document = render_document(
+            enclosed,
+            case=case,
+            determination=inputs.determination,
+            clinic=clinic,
+            policy=inputs.policy,
+            options=options,
+            pdf_variant="pdf/a-3b" if pdfa else None,
+            template_dir=inputs.template_dir,
+        )
+        enclosures.append(document.enclosure())
+    return LetterOptions(recipient_fax=recipient_fax, recipient_attention=attention, enclosures=tuple(enclosures))
+
+
+@app.command()
+def packet(
+    case_file: Annotated[Path, typer.Argument(metavar="CASE.json", help="The case file.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+    pdfa: Annotated[bool, typer.Option("--pdfa", help="Write PDF/A-3b for archiving.")] = False,
+) -> None:
+    """Render the documentation packet of prior treatment to PDF; prints ``sha256 <hex> <file>``."""
+    from coverage.letters.render import render_packet
+
+    inputs = load_case_inputs(case_file)
+    document = render_packet(
+        case=inputs.case,
+        determination=inputs.determination,
+        clinic=inputs.clinic,
+        policy=inputs.policy,
+        pdf_variant="pdf/a-3b" if pdfa else None,
+        template_dir=inputs.template_dir,
+    )
+    _write(document, out)

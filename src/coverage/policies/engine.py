@@ -174,6 +174,23 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
     return list(counted.values()), reasons
 
 
+def count_trials(
+    case: Case,
+    drugs: DrugTable,
+    *,
+    role: str,
+    min_weeks: int,
+    current_episode: bool,
+    max_improvement_pct: float = 25.0,
+) -> tuple[list[Drug], list[str]]:
+    """The trial-counting rule on its own, for documents that explain each trial.
+
+    The distinct drugs that count, and one reason for each trial of ``role`` that does not;
+    ``current_episode`` needs the case's ``episode_start``.
+    """
+    return _count_trials(_Facts(case, drugs, max_improvement_pct), role, min_weeks, current_episode)
+
+
 def _trials_missing(facts: _Facts, current_episode: bool) -> str | None:
     if not facts.case.medication_trials:
         return "no medication trials documented"

@@ -1,0 +1,74 @@
+"""What a document needs beyond the case and its determination: typed, immutable options.
+
+The CLI gathers them from its flags; the records store will fill them from a stored request
+(``--request ID``). Money is ``Decimal``; dates are ``datetime.date``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from coverage.payments.plans import Schedule
+
+DecisionStatus = Literal["approved", "partially_approved", "denied", "pended"]
+DECISION_STATUSES: tuple[DecisionStatus, ...] = ("approved", "partially_approved", "denied", "pended")
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """The payer's denial that an appeal answers."""
+
+    reason: str
+    denied_on: dt.date | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The payer's decision on a request, for the patient's notice."""
+
+    status: DecisionStatus
+    decided_on: dt.date | None = None
+    auth_number: str | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    units: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One payment received, for the receipt."""
+
+    paid_on: dt.date
+    amount: Decimal
+    method: str = "card"
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A document listed on the fax cover sheet."""
+
+    title: str
+    control_number: str
+    pages: int
+
+
+@dataclass(frozen=True, slots=True)
+class LetterOptions:
+    """Everything optional a document may need; each kind says which fields it requires."""
+
+    denial: Denial | None = None
+    decision: Decision | None = None
+    plan: Schedule | None = None
+    plan_description: str | None = None
+    payments: tuple[Payment, ...] = ()
+    service_dates: tuple[dt.date, ...] = ()
+    price_item: str | None = None
+    enclosures: tuple[Enclosure, ...] = ()
+    recipient_fax: str | None = None
+    recipient_attention: str | None = None

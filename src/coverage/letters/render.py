@@ -1,0 +1,399 @@
+"""Rendering a document: context from the data objects, HTML from the templates, PDF by WeasyPrint.
+
+:func:`render_document` is the seam every caller uses (the CLI, the flows, the payments
+module): it takes the data objects, never a file or a database id, so the CLI only gathers
+inputs and the records store can later pass a stored request's data. Output is deterministic:
+the document date is the case's ``as_of``, metadata are fixed, and the control number is a
+hash of the inputs, so the same inputs give the same bytes (and the same sha256).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import gc
+import hashlib
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from markupsafe import Markup
+
+from coverage.cases import Case
+from coverage.clinic import Clinic
+from coverage.determinations import BillingLine, Determination
+from coverage.documentation import assemble_documentation, score_chart_svg
+from coverage.documentation.requirements import SPECIALTY_LABELS, diagnosis_title
+from coverage.drugs import DrugTable, default_drug_table
+from coverage.errors import ConfigurationError, InvalidInput
+from coverage.letters.kinds import DocumentKind, check_options, get_kind, template_name
+from coverage.letters.options import Enclosure, LetterOptions
+from coverage.letters.templates import get_template
+from coverage.policies.engine import billing_lines
+from coverage.policies.loader import LoadedPolicy, load_registry
+
+log = logging.getLogger(__name__)
+
+PdfVariant = Literal["pdf/a-3b"]
+PDF_VARIANTS: tuple[str, ...] = ("pdf/a-3b",)
+
+TREATMENT_NAMES = {"esketamine": "SPRAVATO® (esketamine) nasal spray", "iv_ketamine": "IV ketamine infusion"}
+INDICATION_NAMES = {
+    "trd": "treatment-resistant depression",
+    "mdsi": "major depressive disorder with acute suicidal ideation or behavior",
+}
+#: NDCs of the esketamine kits (Spravato prescribing information).
+ESKETAMINE_NDC = {56: "50458-028-02", 84: "50458-028-03"}
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDocument:
+    """One rendered document: its PDF bytes, their sha256, the control number and the HTML."""
+
+    kind: str
+    title: str
+    pdf: bytes
+    sha256: str
+    control_number: str
+    page_count: int
+    html: str
+    warnings: tuple[str, ...] = ()
+
+    def enclosure(self) -> Enclosure:
+        """How a fax cover lists this document."""
+        return Enclosure(title=self.title, control_number=self.control_number, pages=self.page_count)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    """One date of service on a superbill or receipt, with its codes and the clinic's charge."""
+
+    date: dt.date
+    codes: tuple[BillingLine, ...]
+    description: str
+    charge: Decimal
+
+
+@cache
+def _default_registry_policy(policy_id: str) -> LoadedPolicy | None:
+    from coverage.settings import load_settings
+
+    return load_registry(load_settings().policy_dir).get(policy_id)
+
+
+def _resolve_policy(case: Case, policy: LoadedPolicy | None) -> LoadedPolicy | None:
+    if policy is not None or case.coverage.policy_id is None:
+        return policy
+    found = _default_registry_policy(case.coverage.policy_id)
+    if found is None:
+        raise InvalidInput([f"coverage.policy_id: unknown policy {case.coverage.policy_id!r}"])
+    return found
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, dt.date | Decimal | Path):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def control_number(
+    *, kind: DocumentKind, case: Case, determination: Determination, options: LetterOptions, policy_hash: str | None
+) -> str:
+    """``<case id>-<kind code>-<8 hex>``: the same inputs always give the same number."""
+    payload = json.dumps(
+        {
+            "kind": kind.name,
+            "case": case.model_dump(mode="json"),
+            "determination": determination.to_dict(),
+            "options": dataclasses.asdict(options),
+            "policy": policy_hash,
+        },
+        sort_keys=True,
+        default=_json_default,
+    )
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:8].upper()
+    return f"{case.case_id}-{kind.code}-{digest}"
+
+
+def _logo_data_uri(clinic: Clinic) -> str | None:
+    path = clinic.logo_path()
+    if path is None:
+        return None
+    mime = LOGO_TYPES.get(path.suffix.lower())
+    if mime is None:
+        raise ConfigurationError(f"letterhead.logo: {path.name}: use .svg, .png or .jpg")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigurationError(f"letterhead.logo: cannot read {path} ({error.strerror})") from None
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def _codes(
+    case: Case, determination: Determination, policy: LoadedPolicy | None, day: dt.date
+) -> tuple[BillingLine, ...]:
+    if determination.billing:
+        return determination.billing
+    scheme = policy.policy.billing_scheme if policy is not None else "hcpcs"
+    return billing_lines(scheme, case.request.treatment, case.request.dose_mg, day)
+
+
+def _price_item_key(case: Case, options: LetterOptions) -> str:
+    if options.price_item:
+        return options.price_item
+    if case.request.treatment == "iv_ketamine":
+        return "iv_infusion"
+    return f"esketamine_{case.request.dose_mg}"
+
+
+def service_lines(
+    *, case: Case, determination: Determination, clinic: Clinic, policy: LoadedPolicy | None, options: LetterOptions
+) -> tuple[ServiceLine, ...]:
+    """One line per date of service at the clinic's price, with the engine's billing codes."""
+    key = _price_item_key(case, options)
+    item = clinic.prices.items.get(key)
+    if item is None:
+        raise ConfigurationError(f"clinic prices.items: no item {key!r} (known: {', '.join(clinic.prices.items)})")
+    dates = options.service_dates or (case.request.start_date or case.as_of,)
+    lines = []
+    for day in sorted(dates):
+        codes = list(_codes(case, determination, policy, day))
+        known = {c.code for c in codes}
+        # The price item lists the E/M and monitoring codes billed with the drug (99213, 99415...).
+        codes.extend(
+            BillingLine(code, 1) for code in item.billing_codes if code not in known and code not in ("J0013", "S0013")
+        )
+        lines.append(ServiceLine(date=day, codes=tuple(codes), description=item.description, charge=item.amount))
+    return tuple(lines)
+
+
+def _warnings(kind: DocumentKind, determination: Determination) -> list[str]:
+    """What staff should know before sending: a request whose determination is not a clean pass."""
+    if kind.name not in ("request", "continuation", "appeal", "packet"):
+        return []
+    return [f"criterion {c.id} is {c.status} in the determination" for c in determination.criteria if c.status != "met"]
+
+
+def build_context(
+    *,
+    kind: DocumentKind,
+    case: Case,
+    determination: Determination,
+    clinic: Clinic,
+    policy: LoadedPolicy | None,
+    drugs: DrugTable,
+    options: LetterOptions,
+    number: str,
+) -> dict[str, Any]:
+    """Everything a template may use; templates compute nothing that decides coverage."""
+    documentation = assemble_documentation(case=case, determination=determination, policy=policy, drugs=drugs)
+    request = case.request
+    targets = {}
+    if documentation.response_threshold_pct is not None:
+        for row in documentation.responses:
+            instrument = next(s.instrument for s in documentation.scores if s.label == row.label)
+            targets[instrument] = row.baseline * (1 - documentation.response_threshold_pct / 100)
+    chart = score_chart_svg(
+        documentation.scores,
+        thresholds=documentation.thresholds,
+        targets=targets,
+        marker_date=request.therapy_start,
+        marker_label="therapy start" if request.therapy_start else "",
+        end_date=case.as_of,
+    )
+    prescriber = request.prescriber
+    signature = clinic.signature
+    signer_name = prescriber.name if prescriber is not None and prescriber.name else signature.name
+    if signer_name == signature.name:
+        signer_title, signer_npi = signature.title, signature.npi
+    else:
+        specialty = prescriber.specialty if prescriber is not None else None
+        signer_title = "Prescriber" + (f" ({SPECIALTY_LABELS[specialty][2:]})" if specialty else "")
+        signer_npi = prescriber.npi if prescriber is not None else None
+    payer_name = case.coverage.payer_name or (policy.policy.name if policy is not None else "")
+    service_day = request.start_date or case.as_of
+    codes = _codes(case, determination, policy, service_day)
+    lines: tuple[ServiceLine, ...] = ()
+    if kind.name in ("superbill", "receipt") and (kind.name == "superbill" or options.service_dates):
+        lines = service_lines(case=case, determination=determination, clinic=clinic, policy=policy, options=options)
+    charges = sum((line.charge for line in lines), Decimal("0.00"))
+    paid = sum((p.amount for p in options.payments), Decimal("0.00"))
+    price_item = clinic.prices.items.get(_price_item_key(case, options))
+    return {
+        "doc": kind,
+        "control_number": number,
+        "as_of": case.as_of,
+        "case": case,
+        "patient": case.patient,
+        "coverage": case.coverage,
+        "request": request,
+        "determination": determination,
+        "documentation": documentation,
+        "policy": policy.policy if policy is not None else None,
+        "policy_hash": policy.hash if policy is not None else None,
+        "payer_name": payer_name,
+        "clinic": clinic,
+        "letterhead": clinic.letterhead,
+        "logo": _logo_data_uri(clinic),
+        "signer": {"name": signer_name, "title": signer_title, "npi": signer_npi},
+        "treatment_name": TREATMENT_NAMES[request.treatment],
+        "indication_name": INDICATION_NAMES[request.indication],
+        "ndc": ESKETAMINE_NDC.get(request.dose_mg or 0) if request.treatment == "esketamine" else None,
+        "codes": codes,
+        "diagnosis_codes": [(d.code, diagnosis_title(d.code)) for d in case.diagnoses or ()],
+        "chart": Markup(chart),  # noqa: S704  # drawn by our own code; every text in it is XML-escaped
+        "options": options,
+        "service_lines": lines,
+        "total_charges": charges,
+        "total_paid": paid,
+        "balance": charges - paid,
+        "price_item": price_item,
+        "total_pages": sum(e.pages for e in options.enclosures) + 1,
+    }
+
+
+def render_html(
+    kind: str,
+    *,
+    case: Case,
+    determination: Determination,
+    clinic: Clinic,
+    policy: LoadedPolicy | None = None,
+    drugs: DrugTable | None = None,
+    options: LetterOptions | None = None,
+    template_dir: Path | None = None,
+    total_pages: int | None = None,
+) -> tuple[str, str, DocumentKind]:
+    """The document's HTML and control number, without WeasyPrint."""
+    document_kind = get_kind(kind)
+    options = options or LetterOptions()
+    check_options(document_kind, options)
+    policy = _resolve_policy(case, policy)
+    number = control_number(
+        kind=document_kind,
+        case=case,
+        determination=determination,
+        options=options,
+        policy_hash=policy.hash if policy is not None else None,
+    )
+    template = get_template(
+        template_name(document_kind, case), template_dir=template_dir, policy_id=case.coverage.policy_id
+    )
+    context = build_context(
+        kind=document_kind,
+        case=case,
+        determination=determination,
+        clinic=clinic,
+        policy=policy,
+        drugs=drugs or default_drug_table(),
+        options=options,
+        number=number,
+    )
+    if total_pages is not None:
+        context["total_pages"] = total_pages
+    return template.render(context), number, document_kind
+
+
+def html_to_pdf(html: str, *, pdf_variant: str | None = None) -> tuple[bytes, int]:
+    """WeasyPrint: the PDF bytes and the page count. No base URL: documents fetch nothing."""
+    import weasyprint  # type: ignore[import-untyped]  # WeasyPrint ships no type information
+
+    if pdf_variant is not None and pdf_variant not in PDF_VARIANTS:
+        raise InvalidInput([f"pdf_variant: {pdf_variant!r} is not one of {', '.join(PDF_VARIANTS)}"])
+    document = weasyprint.HTML(string=html).render()
+    with warnings.catch_warnings():
+        # WeasyPrint 70 opens its sRGB profile for PDF/A and never closes it; the file is
+        # released when the PDF objects are collected, here rather than at some later point.
+        warnings.simplefilter("ignore", ResourceWarning)
+        pdf = document.write_pdf(pdf_variant=pdf_variant)
+        if pdf_variant is not None:
+            gc.collect()
+    assert pdf is not None  # write_pdf returns the bytes when no target is given
+    return pdf, len(document.pages)
+
+
+def render_document(
+    kind: str,
+    *,
+    case: Case,
+    determination: Determination,
+    clinic: Clinic,
+    policy: LoadedPolicy | None = None,
+    drugs: DrugTable | None = None,
+    options: LetterOptions | None = None,
+    pdf_variant: str | None = None,
+    template_dir: Path | None = None,
+) -> RenderedDocument:
+    """Render one document kind (see ``coverage.letters.kinds.KINDS``) to PDF.
+
+    ``policy`` is the case's loaded policy; when ``None`` and the case names one, it is loaded
+    from the configured policy folders. ``pdf_variant="pdf/a-3b"`` makes an archival PDF/A-3b.
+    """
+    html, number, document_kind = render_html(
+        kind,
+        case=case,
+        determination=determination,
+        clinic=clinic,
+        policy=policy,
+        drugs=drugs,
+        options=options,
+        template_dir=template_dir,
+    )
+    pdf, pages = html_to_pdf(html, pdf_variant=pdf_variant)
+    if document_kind.name == "fax-cover" and pages > 1:
+        # The cover counts itself: re-render once with the real number of cover pages.
+        enclosed = sum(e.pages for e in (options or LetterOptions()).enclosures)
+        html, number, _ = render_html(
+            kind,
+            case=case,
+            determination=determination,
+            clinic=clinic,
+            policy=policy,
+            drugs=drugs,
+            options=options,
+            template_dir=template_dir,
+            total_pages=enclosed + pages,
+        )
+        pdf, pages = html_to_pdf(html, pdf_variant=pdf_variant)
+    digest = hashlib.sha256(pdf).hexdigest()
+    log.info("rendered %s for case %s: %d pages, sha256 %s", document_kind.name, case.case_id, pages, digest[:12])
+    return RenderedDocument(
+        kind=document_kind.name,
+        title=document_kind.title,
+        pdf=pdf,
+        sha256=digest,
+        control_number=number,
+        page_count=pages,
+        html=html,
+        warnings=tuple(_warnings(document_kind, determination)),
+    )
+
+
+def render_packet(
+    *,
+    case: Case,
+    determination: Determination,
+    clinic: Clinic,
+    policy: LoadedPolicy | None = None,
+    drugs: DrugTable | None = None,
+    pdf_variant: str | None = None,
+    template_dir: Path | None = None,
+) -> RenderedDocument:
+    """The documentation packet of prior treatment, criterion by criterion."""
+    return render_document(
+        "packet",
+        case=case,
+        determination=determination,
+        clinic=clinic,
+        policy=policy,
+        drugs=drugs,
+        pdf_variant=pdf_variant,
+        template_dir=template_dir,
+    )

@@ -1,0 +1,416 @@
+"""Letters rendered to PDF and read back: names, codes, trial rows, counts, dates, totals."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from coverage.cli import app
+from coverage.errors import ConfigurationError, InvalidInput
+from coverage.letters import (
+    LETTER_KINDS,
+    LetterOptions,
+    RenderedDocument,
+    RenderJob,
+    render_document,
+    render_html,
+    render_many,
+    render_packet,
+)
+from coverage.policies.service import Checker
+from tests.test_letters_support import APPROVAL, DENIAL, EXAMPLES, PAYMENTS, PLAN, SERVICE_DATES, Inputs, inputs_for
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Every page's text, whitespace collapsed (pypdf breaks lines where the layout wraps)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def render(inputs: Inputs, kind: str, options: LetterOptions | None = None, **kw: object) -> RenderedDocument:
+    return render_document(
+        kind,
+        case=inputs.case,
+        determination=inputs.determination,
+        clinic=inputs.clinic,
+        policy=inputs.policy,
+        options=options,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def ex01(checker: Checker) -> Inputs:
+    return inputs_for(checker, "EX-01-meets")
+
+
+@pytest.fixture(scope="module")
+def request_letter(ex01: Inputs) -> RenderedDocument:
+    return render(ex01, "request", LetterOptions(recipient_fax="(800) 555-0199"))
+
+
+@pytest.fixture(scope="module")
+def packet(ex01: Inputs) -> RenderedDocument:
+    return render_packet(case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy)
+
+
+def test_request_letter_carries_patient_codes_and_every_trial(request_letter: RenderedDocument) -> None:
+    text = pdf_text(request_letter.pdf)
+    for expected in (
+        "Dana Whitaker",
+        "05/14/1983",
+        "XEH123456789",
+        "G-5521",
+        "J0013",
+        "F33.2",
+        "NDC 50458-028-02",
+        "Fax: (800) 555-0199",
+        "November 20, 2026",
+        "Rosa Delgado, MD",
+        "NPI 1234567893",
+        "SPR-000123",
+        "3 different antidepressants in 3 classes",
+    ):
+        assert expected in text, expected
+    for drug, dose in (("sertraline", "150 mg / 50 mg"), ("duloxetine", "60 mg / 60 mg"), ("bupropion", "300 mg")):
+        assert drug in text
+        assert dose in text
+    assert "aripiprazole" in text
+    assert text.count("Met") >= 9  # coverage plus eight criteria, each answered
+    assert request_letter.page_count == len(PdfReader(io.BytesIO(request_letter.pdf)).pages)
+
+
+def test_every_page_has_the_phi_header_and_page_x_of_y(request_letter: RenderedDocument) -> None:
+    reader = PdfReader(io.BytesIO(request_letter.pdf))
+    total = len(reader.pages)
+    assert total >= 2
+    for number, page in enumerate(reader.pages, start=1):
+        text = " ".join((page.extract_text() or "").split())
+        assert "Dana Whitaker" in text
+        assert "DOB 05/14/1983" in text
+        assert "Member ID XEH123456789" in text
+        assert f"Page {number} of {total}" in text
+        assert request_letter.control_number in text
+
+
+def test_control_number_is_stable_and_follows_the_inputs(ex01: Inputs, request_letter: RenderedDocument) -> None:
+    assert re.fullmatch(r"EX-01-meets-LMN-[0-9A-F]{8}", request_letter.control_number)
+    _, same, _ = render_html(
+        "request",
+        case=ex01.case,
+        determination=ex01.determination,
+        clinic=ex01.clinic,
+        policy=ex01.policy,
+        options=LetterOptions(recipient_fax="(800) 555-0199"),
+    )
+    _, other, _ = render_html(
+        "request", case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy
+    )
+    assert same == request_letter.control_number
+    assert other != same
+
+
+def test_packet_lists_trials_with_counts_and_reasons(checker: Checker) -> None:
+    inputs = inputs_for(checker, "EX-03-subtherapeutic-dose")
+    document = render_packet(
+        case=inputs.case, determination=inputs.determination, clinic=inputs.clinic, policy=inputs.policy
+    )
+    text = pdf_text(document.pdf)
+    assert "Documentation of prior treatment" in text
+    assert "Counted: 1 antidepressant in 1 class (SSRI)" in text
+    assert "duloxetine 30 mg/day is below the 60 mg minimum" in text
+    assert "30 mg / 60 mg" in text
+    assert "09/01/2025 – 11/01/2025" in text
+    assert "8.7" in text  # weeks in the current episode
+    assert "Not met" in text
+    assert "<svg" not in text
+    assert "PHQ-9 (0-27)" in text
+    assert inputs.policy is not None
+    assert inputs.policy.hash in text.replace(" ", "")
+    assert document.warnings == ("criterion failed_trials is not_met in the determination",)
+
+
+def test_same_inputs_give_the_same_bytes(ex01: Inputs, packet: RenderedDocument) -> None:
+    again = render_packet(case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy)
+    assert again.pdf == packet.pdf
+    assert again.sha256 == packet.sha256
+    assert b"CreationDate" not in packet.pdf or b"D:20261120" in packet.pdf
+
+
+def test_pdfa_variant_is_archival(ex01: Inputs) -> None:
+    document = render(ex01, "decision-notice", LetterOptions(decision=APPROVAL), pdf_variant="pdf/a-3b")
+    root = PdfReader(io.BytesIO(document.pdf)).trailer["/Root"]
+    assert "/OutputIntents" in root
+    metadata = root["/Metadata"].get_object().get_data()
+    assert b"<pdfaid:part>3</pdfaid:part>" in metadata or b'pdfaid:part="3"' in metadata
+    assert b"pdfaid:conformance" in metadata
+    plain = render(ex01, "decision-notice", LetterOptions(decision=APPROVAL))
+    assert plain.pdf != document.pdf
+    assert "PA-778812" in pdf_text(document.pdf)
+    with pytest.raises(InvalidInput, match="pdf_variant"):
+        render(ex01, "decision-notice", LetterOptions(decision=APPROVAL), pdf_variant="pdf/x-4")
+
+
+def test_appeal_quotes_the_denial_and_the_payers_criteria(ex01: Inputs) -> None:
+    text = pdf_text(render(ex01, "appeal", LetterOptions(denial=DENIAL)).pdf)
+    assert "Documentation does not show two adequate antidepressant trials in the current episode." in text
+    assert "DN-2026-0088" in text
+    assert "November 25, 2026" in text
+    assert "Inadequate response to at least 2 antidepressants from at least 2 different classes" in text
+    assert "3 qualifying trials in 3 classes" in text
+
+
+def test_appeal_without_a_denial_reason_names_the_option(ex01: Inputs) -> None:
+    with pytest.raises(InvalidInput, match="--denial-reason"):
+        render_html("appeal", case=ex01.case, determination=ex01.determination, clinic=ex01.clinic)
+
+
+def test_continuation_shows_baseline_current_and_improvement(checker: Checker) -> None:
+    inputs = inputs_for(checker, "EX-08-continuation")
+    text = pdf_text(render(inputs, "continuation").pdf)
+    assert "22 on 08/25/2026" in text
+    assert "9 on 11/15/2026" in text
+    assert "59.1%" in text
+    assert "at least 50%" in text
+    with pytest.raises(InvalidInput, match="continuation case"):
+        render_html(
+            "continuation",
+            case=inputs_for(checker, "EX-01-meets").case,
+            determination=inputs.determination,
+            clinic=inputs.clinic,
+        )
+
+
+def test_request_variant_follows_treatment_and_indication(checker: Checker) -> None:
+    iv = inputs_for(checker, "EX-07-iv-covered")
+    text = pdf_text(render(iv, "request").pdf)
+    assert "IV ketamine infusion" in text
+    assert "96365" in text
+    assert "J3490" in text
+    assert "4 different antidepressants in 2 classes (SNRI, SSRI)" in text
+    assert "REMS and safety screen" not in text
+    mdsi = inputs_for(checker, "mdsi")
+    html, _, _ = render_html(
+        "request", case=mdsi.case, determination=mdsi.determination, clinic=mdsi.clinic, policy=mdsi.policy
+    )
+    assert "EXPEDITED" in html
+    assert "acute suicidal ideation" in html
+
+
+def test_fax_cover_lists_enclosures_and_counts_pages(
+    ex01: Inputs, request_letter: RenderedDocument, packet: RenderedDocument
+) -> None:
+    options = LetterOptions(recipient_fax="(800) 555-0199", enclosures=(request_letter.enclosure(), packet.enclosure()))
+    cover = render(ex01, "fax-cover", options)
+    text = pdf_text(cover.pdf)
+    total = cover.page_count + request_letter.page_count + packet.page_count
+    assert f"{total} including this cover sheet" in text
+    assert request_letter.control_number in text
+    assert packet.control_number in text
+    assert "CONFIDENTIALITY NOTICE" in text
+    assert "(800) 555-0199" in text
+
+
+def test_superbill_has_codes_npi_tax_id_pos_and_totals(checker: Checker) -> None:
+    inputs = inputs_for(checker, "EX-06-self-pay")
+    text = pdf_text(render(inputs, "superbill", LetterOptions(service_dates=SERVICE_DATES, payments=PAYMENTS)).pdf)
+    for expected in ("96365", "J3490", "F33.2", "NPI 1234567893", "12-3456789", "Place of service 11", "12/03/2026"):
+        assert expected in text, expected
+    assert "Total charges (2 dates of service) $1,100.00" in text
+    assert "Payments received $825.50" in text
+    assert "Balance due $274.50" in text
+
+
+def test_esketamine_superbill_uses_engine_codes_and_price_list(ex01: Inputs) -> None:
+    text = pdf_text(render(ex01, "superbill").pdf)
+    assert "J0013" in text
+    assert "56" in text
+    assert "99213" in text
+    assert "99415" in text
+    assert "$900.00" in text
+    with pytest.raises(ConfigurationError, match="no item 'nope'"):
+        render_html(
+            "superbill",
+            case=ex01.case,
+            determination=ex01.determination,
+            clinic=ex01.clinic,
+            options=LetterOptions(price_item="nope"),
+        )
+
+
+def test_payment_plan_and_receipt_totals(checker: Checker) -> None:
+    inputs = inputs_for(checker, "EX-06-self-pay")
+    plan_text = pdf_text(render(inputs, "payment-plan", LetterOptions(plan=PLAN)).pdf)
+    assert "$3,300.01" in plan_text
+    assert "1 of 6 December 1, 2026 $550.01" in plan_text
+    assert "6 of 6 May 1, 2027 $550.00" in plan_text
+    receipt_text = pdf_text(render(inputs, "receipt", LetterOptions(payments=PAYMENTS)).pdf)
+    assert "Total received $825.50" in receipt_text
+    assert "AUTH-4242" in receipt_text
+
+
+def test_missing_fields_fail_loudly_instead_of_printing_blanks(ex01: Inputs, tmp_path: Path) -> None:
+    (tmp_path / "request-esketamine-trd.html").write_text("{{ patient.no_such_field }}", encoding="utf-8")
+    with pytest.raises(Exception, match="no_such_field"):
+        render_html(
+            "request", case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, template_dir=tmp_path
+        )
+
+
+def test_payer_folder_overrides_a_template_and_falls_back_to_the_default(ex01: Inputs, tmp_path: Path) -> None:
+    payer = tmp_path / "standard-commercial"
+    payer.mkdir()
+    (payer / "_signature.html").write_text("<p>Signed for the payer {{ payer_name }}</p>", encoding="utf-8")
+    (tmp_path / "_signature.html").write_text("<p>Clinic-wide signature</p>", encoding="utf-8")
+    html, _, _ = render_html(
+        "request", case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, template_dir=tmp_path
+    )
+    assert "Signed for the payer Example Health Plan" in html
+    assert "Antidepressant and augmentation treatment history" in html  # the rest is the shipped default
+    medicare = replace(
+        ex01,
+        case=ex01.case.model_copy(
+            update={"coverage": ex01.case.coverage.model_copy(update={"policy_id": "medicare-part-b"})}
+        ),
+    )
+    html, _, _ = render_html(
+        "request", case=medicare.case, determination=ex01.determination, clinic=ex01.clinic, template_dir=tmp_path
+    )
+    assert "Clinic-wide signature" in html
+
+
+def test_autoescape_keeps_case_text_out_of_the_markup(ex01: Inputs) -> None:
+    html, _, _ = render_html(
+        "appeal",
+        case=ex01.case,
+        determination=ex01.determination,
+        clinic=ex01.clinic,
+        options=LetterOptions(denial=replace(DENIAL, reason="<script>x</script> & more")),
+    )
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; more" in html
+    assert "<script>" not in html
+
+
+def test_batch_on_the_pool_matches_single_renders(ex01: Inputs, request_letter: RenderedDocument) -> None:
+    jobs = [
+        RenderJob(
+            kind="request",
+            case=ex01.case,
+            determination=ex01.determination,
+            clinic=ex01.clinic,
+            policy=ex01.policy,
+            options=LetterOptions(recipient_fax="(800) 555-0199"),
+        ),
+        RenderJob(
+            kind="decision-notice",
+            case=ex01.case,
+            determination=ex01.determination,
+            clinic=ex01.clinic,
+            policy=ex01.policy,
+            options=LetterOptions(decision=APPROVAL),
+        ),
+    ]
+    documents = render_many(jobs, workers=2)
+    assert [d.kind for d in documents] == ["request", "decision-notice"]
+    assert documents[0].sha256 == request_letter.sha256
+
+
+def test_no_phi_in_log_lines(ex01: Inputs, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="coverage.letters")
+    render(ex01, "decision-notice", LetterOptions(decision=APPROVAL))
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "EX-01-meets" in logged
+    for phi in ("Dana", "Whitaker", "1983", "XEH123456789"):
+        assert phi not in logged
+
+
+runner = CliRunner()
+
+
+def test_cli_lists_kinds() -> None:
+    result = runner.invoke(app, ["letter", "--list"])
+    assert result.exit_code == 0
+    for kind in LETTER_KINDS:
+        assert kind in result.stdout
+
+
+def test_cli_letter_writes_pdf_and_prints_sha256(tmp_path: Path) -> None:
+    out = tmp_path / "notice.pdf"
+    result = runner.invoke(
+        app,
+        [
+            "letter",
+            str(EXAMPLES / "EX-01-meets.json"),
+            "--kind",
+            "decision-notice",
+            "--out",
+            str(out),
+            "--decision",
+            "denied",
+            "--decided-on",
+            "2026-11-27",
+            "--decision-reason",
+            "Not enough trials.",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    import hashlib
+
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert result.stdout.strip() == f"sha256 {digest} {out}"
+    assert "Not approved" in pdf_text(out.read_bytes())
+
+
+def test_cli_payment_plan_defaults_from_the_price_list(tmp_path: Path) -> None:
+    out = tmp_path / "plan.pdf"
+    result = runner.invoke(
+        app,
+        [
+            "letter",
+            str(EXAMPLES / "EX-06-self-pay.json"),
+            "--kind",
+            "payment-plan",
+            "--out",
+            str(out),
+            "--installments",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = pdf_text(out.read_bytes())
+    assert "$3,300.00" in text  # 6 infusions at $550.00
+    assert "3 of 3 February 1, 2027 $1,100.00" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kind", "appeal"], "--denial-reason"),
+        (["--kind", "receipt", "--payment", "2026-12-01:abc"], "--payment"),
+        (["--kind", "decision-notice", "--decision", "maybe"], "--decision"),
+        (["--kind", "nope"], "unknown document kind"),
+        (["--kind", "request", "--request", "12"], "--request"),
+    ],
+)
+def test_cli_errors_are_one_line_naming_the_option(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["letter", str(EXAMPLES / "EX-01-meets.json"), "--out", str(tmp_path / "x.pdf"), *args])
+    assert result.exit_code != 0
+    assert message in str(result.exception)
+    assert "Whitaker" not in str(result.exception)
+
+
+def test_cli_packet(tmp_path: Path) -> None:
+    out = tmp_path / "packet.pdf"
+    result = runner.invoke(app, ["packet", str(EXAMPLES / "EX-07-iv-covered.json"), "--out", str(out), "--pdfa"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("sha256 ")
+    text = pdf_text(out.read_bytes())
+    assert "Counted: 4 antidepressants in 2 classes (SNRI, SSRI); 1 augmentation trial." in text
+    assert json.loads((EXAMPLES / "EX-07-iv-covered.json").read_text())["case_id"] in text

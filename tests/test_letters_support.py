@@ -1,0 +1,103 @@
+"""Shared inputs for the letter tests: example cases with their determinations and the sample clinic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from coverage.cases import Case
+from coverage.clinic import Clinic, load_clinic
+from coverage.determinations import Determination
+from coverage.letters import Decision, Denial, Enclosure, LetterOptions, Payment
+from coverage.payments.plans import split_evenly
+from coverage.policies.loader import LoadedPolicy
+from coverage.policies.service import Checker
+from coverage.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    case: Case
+    determination: Determination
+    policy: LoadedPolicy | None
+    clinic: Clinic
+
+
+def sample_clinic() -> Clinic:
+    return load_clinic(Settings(clinic_file=None))
+
+
+def inputs_for(checker: Checker, name: str) -> Inputs:
+    if name == "mdsi":
+        return mdsi_inputs(checker)
+    case = checker.parse((EXAMPLES / f"{name}.json").read_bytes())
+    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+    return Inputs(case, checker.determine(case), policy, sample_clinic())
+
+
+DENIAL = Denial(
+    reason="Documentation does not show two adequate antidepressant trials in the current episode.",
+    denied_on=dt.date(2026, 11, 25),
+    reference="DN-2026-0088",
+)
+APPROVAL = Decision(
+    status="approved",
+    decided_on=dt.date(2026, 11, 27),
+    auth_number="PA-778812",
+    valid_from=dt.date(2026, 12, 1),
+    valid_to=dt.date(2027, 5, 29),
+    units=1344,
+)
+PAYMENTS = (
+    Payment(paid_on=dt.date(2026, 12, 1), amount=Decimal("550.00"), method="card", reference="AUTH-4242"),
+    Payment(paid_on=dt.date(2026, 12, 3), amount=Decimal("275.50"), method="hsa"),
+)
+SERVICE_DATES = (dt.date(2026, 12, 1), dt.date(2026, 12, 3))
+PLAN = split_evenly(Decimal("3300.01"), 6, dt.date(2026, 12, 1))
+
+#: (golden name, example case or "mdsi", kind, options): one per template.
+GOLDEN_CASES: list[tuple[str, str, str, LetterOptions]] = [
+    ("request-esketamine-trd", "EX-01-meets", "request", LetterOptions(recipient_fax="(800) 555-0199")),
+    ("request-esketamine-mdsi", "mdsi", "request", LetterOptions()),
+    ("request-iv-ketamine", "EX-07-iv-covered", "request", LetterOptions()),
+    ("continuation", "EX-08-continuation", "continuation", LetterOptions()),
+    ("appeal", "EX-01-meets", "appeal", LetterOptions(denial=DENIAL)),
+    ("decision-notice", "EX-01-meets", "decision-notice", LetterOptions(decision=APPROVAL)),
+    ("payment-plan", "EX-06-self-pay", "payment-plan", LetterOptions(plan=PLAN)),
+    (
+        "superbill",
+        "EX-06-self-pay",
+        "superbill",
+        LetterOptions(service_dates=SERVICE_DATES, payments=PAYMENTS),
+    ),
+    (
+        "fax-cover",
+        "EX-01-meets",
+        "fax-cover",
+        LetterOptions(
+            recipient_fax="(800) 555-0199",
+            enclosures=(
+                Enclosure("Prior authorization request and letter of medical necessity", "EX-01-meets-LMN-0A1B2C3D", 3),
+                Enclosure("Documentation of prior treatment", "EX-01-meets-DOC-4E5F6A7B", 3),
+            ),
+        ),
+    ),
+    ("receipt", "EX-06-self-pay", "receipt", LetterOptions(payments=PAYMENTS, service_dates=SERVICE_DATES)),
+    ("packet", "EX-01-meets", "packet", LetterOptions()),
+]
+
+
+def mdsi_inputs(checker: Checker) -> Inputs:
+    """EX-01 asked as MDSI: acute ideation documented, bupropion ongoing."""
+    case = checker.parse((EXAMPLES / "EX-01-meets.json").read_bytes())
+    data = case.model_dump(mode="json")
+    data["request"]["indication"] = "mdsi"
+    data["suicidality"] = {"acute_ideation_or_behavior": True, "documented": "2026-11-18"}
+    case = checker.parse(json.dumps(data))
+    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+    return Inputs(case, checker.determine(case), policy, sample_clinic())
