@@ -2,8 +2,9 @@
 
 The commands only gather inputs (the case, its determination, the clinic, options from flags)
 and hand them to :func:`coverage.letters.render_document`, the same seam the flows and the
-records store use. ``--request ID`` will load those inputs from a stored request once the
-records store exists.
+records store use. ``--request ID`` loads them from a stored request instead: its latest case
+version and determination, and the payer's recorded answer (denial reason, authorization),
+which options given on the command line override.
 """
 
 from __future__ import annotations
@@ -58,6 +59,75 @@ def load_case_inputs(path: Path) -> CaseInputs:
         clinic=load_clinic(settings),
         template_dir=settings.template_dir,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFacts:
+    """What a stored request adds to its case: the payer's recorded answer."""
+
+    status: str
+    denial_reason: str | None
+    denied_on: dt.date | None
+    auth_number: str | None
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    units: int | None
+
+
+def load_request_inputs(request_id: str) -> tuple[CaseInputs, StoredFacts]:
+    """A stored request's latest case version and determination, the clinic, and its recorded answer."""
+    import json
+
+    from coverage.clinic import load_clinic
+    from coverage.errors import NotFound
+    from coverage.policies.service import Checker
+    from coverage.requests import service
+    from coverage.settings import load_settings
+    from coverage.store.db import open_database
+
+    if not request_id.isdigit():
+        raise InvalidInput([f"--request: {request_id!r} is not a request id"])
+    settings = load_settings()
+    checker = Checker.from_settings(settings)
+    database = open_database(settings)
+    try:
+        detail = service.get_request(int(request_id), uow=database.unit_of_work())
+        document = service.get_case_document(int(request_id), uow=database.unit_of_work())
+    finally:
+        database.dispose()
+    case = checker.parse(json.dumps(document))
+    if detail.determination is None:  # pragma: no cover - intake always stores one
+        raise NotFound(f"request {request_id} has no determination")
+    view = detail.request
+    authorization = view.authorization
+    facts = StoredFacts(
+        status=view.status,
+        denial_reason=view.denial_reason,
+        denied_on=view.denied_on,
+        auth_number=authorization.number if authorization else None,
+        valid_from=authorization.valid_from if authorization else None,
+        valid_to=authorization.valid_to if authorization else None,
+        units=authorization.units_authorized if authorization else None,
+    )
+    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+    inputs = CaseInputs(
+        case=case,
+        determination=detail.determination,
+        policy=policy,
+        clinic=load_clinic(settings),
+        template_dir=settings.template_dir,
+    )
+    return inputs, facts
+
+
+def _stored_decision(facts: StoredFacts) -> str | None:
+    if facts.status in ("approved", "partially_approved", "denied", "pended"):
+        return facts.status
+    if facts.status in ("appeal_approved", "renewed", "expiring", "expired"):
+        return "approved"
+    if facts.status in ("appeal_denied", "external_review", "payment_plan") and facts.denial_reason:
+        return "denied"
+    return None
 
 
 def _date(option: str, value: str | None) -> dt.date | None:
@@ -154,24 +224,39 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
     if list_kinds:
         _print_kinds()
         return
-    if request_id is not None:
-        raise InvalidInput(["--request: the records store is not available yet; give CASE.json and options"])
     problems = []
-    if case_file is None:
-        problems.append("CASE.json: required (or --list)")
+    if case_file is None and request_id is None:
+        problems.append("CASE.json: required (or --request ID, or --list)")
+    if case_file is not None and request_id is not None:
+        problems.append("CASE.json: give a case file or --request, not both")
     if kind is None:
         problems.append("--kind: required (see --list)")
     if out is None:
         problems.append("--out: required")
     if problems:
         raise InvalidInput(problems)
-    assert case_file is not None
     assert kind is not None
     assert out is not None
     from coverage.letters.kinds import get_kind
 
     get_kind(kind)
-    inputs = load_case_inputs(case_file)
+    if request_id is not None:
+        # A stored request supplies what the payer answered; options given still win.
+        inputs, stored = load_request_inputs(request_id)
+        denial_reason = denial_reason or stored.denial_reason
+        if denial_reason == stored.denial_reason and stored.denied_on is not None:
+            denial_date = denial_date or stored.denied_on.isoformat()
+        decision = decision or _stored_decision(stored)
+        if decision in ("approved", "partially_approved"):
+            auth_number = auth_number or stored.auth_number
+            valid_from = valid_from or (stored.valid_from.isoformat() if stored.valid_from else None)
+            valid_to = valid_to or (stored.valid_to.isoformat() if stored.valid_to else None)
+            units = units if units is not None else stored.units
+        elif decision == "denied":
+            decision_reason = decision_reason or stored.denial_reason
+    else:
+        assert case_file is not None
+        inputs = load_case_inputs(case_file)
     options = _options(
         kind,
         inputs,
