@@ -25,6 +25,7 @@ from coverage.payments.service import (
     restructure_plan,
 )
 from coverage.policies.service import Checker
+from coverage.requests.service import get_request
 from coverage.settings import Settings
 from tests.conftest import EXAMPLES
 
@@ -154,7 +155,7 @@ def test_overdue_installments_as_of(uow: UnitOfWork, prices: PriceList, iv_reque
         iv_request,
         "installment_overdue",
         dt.date(2026, 2, 28),
-        "draft",
+        "payment_plan",
     )
     assert item.detail == f"plan {plan.id}: 2 installments overdue, 900.00 owed"
     assert overdue_work_items(dt.date(2026, 2, 28), uow=uow) == []
@@ -195,7 +196,7 @@ def test_restructure_moves_the_balance_and_keeps_payments(uow: UnitOfWork, price
 
 def test_plan_rules(uow: UnitOfWork, checker: Checker, prices: PriceList, iv_request: int) -> None:
     ready = _intake(uow, checker, "EX-01-meets")
-    with pytest.raises(IllegalTransition, match=f"request {ready}: is ready"):
+    with pytest.raises(IllegalTransition, match=f"request {ready}: cannot go from ready to payment_plan"):
         create_plan(ready, uow=uow, prices=prices, start=START, by="x", installments=6)
     with pytest.raises(InvalidInput) as raised:
         quote_plan(iv_request, uow=uow, prices=prices, start=START, installments=12, total=Decimal("1000.00"))
@@ -208,6 +209,17 @@ def test_plan_rules(uow: UnitOfWork, checker: Checker, prices: PriceList, iv_req
     with pytest.raises(IllegalTransition, match="is active; restructure or cancel it"):
         create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=3)
     assert len(plans_for_request(iv_request, uow=uow)) == 1
+
+
+def test_plan_and_the_move_to_payment_plan_land_together(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    with pytest.raises(InvalidInput):  # refused after the move was made inside the transaction
+        create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=12, total=Decimal("1000.00"))
+    assert get_request(iv_request, uow=uow).request.status == "draft"
+    assert plans_for_request(iv_request, uow=uow) == []
+    create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=6)
+    detail = get_request(iv_request, uow=uow)
+    assert detail.request.status == "payment_plan"
+    assert (detail.events[-1].from_status, detail.events[-1].to_status) == ("draft", "payment_plan")
 
 
 def test_the_migrations_have_one_head_and_downgrade_cleanly(database_url: str) -> None:

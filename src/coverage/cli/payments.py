@@ -309,7 +309,6 @@ def plan(
         _calculator(total, installments, start, as_json)
         return
     from coverage.payments.service import create_plan, quote_plan, request_offer
-    from coverage.requests.service import get_request, transition
 
     problems: list[str] = []
     number = _request_id(request_id)
@@ -343,8 +342,6 @@ def plan(
             total=agreed,
         )
         who = _login(by)
-        if get_request(number, uow=ctx.uow).request.status != "payment_plan":
-            transition(number, "payment_plan", uow=ctx.uow, by=who, reason="self-pay payment plan")
         stored = create_plan(
             number,
             uow=ctx.uow,

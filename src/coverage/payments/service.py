@@ -44,6 +44,7 @@ from coverage.payments.plans import CENT, Installment, Schedule, discounted, spl
 from coverage.payments.repository import PlanRepository
 from coverage.payments.tables import Payment, PaymentPlan, PlanInstallment
 from coverage.requests.lifecycle import can_transition, parse_status
+from coverage.requests.service import transition_within
 from coverage.store.tables import PARequest, utcnow
 
 if TYPE_CHECKING:
@@ -306,10 +307,13 @@ def create_plan(
     """Store a payment plan for a request: ``installments`` monthly at 0%, or ``pay_in_full`` at the discount.
 
     Without ``total`` the course comes from the price list for the request's treatment and dose.
-    The request's move to ``payment_plan`` is the lifecycle's (:func:`coverage.requests.service.transition`).
+    The request moves to ``payment_plan`` (when it is not there yet) in the same transaction as
+    the plan is stored, so neither lands without the other.
     """
     with uow:
         request = _request(uow, request_id)
+        if request.status != "payment_plan":
+            transition_within(request_id, "payment_plan", uow=uow, by=by, reason="self-pay payment plan")
         plans = PlanRepository(uow.session)
         active = plans.active_for_request(request_id)
         if active is not None:

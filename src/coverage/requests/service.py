@@ -511,13 +511,7 @@ def transition(
             raise StaleVersion(
                 f"request {request_id}: version {expected_version} is stale (now {row.version}); reload and retry"
             )
-        current = _status(row)
-        derived = _effective(row, now.date(), clocks)
-        if not can_transition(current, target) and derived != current and can_transition(derived, target):
-            _move(uow, row, derived, at=now, by=by, clocks=clocks, reason=_derived_reason(row, derived))
-            current = derived
-        check_transition(request_id, current, target)
-        _move(
+        _apply_transition(
             uow,
             row,
             target,
@@ -532,6 +526,57 @@ def transition(
         view = _view(uow, row, now.date(), clocks)
         uow.commit()
     return view
+
+
+def _apply_transition(
+    uow: UnitOfWork,
+    row: t.PARequest,
+    target: Status,
+    *,
+    at: dt.datetime,
+    by: str,
+    clocks: clk.ClockSettings,
+    reason: str | None = None,
+    payer_reference: str | None = None,
+    idempotency_key: str | None = None,
+) -> None:
+    current = _status(row)
+    derived = _effective(row, at.date(), clocks)
+    if not can_transition(current, target) and derived != current and can_transition(derived, target):
+        _move(uow, row, derived, at=at, by=by, clocks=clocks, reason=_derived_reason(row, derived))
+        current = derived
+    check_transition(row.id, current, target)
+    _move(
+        uow,
+        row,
+        target,
+        at=at,
+        by=by,
+        clocks=clocks,
+        reason=reason,
+        payer_reference=payer_reference,
+        idempotency_key=idempotency_key,
+    )
+
+
+def transition_within(
+    request_id: int,
+    to_status: str,
+    *,
+    uow: UnitOfWork,
+    by: str,
+    reason: str | None = None,
+    at: dt.datetime | None = None,
+    clocks: clk.ClockSettings = DEFAULT_CLOCKS,
+) -> None:
+    """:func:`transition` inside a unit of work the caller already opened and will commit.
+
+    For services of other nouns whose own writes must land with the move or not at all (a
+    payment plan and the request's move to ``payment_plan``).
+    """
+    _apply_transition(
+        uow, _load(uow, request_id), parse_status(to_status), at=_now(at), by=_by(by), clocks=clocks, reason=reason
+    )
 
 
 def _derived_reason(row: t.PARequest, derived: Status) -> str:
