@@ -212,7 +212,8 @@ def case_rule_problems(case: Case, known_policies: Container[str] | None) -> lis
 
     birth_date = case.patient.birth_date
     if birth_date is not None and birth_date > as_of:
-        after_as_of("patient.birth_date", birth_date)
+        # The birth date is PHI: the message names the field, never the value.
+        problems.append(f"patient.birth_date: after as_of {as_of.isoformat()}")
 
     coverage = case.coverage
     if coverage.policy_id is None:
