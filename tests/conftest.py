@@ -18,6 +18,7 @@ from coverage.policies.service import Checker
 if TYPE_CHECKING:
     from coverage.store.db import Database
     from coverage.store.uow import UnitOfWork
+    from coverage.workflow.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CASES = REPO.parent / "shared" / "examples" / "cases"
@@ -112,3 +113,41 @@ def uow(database: Database) -> UnitOfWork:
     from coverage.store.uow import UnitOfWork
 
     return UnitOfWork(database.sessions)
+
+
+# --- Workflow and flows (issue: flows). Prefect's test harness costs seconds to start: once per run.
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect API for the flow tests, started once for the whole run."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def workflow_runtime(database: Database, data_dir: Path, checker: Checker) -> Iterator[Runtime]:
+    """The workflow's runtime on the test's database, with a sandbox payer that answers at once."""
+    import datetime as dt
+
+    from coverage.clinic import load_clinic
+    from coverage.payers.gateways import SandboxGateway
+    from coverage.settings import load_settings
+    from coverage.workflow.runtime import Runtime, use_runtime
+
+    settings = load_settings()
+    runtime = Runtime(
+        settings=settings,
+        database=database,
+        checker=checker,
+        clinic=load_clinic(settings),
+        electronic=SandboxGateway(delay=dt.timedelta(0), expedited_delay=dt.timedelta(0)),
+        all_electronic=True,
+    )
+    use_runtime(runtime)
+    try:
+        yield runtime
+    finally:
+        use_runtime(None)

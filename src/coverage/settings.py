@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from coverage.errors import ConfigurationError
 
 
 def _default_data_dir() -> Path:
@@ -32,8 +35,13 @@ class Settings(BaseSettings):
     expiry_warning_days: int = 30
     units_warning_ratio: float = 0.8
     appeal_window_days: int = 180
-    # Scheduling (issue: flows): the clinic's time zone for cron schedules.
+    # Scheduling: the clinic's time zone for the cron schedules of the deployments.
     timezone: str = "America/New_York"
+    # Payer gateways: "manual" sends fax, phone and portal payers to staff and electronic ones
+    # to the sandbox; "sandbox" sends every request to the simulated payer.
+    gateway: Literal["manual", "sandbox"] = "manual"
+    sandbox_seed: int = 0
+    sandbox_delay_hours: float = Field(default=48.0, ge=0)
 
     @property
     def effective_database_url(self) -> str:
@@ -54,8 +62,15 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read the settings from the environment."""
-    return Settings()
+    """Read the settings from the environment; a bad value is one line naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [
+            f"PRIORAUTH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        ]
+        raise ConfigurationError("; ".join(problems)) from None
 
 
 def configure_prefect_home(settings: Settings) -> None:

@@ -30,7 +30,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 Decision = Literal["approved", "partially_approved", "denied", "pended"]
 Channel = Literal["fax", "portal", "phone", "electronic"]
@@ -70,6 +70,7 @@ class SubmissionPacket:
     units_requested: int
     expedited: bool
     enclosures: tuple[Enclosure, ...] = ()
+    appeal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class StatusInquiry:
     authorization_days: int | None
     units_requested: int
     expedited: bool
+    appeal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,10 @@ class ManualGateway(PayerGateway):
         return []  # staff record answers with `priorauth requests record`
 
 
-Scenario = Literal["approve", "partial", "pend_then_approve", "deny_documentation", "deny_medical_necessity"]
+Scenario = Literal[
+    "approve", "partial", "pend_then_approve", "deny_documentation", "deny_medical_necessity", "deny_not_covered"
+]
+SCENARIOS: tuple[Scenario, ...] = get_args(Scenario)
 
 #: Coded denial reasons the sandbox gives, with the payer's wording.
 DENIAL_REASONS: dict[str, str] = {
@@ -185,7 +190,9 @@ class SandboxGateway(PayerGateway):
     The payer follows the determination: a request that does not meet the policy's criteria
     is denied for medical necessity, one that meets them is approved, partially approved,
     pended once for information, or denied for documentation, chosen by the seed and the
-    request id unless ``scenarios`` fixes it for that request id.
+    request id unless ``scenarios`` fixes it for that request id (``deny_not_covered`` is
+    only ever chosen that way). An appeal is decided on the determination alone: approved
+    when it meets the criteria, denied for medical necessity otherwise.
     """
 
     seed: int = 0
@@ -245,14 +252,19 @@ class SandboxGateway(PayerGateway):
             "payer_reference": inquiry.payer_reference,
             "decided_at": decided_at,
         }
+        if inquiry.appeal:
+            if inquiry.outcome in ("meets_criteria", "no_pa_required"):
+                scenario = "approve"
+            else:
+                scenario = "deny_medical_necessity"
         if scenario == "pend_then_approve" and inquiry.attempt == 1:
             return PayerAnswer(
                 **common,  # type: ignore[arg-type]  # keys and types as the fields above
                 decision="pended",
                 info_requested="Please send the most recent rating-scale scores and the REMS enrollment form.",
             )
-        if scenario in ("deny_documentation", "deny_medical_necessity"):
-            code = "documentation" if scenario == "deny_documentation" else "medical_necessity"
+        if scenario in ("deny_documentation", "deny_medical_necessity", "deny_not_covered"):
+            code = scenario.removeprefix("deny_")
             return PayerAnswer(
                 **common,  # type: ignore[arg-type]
                 decision="denied",

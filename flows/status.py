@@ -1,0 +1,94 @@
+"""Scheduled status checks: every submitted or pended request due for a check, asked about in batches.
+
+One flow run per schedule tick; each task covers a batch of up to ``batch_size`` requests (no
+task or subflow per request). Approvals get the patient's notice, denials the fallback
+(appeal or self-pay), and overdue answers a follow-up listed in an artifact, by request id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, task
+from prefect.artifacts import acreate_markdown_artifact
+
+from coverage.requests import service as requests
+from coverage.store.tables import utcnow
+from coverage.workflow import denials, exchange, prepare
+from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
+
+
+@task(name="requests-due-for-check", persist_result=False)
+def due_for_check(started: dt.datetime, batch_size: int, recheck_minutes: int) -> list[int]:
+    return requests.requests_due_for_check(
+        started, uow=runtime().uow(), limit=batch_size, min_interval=dt.timedelta(minutes=recheck_minutes)
+    )
+
+
+@task(name="ask-payers", persist_result=False, retries=2, retry_delay_seconds=2)
+def ask_payers(request_ids: list[int]) -> exchange.CheckOutcome:
+    rt = runtime()
+    return exchange.check_requests(
+        request_ids, uow=rt.uow(), gateway_for=rt.gateway, by=WORKFLOW_ACTOR, clocks=rt.clocks
+    )
+
+
+@task(name="decision-notices", persist_result=False)
+def decision_notices(request_ids: list[int]) -> int:
+    rt = runtime()
+    made = prepare.decision_notices(
+        request_ids, uow=rt.uow(), checker=rt.checker, clinic=rt.clinic, documents_dir=rt.documents_dir
+    )
+    return len(made)
+
+
+@task(name="denial-fallback", persist_result=False)
+def fall_back(request_ids: list[int]) -> list[denials.FallbackResult]:
+    rt = runtime()
+    return denials.handle_denials(
+        request_ids,
+        uow=rt.uow(),
+        checker=rt.checker,
+        clinic=rt.clinic,
+        documents_dir=rt.documents_dir,
+        by=WORKFLOW_ACTOR,
+    )
+
+
+@task(name="follow-up-overdue", persist_result=False)
+def follow_up(request_ids: list[int]) -> list[int]:
+    return exchange.follow_up(request_ids, uow=runtime().uow(), by=WORKFLOW_ACTOR)
+
+
+@flow(name="check-status", persist_result=False, log_prints=False)
+async def check_status(batch_size: int = 100, recheck_minutes: int = 240, max_batches: int = 500) -> dict[str, int]:
+    """Ask the payers about every request awaiting an answer and not checked in ``recheck_minutes``."""
+    started = utcnow()
+    totals = {"checked": 0, "approved": 0, "denied": 0, "pended": 0, "appeals": 0, "fallbacks": 0, "overdue": 0}
+    overdue: list[int] = []
+    for _ in range(max_batches):
+        ids = due_for_check(started, batch_size, recheck_minutes)
+        if not ids:
+            break
+        outcome = ask_payers(ids)
+        decided = outcome.approved + outcome.denied
+        if decided:
+            decision_notices(decided)
+        if outcome.denied:
+            results = fall_back(outcome.denied)
+            totals["appeals"] += sum(r.action == "appeal" for r in results)
+            totals["fallbacks"] += sum(r.action == "fall_back" for r in results)
+        if outcome.overdue:
+            overdue.extend(follow_up(outcome.overdue))
+        totals["checked"] += len(outcome.checked)
+        totals["approved"] += len(outcome.approved)
+        totals["denied"] += len(outcome.denied)
+        totals["pended"] += len(outcome.pended)
+    totals["overdue"] = len(overdue)
+    if overdue:
+        await acreate_markdown_artifact(
+            key="overdue-answers",
+            markdown="### Payer answers overdue: call the payer\n\n" + "\n".join(f"- request {i}" for i in overdue),
+            description="Requests whose payer answer is overdue (ids only).",
+        )
+    return totals

@@ -1,0 +1,103 @@
+"""What the workflow's tasks work with: the settings, the records database, the checker, the clinic, the gateways.
+
+A Prefect task receives ids only, so it finds its collaborators here: one :class:`Runtime` per
+process, built from the settings on first use (a worker process builds its own), or set by the
+caller (the demo, the tests) with :func:`use_runtime`.
+
+Which payer gateway answers is a setting:
+
+- ``PRIORAUTH_GATEWAY=manual`` (the default): a payer whose directory channel is fax, phone or
+  portal gets the packet prepared and a task for staff; ``electronic`` goes to the sandbox until
+  a Da Vinci PAS or X12 278 gateway replaces it;
+- ``PRIORAUTH_GATEWAY=sandbox``: every request goes to the simulated payer
+  (``PRIORAUTH_SANDBOX_SEED``, ``PRIORAUTH_SANDBOX_DELAY_HOURS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coverage.payers.gateways import Channel, ManualGateway, PayerGateway, SandboxGateway
+from coverage.requests.clocks import ClockSettings
+
+if TYPE_CHECKING:
+    from coverage.clinic import Clinic
+    from coverage.policies.service import Checker
+    from coverage.settings import Settings
+    from coverage.store.db import Database
+    from coverage.store.uow import UnitOfWork
+
+#: Who the audit trail names for changes the workflow makes.
+WORKFLOW_ACTOR = "workflow"
+
+
+def sandbox_from_settings(settings: Settings) -> SandboxGateway:
+    """The sandbox payer configured by ``PRIORAUTH_SANDBOX_SEED`` and ``PRIORAUTH_SANDBOX_DELAY_HOURS``."""
+    delay = dt.timedelta(hours=settings.sandbox_delay_hours)
+    return SandboxGateway(seed=settings.sandbox_seed, delay=delay, expedited_delay=min(delay, dt.timedelta(hours=24)))
+
+
+@dataclass
+class Runtime:
+    """The collaborators every workflow service needs, opened once per process."""
+
+    settings: Settings
+    database: Database
+    checker: Checker
+    clinic: Clinic
+    electronic: PayerGateway = field(default_factory=SandboxGateway)
+    all_electronic: bool = False
+    clocks: ClockSettings = field(default_factory=ClockSettings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        from coverage.clinic import load_clinic
+        from coverage.policies.service import Checker
+        from coverage.store.db import open_database
+
+        return cls(
+            settings=settings,
+            database=open_database(settings),
+            checker=Checker.from_settings(settings),
+            clinic=load_clinic(settings),
+            electronic=sandbox_from_settings(settings),
+            all_electronic=settings.gateway == "sandbox",
+            clocks=ClockSettings.from_settings(settings),
+        )
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work on the records database."""
+        return self.database.unit_of_work()
+
+    def gateway(self, channel: str) -> PayerGateway:
+        """The gateway for a payer's submission channel (or a submission's recorded channel)."""
+        if self.all_electronic or channel == "electronic":
+            return self.electronic
+        manual: Channel = "portal" if channel == "portal" else "phone" if channel == "phone" else "fax"
+        return ManualGateway(manual)
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.settings.documents_dir
+
+
+_current: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's runtime, built from the settings on first use."""
+    global _current  # noqa: PLW0603  # one runtime per process: a worker builds it once, tasks reuse it
+    if _current is None:
+        from coverage.settings import load_settings
+
+        _current = Runtime.from_settings(load_settings())
+    return _current
+
+
+def use_runtime(value: Runtime | None) -> None:
+    """Make ``value`` this process's runtime (``None``: build it again from the settings on next use)."""
+    global _current  # noqa: PLW0603  # see runtime()
+    _current = value
