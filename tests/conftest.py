@@ -123,7 +123,7 @@ def prefect_harness() -> Iterator[None]:
     """A temporary Prefect API for the flow tests, started once for the whole run."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=120):
         yield
 
 

@@ -73,8 +73,17 @@ def load_settings() -> Settings:
         raise ConfigurationError("; ".join(problems)) from None
 
 
+#: Seconds Prefect's local mode waits for its temporary server. Prefect's default (20 s) is too
+#: short on a small, busy machine the first time, when the server creates its database.
+EPHEMERAL_STARTUP_TIMEOUT_S = "120"
+
+
 def configure_prefect_home(settings: Settings) -> None:
-    """Point ``PREFECT_HOME`` into the data folder unless the user set it; call before importing Prefect."""
+    """Prepare Prefect's local mode unless the user configured it; call before importing Prefect.
+
+    ``PREFECT_HOME`` goes into the data folder, and the temporary server gets time to start.
+    """
     if "PREFECT_HOME" not in os.environ:
         settings.prefect_home.mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_HOME"] = str(settings.prefect_home)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_S)
