@@ -14,8 +14,9 @@ from prefect.artifacts import acreate_markdown_artifact
 
 from coverage.requests import service as requests
 from coverage.store.tables import utcnow
-from coverage.workflow import denials, exchange, prepare
+from coverage.workflow import exchange, prepare
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
+from flows.fallback import fall_back  # the project root is on sys.path wherever flows run
 
 
 @task(name="requests-due-for-check", persist_result=False)
@@ -40,19 +41,6 @@ def decision_notices(request_ids: list[int]) -> int:
         request_ids, uow=rt.uow(), checker=rt.checker, clinic=rt.clinic, documents_dir=rt.documents_dir
     )
     return len(made)
-
-
-@task(name="denial-fallback", persist_result=False)
-def fall_back(request_ids: list[int]) -> list[denials.FallbackResult]:
-    rt = runtime()
-    return denials.handle_denials(
-        request_ids,
-        uow=rt.uow(),
-        checker=rt.checker,
-        clinic=rt.clinic,
-        documents_dir=rt.documents_dir,
-        by=WORKFLOW_ACTOR,
-    )
 
 
 @task(name="follow-up-overdue", persist_result=False)

@@ -1,0 +1,107 @@
+"""`deployments/prefect.yaml` applies against a real local Prefect server, schedules in the clinic's zone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+PREFECT = Path(sys.executable).with_name("prefect")
+PRIORAUTH = Path(sys.executable).with_name("priorauth")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _api(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(  # a local test server
+        url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+        method="POST" if body is not None else "GET",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A Prefect server of its own on a free loopback port; the environment that talks to it."""
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    server = subprocess.Popen(  # our own argv
+        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                _api(url, "/health")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("the Prefect server did not start")
+                time.sleep(0.5)
+        yield {**env, "PREFECT_API_URL": url}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_every_flow_deploys_with_its_schedule(prefect_server: dict[str, str]) -> None:
+    env = {**prefect_server, "PRIORAUTH_TIMEZONE": "America/Chicago"}
+    pool = subprocess.run(
+        [str(PREFECT), "work-pool", "create", "priorauth", "--type", "process"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert pool.returncode == 0, pool.stdout + pool.stderr
+    deployed = subprocess.run(
+        [str(PRIORAUTH), "deploy"], env=env, cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+
+    url = prefect_server["PREFECT_API_URL"]
+    deployments = {d["name"]: d for d in _api(url, "/deployments/filter", {})}
+    assert set(deployments) == {"prior-authorization", "check-status", "denial-fallback", "renewals", "intake-batch"}
+    schedules = {
+        name: [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"]) for s in d["schedules"]]
+        for name, d in deployments.items()
+    }
+    assert schedules["check-status"] == [("*/30 8-17 * * 1-5", "America/Chicago", True)]
+    assert schedules["renewals"] == [("0 6 * * *", "America/Chicago", True)]
+    assert schedules["prior-authorization"] == []
+    assert all(d["work_pool_name"] == "priorauth" for d in deployments.values())
+    # Typed id parameters, so the UI offers billing staff a form.
+    properties = deployments["prior-authorization"]["parameter_openapi_schema"]["properties"]
+    assert properties["request_id"]["type"] == "integer"
+    # Workers run the code already on their host, from the project folder.
+    pull = deployments["check-status"]["pull_steps"]
+    assert pull == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
