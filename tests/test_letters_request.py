@@ -23,6 +23,8 @@ def _text(pdf: Path) -> str:
 def stored_denial(database_url: str, database: object, monkeypatch: pytest.MonkeyPatch) -> str:
     """EX-01 taken in, submitted and denied, on the test database; the request id."""
     monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
+    added = runner.invoke(app, ["payers", "add", "Example Health Plan", "--fax", "(800) 555-0199"])
+    assert added.exit_code == 0, added.output
     taken = runner.invoke(app, ["intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--json"])
     assert taken.exit_code == 0, taken.output
     request_id = str(json.loads(taken.stdout)["request_id"])
@@ -46,6 +48,13 @@ def test_appeal_and_notice_take_the_recorded_denial(stored_denial: str, tmp_path
     assert "Second trial shorter than six weeks" in appeal_text
     assert "Whitaker" in appeal_text  # the letter is where PHI belongs
     assert "denied" in _text(notice).lower()
+
+
+def test_fax_cover_takes_the_payers_fax_from_the_directory(stored_denial: str, tmp_path: Path) -> None:
+    out = tmp_path / "cover.pdf"
+    result = runner.invoke(app, ["letter", "--request", stored_denial, "--kind", "fax-cover", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(800) 555-0199" in _text(out)
 
 
 def test_an_option_overrides_the_recorded_answer(stored_denial: str, tmp_path: Path) -> None:

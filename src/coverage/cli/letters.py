@@ -72,6 +72,7 @@ class StoredFacts:
     valid_from: dt.date | None
     valid_to: dt.date | None
     units: int | None
+    payer_fax: str | None
 
 
 def load_request_inputs(request_id: str) -> tuple[CaseInputs, StoredFacts]:
@@ -80,6 +81,7 @@ def load_request_inputs(request_id: str) -> tuple[CaseInputs, StoredFacts]:
 
     from coverage.clinic import load_clinic
     from coverage.errors import NotFound
+    from coverage.payers.directory import get_payer
     from coverage.policies.service import Checker
     from coverage.requests import service
     from coverage.settings import load_settings
@@ -93,6 +95,8 @@ def load_request_inputs(request_id: str) -> tuple[CaseInputs, StoredFacts]:
     try:
         detail = service.get_request(int(request_id), uow=database.unit_of_work())
         document = service.get_case_document(int(request_id), uow=database.unit_of_work())
+        payer_id = detail.request.payer_id
+        payer = get_payer(payer_id, uow=database.unit_of_work()) if payer_id is not None else None
     finally:
         database.dispose()
     case = checker.parse(json.dumps(document))
@@ -108,6 +112,7 @@ def load_request_inputs(request_id: str) -> tuple[CaseInputs, StoredFacts]:
         valid_from=authorization.valid_from if authorization else None,
         valid_to=authorization.valid_to if authorization else None,
         units=authorization.units_authorized if authorization else None,
+        payer_fax=payer.fax if payer is not None else None,
     )
     policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
     inputs = CaseInputs(
@@ -247,6 +252,7 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
         if denial_reason == stored.denial_reason and stored.denied_on is not None:
             denial_date = denial_date or stored.denied_on.isoformat()
         decision = decision or _stored_decision(stored)
+        recipient_fax = recipient_fax or stored.payer_fax
         if decision in ("approved", "partially_approved"):
             auth_number = auth_number or stored.auth_number
             valid_from = valid_from or (stored.valid_from.isoformat() if stored.valid_from else None)
