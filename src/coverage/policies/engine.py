@@ -300,16 +300,12 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
 
 def check_severity(c: SeverityCriterion, facts: _Facts) -> CriterionResult:
     """A score of an accepted instrument within the window that reaches its minimum."""
-    minimum = {m.instrument: m.min_score for m in c.instruments}
+    minimum = c.minimum
     as_of = facts.as_of
     window = c.window_days
     counted = [a for a in facts.case.assessments or () if a.instrument in minimum and (as_of - a.date).days <= window]
-    accepted = " or ".join(
-        INSTRUMENT_LABELS[m.instrument] + (f" >= {m.min_score}" if m.min_score is not None else "")
-        for m in c.instruments
-    )
     if not counted:
-        return CriterionResult("severity", MISSING, f"no {accepted} score within {c.window_days} days")
+        return CriterionResult("severity", MISSING, f"no {c.accepted} score within {c.window_days} days")
     for a in counted:
         floor = minimum[a.instrument]
         if floor is None or a.score >= floor:
@@ -317,7 +313,7 @@ def check_severity(c: SeverityCriterion, facts: _Facts) -> CriterionResult:
                 "severity", MET, f"{INSTRUMENT_LABELS[a.instrument]} {a.score} on {a.date.isoformat()}"
             )
     seen = _listing([f"{INSTRUMENT_LABELS[a.instrument]} {a.score} on {a.date.isoformat()}" for a in counted])
-    return CriterionResult("severity", NOT_MET, f"{seen}; {accepted} needed")
+    return CriterionResult("severity", NOT_MET, f"{seen}; {c.accepted} needed")
 
 
 def check_prescriber(c: PrescriberCriterion, facts: _Facts) -> CriterionResult:
@@ -357,14 +353,14 @@ def check_contraindications(c: ContraindicationsCriterion, facts: _Facts) -> Cri
     """None of the listed history flags is true; every one is known."""
     history = facts.case.history
     if history is None:
-        return CriterionResult("contraindications", MISSING, f"not documented: {_listing(list(c.conditions))}")
+        return CriterionResult("contraindications", MISSING, f"not documented: {c.listed}")
     present = [name for name in c.conditions if getattr(history, name) is True]
     if present:
         return CriterionResult("contraindications", NOT_MET, f"documented: {_listing(present)}")
     unknown = [name for name in c.conditions if getattr(history, name) is None]
     if unknown:
         return CriterionResult("contraindications", MISSING, f"not documented: {_listing(unknown)}")
-    return CriterionResult("contraindications", MET, f"none of {_listing(list(c.conditions))}")
+    return CriterionResult("contraindications", MET, f"none of {c.listed}")
 
 
 def check_psychosis(c: PsychosisCriterion, facts: _Facts) -> CriterionResult:

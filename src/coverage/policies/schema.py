@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from coverage.cases import HISTORY_FLAGS, Indication, Instrument, Kind, Specialty, Treatment
+from coverage.cases import HISTORY_FLAGS, INSTRUMENT_LABELS, Indication, Instrument, Kind, Specialty, Treatment
 
 
 def _date_as_text(value: Any) -> Any:
@@ -82,6 +83,19 @@ class SeverityCriterion(_PolicyModel):
     window_days: NonNegative
     instruments: Annotated[list[InstrumentMinimum], Field(min_length=1)]
 
+    @cached_property
+    def minimum(self) -> dict[str, int | None]:
+        """Each accepted instrument's minimum score (``None``: any score counts)."""
+        return {m.instrument: m.min_score for m in self.instruments}
+
+    @cached_property
+    def accepted(self) -> str:
+        """The accepted instruments and minimums, as a detail sentence names them."""
+        return " or ".join(
+            INSTRUMENT_LABELS[m.instrument] + (f" >= {m.min_score}" if m.min_score is not None else "")
+            for m in self.instruments
+        )
+
 
 class PrescriberCriterion(_PolicyModel):
     id: Literal["prescriber"]
@@ -98,6 +112,11 @@ HistoryFlag = Literal[HISTORY_FLAGS]  # type: ignore[valid-type]  # built from t
 class ContraindicationsCriterion(_PolicyModel):
     id: Literal["contraindications"]
     conditions: Annotated[list[HistoryFlag], Field(min_length=1)]
+
+    @cached_property
+    def listed(self) -> str:
+        """The conditions, comma-separated."""
+        return ", ".join(self.conditions)
 
 
 class PsychosisCriterion(_PolicyModel):
