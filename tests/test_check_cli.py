@@ -262,6 +262,26 @@ def test_batch_that_cannot_be_read(tmp_path: Path) -> None:
     assert "missing.jsonl" in result.stderr
 
 
+def test_batch_never_overwrites_its_input(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(EX01.read_text().replace("\n", " ") + "\n")
+    before = source.read_bytes()
+    result = priorauth("check", "--batch", str(source), "--out", str(tmp_path / "." / "in.jsonl"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --out: ")
+    assert "Traceback" not in result.stderr
+    assert source.read_bytes() == before
+
+
+def test_batch_output_that_cannot_be_written(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("")
+    result = priorauth("check", "--batch", str(source), "--out", str(tmp_path / "no" / "such" / "o.jsonl"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --out: cannot write")
+    assert "Traceback" not in result.stderr
+
+
 def test_batch_needs_out(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text("")

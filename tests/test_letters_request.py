@@ -57,6 +57,23 @@ def test_fax_cover_takes_the_payers_fax_from_the_directory(stored_denial: str, t
     assert "(800) 555-0199" in _text(out)
 
 
+def test_documents_after_the_request_is_approved(stored_denial: str, tmp_path: Path) -> None:
+    """An approval clears the recorded denial; every document still renders from the request."""
+    for args in (
+        ["requests", "transition", stored_denial, "appeal_drafted"],
+        ["requests", "submit", stored_denial, "--channel", "fax"],
+        ["requests", "record", stored_denial, "--approved", "--auth-number", "PA-9", "--from", "2026-12-01",
+         "--to", "2027-05-29", "--units", "30"],
+    ):  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    for kind in ("request", "fax-cover", "decision-notice"):
+        out = tmp_path / f"{kind}.pdf"
+        result = runner.invoke(app, ["letter", "--request", stored_denial, "--kind", kind, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_size > 0
+
+
 def test_an_option_overrides_the_recorded_answer(stored_denial: str, tmp_path: Path) -> None:
     out = tmp_path / "appeal.pdf"
     args = ["letter", "--request", stored_denial, "--kind", "appeal", "--out", str(out)]

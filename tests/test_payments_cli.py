@@ -74,6 +74,11 @@ def test_calculator_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytes
         (["--total", "200"], ["--installments: required with --total"]),
         (["--total", "NaN", "--installments", "2"], ["--total: not an amount: 'NaN' (write it like 3600.00)"]),
         ([], ["REQUEST_ID: give a stored request's id, or --total"]),
+        (["--total", "1e400", "--installments", "6"], ["--total: must be at most 10,000,000.00, got 1E+400"]),
+        (
+            ["--total", "3600.00", "--installments", "6", "--start", "9999-12-31"],
+            ["--start: 6 monthly installments from 9999-12-31 run past the year 9999"],
+        ),
     ],
 )
 def test_bad_input_is_one_line_per_problem(

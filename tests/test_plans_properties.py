@@ -25,7 +25,8 @@ from coverage.payments.plans import (
     term_problems,
 )
 
-totals = st.integers(min_value=1, max_value=10**9).map(lambda cents: Decimal(cents).scaleb(-2))
+# At least one cent per installment for the largest count: smaller totals are refused (tested below).
+totals = st.integers(min_value=MAX_INSTALLMENTS, max_value=10**9).map(lambda cents: Decimal(cents).scaleb(-2))
 counts = st.integers(min_value=1, max_value=MAX_INSTALLMENTS)
 starts = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2200, 12, 31))
 percents = st.integers(min_value=0, max_value=9999).map(lambda hundredths: Decimal(hundredths).scaleb(-2))
@@ -132,6 +133,16 @@ def test_payments_settle_the_oldest_installment_first(total: Decimal, count: int
     pattern = ["full" if s.remaining == 0 else "none" if s.paid == 0 else "part" for s in statuses]
     assert pattern == sorted(pattern, key=["full", "part", "none"].index)
     assert pattern.count("part") <= 1
+
+
+def test_every_installment_is_at_least_a_cent() -> None:
+    assert [i.amount for i in split_evenly(Decimal("0.02"), 2, dt.date(2026, 1, 31)).installments] == [
+        Decimal("0.01"),
+        Decimal("0.01"),
+    ]
+    with pytest.raises(InvalidInput) as raised:
+        split_evenly(Decimal("0.01"), 2, dt.date(2026, 1, 31))
+    assert raised.value.lines() == ["installments: 2 installments of 0.01 leave some at 0.00; at most 1"]
 
 
 def test_overdue_is_unpaid_and_due_before_as_of() -> None:

@@ -60,7 +60,15 @@ def _run_batch(batch: Path, out: Path | None) -> None:
         source = batch.open("rb")
     except OSError as error:
         raise InvalidInput([f"--batch: cannot read {batch} ({error.strerror})"]) from None
-    with source, out.open("w", encoding="utf-8") as sink:
+    if out.exists() and out.resolve() == batch.resolve():
+        source.close()
+        raise InvalidInput([f"--out: {out} is the input file; write the determinations elsewhere"])
+    try:
+        sink = out.open("w", encoding="utf-8")
+    except OSError as error:
+        source.close()
+        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    with source, sink:
         if sys.stderr.isatty():
             from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 

@@ -248,9 +248,11 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
     if request_id is not None:
         # A stored request supplies what the payer answered; options given still win.
         inputs, stored = load_request_inputs(request_id)
-        denial_reason = denial_reason or stored.denial_reason
-        if denial_reason == stored.denial_reason and stored.denied_on is not None:
-            denial_date = denial_date or stored.denied_on.isoformat()
+        if denial_reason is None and stored.denial_reason is not None:
+            # The recorded denial, with its date, unless the clerk gives another reason.
+            denial_reason = stored.denial_reason
+            if stored.denied_on is not None:
+                denial_date = denial_date or stored.denied_on.isoformat()
         decision = decision or _stored_decision(stored)
         recipient_fax = recipient_fax or stored.payer_fax
         if decision in ("approved", "partially_approved"):

@@ -126,7 +126,10 @@ def _calculator(total_text: str, installments_text: str | None, start_text: str 
         raise InvalidInput(problems)
     assert total is not None
     assert count is not None
-    schedule = split_evenly(total, count, start or clinic_today(clinic.letterhead.timezone))
+    try:
+        schedule = split_evenly(total, count, start or clinic_today(clinic.letterhead.timezone))
+    except InvalidInput as error:  # name the command-line options, as above
+        raise InvalidInput([f"--{problem}" for problem in error.problems]) from None
     if as_json:
         print(json.dumps(schedule.to_dict(), indent=2))
     else:

@@ -34,7 +34,7 @@ from coverage.drugs import DrugTable, default_drug_table
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters.kinds import DocumentKind, check_options, get_kind, template_name
 from coverage.letters.options import Enclosure, LetterOptions
-from coverage.letters.templates import get_template
+from coverage.letters.templates import get_template, render_template
 from coverage.policies.engine import billing_lines
 from coverage.policies.loader import LoadedPolicy, load_registry
 
@@ -298,7 +298,7 @@ def render_html(
     )
     if total_pages is not None:
         context["total_pages"] = total_pages
-    return template.render(context), number, document_kind
+    return render_template(template, context), number, document_kind
 
 
 def html_to_pdf(html: str, *, pdf_variant: str | None = None) -> tuple[bytes, int]:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -108,3 +109,21 @@ def get_template(name: str, *, template_dir: Path | None, policy_id: str | None)
         raise ConfigurationError(f"letter template not found: {error.name}") from None
     except jinja2.TemplateSyntaxError as error:
         raise ConfigurationError(f"letter template {error.name}:{error.lineno}: {error.message}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"letter template {name}: not UTF-8 text") from None
+
+
+def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """Render, turning a template's own mistakes into one configuration error naming it.
+
+    The message carries the template and Jinja2's complaint (an undefined name, a sandbox
+    refusal), never the values in the context: those are PHI.
+    """
+    try:
+        return template.render(context)
+    except jinja2.UndefinedError as error:
+        raise ConfigurationError(f"letter template {template.name}: {error.message}") from None
+    except jinja2.exceptions.SecurityError:
+        raise ConfigurationError(f"letter template {template.name}: refused by the sandbox") from None
+    except jinja2.TemplateError as error:
+        raise ConfigurationError(f"letter template {template.name}: {type(error).__name__}") from None

@@ -18,6 +18,9 @@ from coverage.errors import InvalidInput
 CENT = Decimal("0.01")
 #: The most installments a plan may have (the clinic file allows counts up to 60 as well).
 MAX_INSTALLMENTS = 60
+#: The largest amount a plan, an installment or a payment may be: far above any course of
+#: treatment, and it keeps cent arithmetic within the decimal context's precision.
+MAX_AMOUNT = Decimal("10000000.00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ def term_problems(total: Decimal, count: int, *, minimum: Decimal | None = None)
     total_ok = count_ok = False
     if not total.is_finite() or total <= 0:
         problems.append(("total", f"must be more than 0, got {total}"))
+    elif total > MAX_AMOUNT:
+        problems.append(("total", f"must be at most {MAX_AMOUNT:,}, got {total}"))
     elif total != total.quantize(CENT):
         problems.append(("total", f"must be in whole cents, got {total}"))
     else:
@@ -81,7 +86,11 @@ def term_problems(total: Decimal, count: int, *, minimum: Decimal | None = None)
         problems.append(("installments", f"must be at most {MAX_INSTALLMENTS}, got {count}"))
     else:
         count_ok = True
-    if total_ok and count_ok and count > 1 and minimum is not None:
+    if total_ok and count_ok and count > int(total * 100):
+        problems.append(
+            ("installments", f"{count} installments of {total} leave some at 0.00; at most {int(total * 100)}")
+        )
+    elif total_ok and count_ok and count > 1 and minimum is not None:
         share = smallest_installment(total, count)
         if share < minimum:
             problems.append(
@@ -102,6 +111,8 @@ def split_evenly(total: Decimal, count: int, start: dt.date, *, minimum: Decimal
     ``minimum``, splits below the minimum monthly installment are refused (:func:`term_problems`).
     """
     problems = term_problems(total, count, minimum=minimum)
+    if not problems and start.year + (start.month - 1 + count - 1) // 12 > dt.MAXYEAR:
+        problems.append(("start", f"{count} monthly installments from {start.isoformat()} run past the year 9999"))
     if problems:
         raise InvalidInput([f"{field}: {problem}" for field, problem in problems])
     cents = int(total * 100)
