@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from coverage.errors import ConfigurationError
+from coverage.errors import InvalidInput
 
 
 def _default_data_dir() -> Path:
@@ -30,11 +31,11 @@ class Settings(BaseSettings):
     template_dir: Path | None = None
     clinic_file: Path | None = None
     # Records and clocks (issue: records).
-    default_turnaround_days: int = 14
-    default_urgent_turnaround_hours: int = 72
-    expiry_warning_days: int = 30
-    units_warning_ratio: float = 0.8
-    appeal_window_days: int = 180
+    default_turnaround_days: int = Field(default=14, ge=1)
+    default_urgent_turnaround_hours: int = Field(default=72, ge=1)
+    expiry_warning_days: int = Field(default=30, ge=0)
+    units_warning_ratio: float = Field(default=0.8, gt=0, le=1)
+    appeal_window_days: int = Field(default=180, ge=1)
     # Scheduling: the clinic's time zone for the cron schedules of the deployments.
     timezone: str = "America/New_York"
     # Payer gateways: "manual" sends fax, phone and portal payers to staff and electronic ones
@@ -42,6 +43,15 @@ class Settings(BaseSettings):
     gateway: Literal["manual", "sandbox"] = "manual"
     sandbox_seed: int = 0
     sandbox_delay_hours: float = Field(default=48.0, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (like America/New_York)") from None
+        return value
 
     @property
     def effective_database_url(self) -> str:
@@ -70,7 +80,7 @@ def load_settings() -> Settings:
             f"PRIORAUTH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in error.errors(include_url=False)
         ]
-        raise ConfigurationError("; ".join(problems)) from None
+        raise InvalidInput(problems) from None
 
 
 #: Seconds Prefect's local mode waits for its temporary server. Prefect's default (20 s) is too

@@ -1,0 +1,45 @@
+"""Settings come from the environment and are checked when read: one line per bad variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from coverage.errors import InvalidInput
+from coverage.settings import load_settings
+
+
+def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRIORAUTH_DATA_DIR", raising=False)
+    settings = load_settings()
+    assert settings.effective_database_url.endswith("/.local/share/priorauth/priorauth.db")
+    assert (settings.gateway, settings.timezone, settings.appeal_window_days) == ("manual", "America/New_York", 180)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PRIORAUTH_TIMEZONE", "Mars/Phobos"),
+        ("PRIORAUTH_UNITS_WARNING_RATIO", "7"),
+        ("PRIORAUTH_DEFAULT_TURNAROUND_DAYS", "-5"),
+        ("PRIORAUTH_APPEAL_WINDOW_DAYS", "0"),
+        ("PRIORAUTH_GATEWAY", "carrier-pigeon"),
+        ("PRIORAUTH_SANDBOX_DELAY_HOURS", "-1"),
+    ],
+)
+def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidInput) as raised:
+        load_settings()
+    [line] = raised.value.lines()
+    assert line.startswith(f"{variable}: ")
+
+
+def test_every_bad_variable_is_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRIORAUTH_TIMEZONE", "Mars/Phobos")
+    monkeypatch.setenv("PRIORAUTH_UNITS_WARNING_RATIO", "7")
+    with pytest.raises(InvalidInput) as raised:
+        load_settings()
+    assert sorted(line.split(":")[0] for line in raised.value.lines()) == [
+        "PRIORAUTH_TIMEZONE",
+        "PRIORAUTH_UNITS_WARNING_RATIO",
+    ]
