@@ -367,6 +367,12 @@ def test_policies_validate_a_missing_folder(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_clinic_policy_folder_that_is_not_a_folder(tmp_path: Path) -> None:
+    result = priorauth("check", str(EX01), env={"PRIORAUTH_POLICY_DIR": str(tmp_path / "nowhere")})
+    assert result.returncode == 2
+    assert result.stderr == f"error: PRIORAUTH_POLICY_DIR: {tmp_path / 'nowhere'} is not a folder\n"
+
+
 def test_clinic_policy_folder_is_loaded(tmp_path: Path) -> None:
     folder = tmp_path / "policies"
     folder.mkdir()

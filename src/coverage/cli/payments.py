@@ -270,7 +270,7 @@ def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, serv
         out.write_bytes(rendered.pdf)
     except OSError as error:
         raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
-    print(f"{document} for plan {plan_id}: {out} ({rendered.page_count} pages, sha256 {rendered.sha256[:12]})")
+    print(f"sha256 {rendered.sha256} {out}")
 
 
 @app.command("plan")

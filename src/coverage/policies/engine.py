@@ -140,8 +140,7 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
             reasons.append(f"{_trial_name(trial, drug)} is not in the drug table")
             continue
         if drug.role != role:
-            article = "an" if drug.role == "augmentation" else "a"
-            reasons.append(f"{_trial_name(trial, drug)} is listed as {article} {drug.role} agent")
+            reasons.append(f"{_trial_name(trial, drug)} is listed as an {drug.role} agent")
             continue
         if not facts.failed(trial):
             reasons.append(f"{_trial_name(trial, drug)} did not fail ({_why_not_failed(trial)})")

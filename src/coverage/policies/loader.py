@@ -48,7 +48,10 @@ def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> Loade
         policy = Policy.model_validate(data)
     except ValidationError as error:
         raise InvalidPolicy(
-            [f"{source}: {format_loc(e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)]
+            [
+                f"{source}: {format_loc(e['loc']) if e['loc'] else 'policy'}: {e['msg']}"
+                for e in error.errors(include_url=False)
+            ]
         ) from None
     digest = hashlib.sha256(content).hexdigest()
     return LoadedPolicy(policy=policy, hash=f"sha256:{digest}", source=source, builtin=builtin)
@@ -118,5 +121,7 @@ def load_registry(clinic_folder: Path | None = None) -> PolicyRegistry:
     """The shipped policies, then the clinic's own (which may replace a shipped one by id)."""
     policies = load_folder(builtin_folder(), builtin=True)
     if clinic_folder is not None:
+        if not clinic_folder.is_dir():
+            raise InvalidPolicy([f"PRIORAUTH_POLICY_DIR: {clinic_folder} is not a folder"])
         policies.extend(load_folder(clinic_folder))
     return PolicyRegistry(policies)
