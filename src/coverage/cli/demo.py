@@ -243,7 +243,7 @@ def deploy(
         "deployments/prefect.yaml"
     ),
 ) -> None:
-    """Apply the Prefect deployments (``prefect deploy --all``) with the clinic's time zone and project folder."""
+    """Apply the Prefect deployments (prefect deploy --all) with the clinic's time zone and project folder."""
     from coverage.settings import load_settings
 
     root = project_dir()

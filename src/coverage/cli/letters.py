@@ -225,7 +225,7 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
         list[str] | None, typer.Option(help="fax-cover: kinds rendered and listed (default: request, packet).")
     ] = None,
 ) -> None:
-    """Render one letter to PDF from a case file; prints ``sha256 <hex> <file>``."""
+    """Render one letter to PDF from a case file (or --request ID); prints: sha256 <hex> <file>."""
     if list_kinds:
         _print_kinds()
         return
@@ -425,7 +425,7 @@ def packet(
     out: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
     pdfa: Annotated[bool, typer.Option("--pdfa", help="Write PDF/A-3b for archiving.")] = False,
 ) -> None:
-    """Render the documentation packet of prior treatment to PDF; prints ``sha256 <hex> <file>``."""
+    """Render the documentation packet of prior treatment to PDF; prints: sha256 <hex> <file>."""
     from coverage.letters.render import render_packet
 
     inputs = load_case_inputs(case_file)
