@@ -38,7 +38,6 @@ class Letterhead(_ClinicModel):
     tax_id: str
     place_of_service: str = "11"
     logo: Path | None = None
-    timezone: str = "America/New_York"
 
 
 class Signature(_ClinicModel):

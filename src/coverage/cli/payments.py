@@ -27,6 +27,7 @@ import typer
 from coverage.cli.app import app
 from coverage.errors import InvalidInput
 from coverage.payments.plans import Schedule, split_evenly, term_problems
+from coverage.settings import load_settings
 
 if TYPE_CHECKING:
     from coverage.clinic import Clinic
@@ -127,7 +128,7 @@ def _calculator(total_text: str, installments_text: str | None, start_text: str 
     assert total is not None
     assert count is not None
     try:
-        schedule = split_evenly(total, count, start or clinic_today(clinic.letterhead.timezone))
+        schedule = split_evenly(total, count, start or clinic_today(load_settings().timezone))
     except InvalidInput as error:  # name the command-line options, as above
         raise InvalidInput([f"--{problem}" for problem in error.problems]) from None
     if as_json:
@@ -325,7 +326,7 @@ def plan(
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
-        start_date = first or clinic_today(ctx.clinic.letterhead.timezone)
+        start_date = first or clinic_today(load_settings().timezone)
         if count is None and not pay_in_full:
             offer = request_offer(number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date)
             if as_json:
@@ -421,7 +422,7 @@ def show(
         raise InvalidInput(problems)
     with _database() as ctx:
         stored = get_plan(_plan_id(plan_id), uow=ctx.uow)
-        day = day or clinic_today(ctx.clinic.letterhead.timezone)
+        day = day or clinic_today(load_settings().timezone)
     if as_json:
         _print_json(stored.to_dict(day))
     else:
@@ -499,7 +500,7 @@ def restructure(
             uow=ctx.uow,
             prices=ctx.clinic.prices,
             installments=count,
-            start=first or clinic_today(ctx.clinic.letterhead.timezone),
+            start=first or clinic_today(load_settings().timezone),
             by=_login(by),
             reason=reason,
         )
@@ -524,7 +525,7 @@ def overdue(
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
-        day = day or clinic_today(ctx.clinic.letterhead.timezone)
+        day = day or clinic_today(load_settings().timezone)
         found = overdue_installments(day, uow=ctx.uow)
     if as_json:
         _print_json([o.to_dict() for o in found])
