@@ -154,3 +154,20 @@ def test_effective_status_only_changes_authorized_requests() -> None:
     assert effective("approved") == "expired"
     assert effective("renewed") == "expired"
     assert effective("denied") == "denied"
+
+
+def test_today_is_the_clinic_s_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coverage.errors import ConfigurationError
+
+    monkeypatch.setattr(clocks, "_now_utc", lambda: dt.datetime(2026, 12, 2, 3, 0, tzinfo=UTC))
+    assert clocks.clinic_today("America/New_York") == dt.date(2026, 12, 1)
+    assert clocks.clinic_today("UTC") == dt.date(2026, 12, 2)
+    monkeypatch.setenv("PRIORAUTH_TIMEZONE", "America/Los_Angeles")
+    assert clocks.clinic_today() == dt.date(2026, 12, 1)
+    with pytest.raises(ConfigurationError, match="PRIORAUTH_TIMEZONE"):
+        clocks.clinic_today("Mars/Olympus")
+
+
+def test_an_appeal_decided_by_the_payer_lands_on_the_appeal_statuses() -> None:
+    assert answer_target(1, "appeal_submitted", "approved") == "appeal_approved"
+    assert answer_target(1, "appeal_submitted", "denied") == "appeal_denied"

@@ -367,3 +367,94 @@ def test_no_phi_in_logs_or_errors(uow: UnitOfWork, checker: Checker, caplog: pyt
     assert "request 1" in text or f"request {request_id}" in text
     for phi in ("Dana", "Whitaker", "1983-05-14", "XEH123456789"):
         assert phi not in text
+
+
+# --- Review findings: case ids owned by one patient, free text of any length, appeals won,
+# the clinic's "today".
+
+
+def test_a_case_id_taken_by_another_patient_is_refused(database: Database, uow: UnitOfWork, checker: Checker) -> None:
+    first = take_in(uow, checker)
+    before = counts(database)
+    other = copy.deepcopy(load_case_dict("EX-01-meets"))
+    other["patient"] = {**other["patient"], "id": "P-2002", "given_name": "Robin", "family_name": "Other"}  # type: ignore[dict-item]
+    with pytest.raises(InvalidInput) as refused:
+        service.intake(json.dumps(other), uow=uow, checker=checker, by=BY, at=AT)
+    assert refused.value.lines() == ["case_id: EX-01-meets is already the case of another patient"]
+    for phi in ("Robin", "Other", "Dana", "Whitaker", "P-2002", "P-1001"):
+        assert phi not in str(refused.value)
+    assert counts(database) == before
+    detail = service.get_request(first, uow=uow, as_of=AT.date())
+    assert detail.request.patient_id == "P-1001"
+    assert len(detail.events) == 1
+    # The same patient's next version is still taken in.
+    assert service.intake(case_text(), uow=uow, checker=checker, by=BY, at=AT).case_version == 2
+
+
+def test_free_text_of_any_length_is_stored(uow: UnitOfWork, checker: Checker) -> None:
+    data = copy.deepcopy(load_case_dict("EX-01-meets"))
+    data["patient"] = {**data["patient"], "id": "P-" + "9" * 100, "given_name": "G" * 300, "family_name": "F" * 300}  # type: ignore[dict-item]
+    data["coverage"] = {  # type: ignore[dict-item]
+        **data["coverage"],  # type: ignore[dict-item]
+        "payer_name": "Payer " * 60,
+        "member_id": "M" * 150,
+        "group_number": "G" * 150,
+    }
+    result = service.intake(json.dumps(data), uow=uow, checker=checker, by=BY, at=AT)
+    assert service.get_request(result.request_id, uow=uow, as_of=AT.date()).request.patient_id == "P-" + "9" * 100
+    with uow:
+        patient = uow.patients.by_external_id("P-" + "9" * 100)
+        assert patient is not None
+        assert patient.given_name == "G" * 300
+
+
+def _appealed(uow: UnitOfWork, checker: Checker) -> int:
+    request_id = take_in(uow, checker)
+    service.submit(request_id, uow=uow, channel="fax", by=BY, at=AT)
+    service.record_answer(request_id, uow=uow, answer=Denial("trial too short"), by=BY, at=AT)
+    service.transition(request_id, "appeal_drafted", uow=uow, by=BY, at=AT)
+    service.submit(request_id, uow=uow, channel="fax", by=BY, at=AT)
+    return request_id
+
+
+def test_the_authorization_of_an_appeal_won_is_not_a_renewal(uow: UnitOfWork, checker: Checker) -> None:
+    request_id = _appealed(uow, checker)
+    service.transition(request_id, "appeal_approved", uow=uow, by=BY, reason="appeal letter", at=AT)
+    approval = Approval("AP-1", dt.date(2026, 12, 1), dt.date(2027, 5, 31), 30)
+    view = service.record_answer(request_id, uow=uow, answer=approval, by=BY, at=AT)
+    assert view.status == view.stored_status == "appeal_approved"
+    assert view.authorization is not None
+    assert view.authorization.number == "AP-1"
+    events = service.request_history(request_id, uow=uow)
+    assert "renewed" not in [e.to_status for e in events]
+    assert (events[-1].from_status, events[-1].to_status) == ("appeal_approved", "appeal_approved")
+    assert events[-1].reason is not None
+    assert events[-1].reason.startswith("authorization AP-1")
+    # A later approval is the renewal.
+    renewal = Approval("AP-2", dt.date(2027, 6, 1), dt.date(2027, 11, 30), 30)
+    assert service.record_answer(request_id, uow=uow, answer=renewal, by=BY, at=AT).status == "renewed"
+
+
+def test_an_approval_recorded_on_the_appeal_lands_on_appeal_approved(uow: UnitOfWork, checker: Checker) -> None:
+    request_id = _appealed(uow, checker)
+    approval = Approval("AP-1", dt.date(2026, 12, 1), dt.date(2027, 5, 31), 30)
+    view = service.record_answer(request_id, uow=uow, answer=approval, by=BY, at=AT)
+    assert view.status == "appeal_approved"
+    assert view.authorization is not None
+    assert view.authorization.number == "AP-1"
+    events = service.request_history(request_id, uow=uow)
+    assert (events[-1].from_status, events[-1].to_status) == ("appeal_submitted", "appeal_approved")
+
+
+def test_today_is_the_clinic_s_date(uow: UnitOfWork, checker: Checker, monkeypatch: pytest.MonkeyPatch) -> None:
+    from coverage.requests import clocks
+
+    request_id = take_in(uow, checker)
+    # 03:00 UTC on 2 December is still 1 December in New York (the default time zone).
+    monkeypatch.setattr(clocks, "_now_utc", lambda: dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC))
+    assert service.get_request(request_id, uow=uow).request.as_of == dt.date(2026, 12, 1)
+    assert service.list_requests(uow=uow)[0].as_of == dt.date(2026, 12, 1)
+    monkeypatch.setenv("PRIORAUTH_TIMEZONE", "Asia/Tokyo")
+    assert service.get_request(request_id, uow=uow).request.as_of == dt.date(2026, 12, 2)
+    # An explicit as_of is kept.
+    assert service.get_request(request_id, uow=uow, as_of=dt.date(2027, 1, 1)).request.as_of == dt.date(2027, 1, 1)

@@ -186,3 +186,35 @@ def test_a_denial_without_a_known_code_is_read_by_its_words(workflow_runtime: Ru
     [result] = denials.handle_denials([request_id], by="test", **args)
     assert result.action == "fall_back"
     assert denials.reason_code("D01: trials") == "D01"
+
+
+def test_intake_slices_refuse_a_case_id_of_another_patient(workflow_runtime: Runtime, tmp_path: Path) -> None:
+    rt = workflow_runtime
+    first = json.loads((SAMPLE_CASES / "EX-01-meets.json").read_text())
+    other = json.loads(json.dumps(first))
+    other["patient"].update(id="P-7777", given_name="Robin", family_name="Other")
+    path = tmp_path / "cases.jsonl"
+    path.write_text(json.dumps(first) + "\n" + json.dumps(other) + "\n")
+    result = intake.intake_slice(str(path), 0, 2, uow=rt.uow(), checker=rt.checker, by="test")
+    assert len(result.request_ids) == 1
+    assert result.invalid == [(1, ("case_id",))]
+    assert "Robin" not in repr(result.invalid)
+
+
+def test_intake_slices_report_database_errors_without_values(
+    workflow_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    rt = workflow_runtime
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise sa.exc.DataError("INSERT ...", {"given_name": "Dana"}, Exception("value too long: Dana"))
+
+    monkeypatch.setattr(requests, "_check_case_owner", refuse)
+    path = tmp_path / "cases.jsonl"
+    path.write_text((SAMPLE_CASES / "EX-01-meets.json").read_text().replace("\n", "") + "\n")
+    result = intake.intake_slice(str(path), 0, 1, uow=rt.uow(), checker=rt.checker, by="test")
+    assert result.request_ids == []
+    assert result.invalid == [(0, ("the database refused the operation (DataError)",))]
+    assert "Dana" not in repr(result.invalid)

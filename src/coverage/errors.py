@@ -7,7 +7,8 @@
     ├── NotFound                    an id that names nothing stored
     ├── IllegalTransition           a lifecycle move the state machine forbids
     ├── StaleVersion                a transition based on a version someone else already changed
-    └── ConfigurationError          settings, clinic file or templates that cannot be used
+    ├── ConfigurationError          settings, clinic file or templates that cannot be used
+    └── StorageError                a write or read the database refused (named by error type only)
 
 Messages never carry PHI (names, birth dates, member ids): they name fields and ids.
 """
@@ -58,3 +59,7 @@ class StaleVersion(PriorAuthError):
 
 class ConfigurationError(PriorAuthError):
     """Settings, a clinic file or templates that cannot be used."""
+
+
+class StorageError(PriorAuthError):
+    """A database failure other than a lost race; the message names the error type, never its values."""

@@ -59,7 +59,45 @@ def _date(option: str, value: str | None) -> dt.date | None:
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    """Today in the clinic's time zone (``PRIORAUTH_TIMEZONE``), not UTC's."""
+    from coverage.requests.clocks import clinic_today
+
+    return clinic_today(load_settings().timezone)
+
+
+#: The answer's field names, as the options of ``requests record`` that carry them.
+_RECORD_OPTIONS = {
+    "auth_number": "--auth-number",
+    "valid_from": "--from",
+    "valid_to": "--to",
+    "units": "--units",
+    "reason": "--reason",
+    "info_requested": "--info-requested",
+}
+
+
+#: The payer's field names, as the options of ``payers add`` that carry them.
+_PAYER_OPTIONS = {
+    "policy_id": "--policy",
+    "turnaround_days": "--turnaround-days",
+    "urgent_turnaround_hours": "--urgent-hours",
+    "channel": "--channel",
+}
+
+
+def _as_options(error: InvalidInput, options: dict[str, str]) -> InvalidInput:
+    """The same problems, each naming the command-line option rather than the field behind it."""
+    lines = []
+    for line in error.lines():
+        field, sep, rest = line.partition(":")
+        option = options.get(field.strip())
+        if option is None or not sep:
+            lines.append(line)
+            continue
+        for name, other in options.items():
+            rest = rest.replace(name, other)
+        lines.append(f"{option}:{rest}")
+    return InvalidInput(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,21 +319,38 @@ def record(
             raise InvalidInput(problems)
         assert auth_number is not None
         assert units is not None
+        if units < 1:
+            raise InvalidInput(["--units: must be at least 1"])
         start, end = _date("--from", valid_from), _date("--to", valid_to)
         assert start is not None
         assert end is not None
-        answer = Approval(auth_number, start, end, units, partial=partial, payer_reference=reference)
+        try:
+            answer = Approval(auth_number, start, end, units, partial=partial, payer_reference=reference)
+        except InvalidInput as error:
+            raise _as_options(error, _RECORD_OPTIONS) from None
     elif denied:
-        if not reason:
+        if not reason or not reason.strip():
             raise InvalidInput(["--reason: required with --denied"])
-        answer = Denial(reason, payer_reference=reference)
+        answer = Denial(reason.strip(), payer_reference=reference)
     else:
-        if not info_requested:
+        if not info_requested or not info_requested.strip():
             raise InvalidInput(["--info-requested: required with --pended"])
-        answer = Pending(info_requested, payer_reference=reference)
+        answer = Pending(info_requested.strip(), payer_reference=reference)
     with _records() as records:
         view = record_answer(request_id, uow=records.uow, answer=answer, by=by or _login(), clocks=records.clocks)
     _print_changed(view, as_json)
+
+
+#: Statuses that have their own command, with the data they need; ``transition`` refuses them.
+_OWN_COMMAND = {
+    "submitted": "`priorauth requests submit` (it records the submission)",
+    "appeal_submitted": "`priorauth requests submit` (it records the submission)",
+    "pended": "`priorauth requests record --pended` (it records the payer's answer)",
+    "approved": "`priorauth requests record --approved` (it records the authorization)",
+    "partially_approved": "`priorauth requests record --partial` (it records the authorization)",
+    "denied": "`priorauth requests record --denied` (it records the payer's reason)",
+    "payment_plan": "`priorauth plan` (it records the payment plan)",
+}
 
 
 @requests_app.command("transition")
@@ -310,9 +365,16 @@ def transition_command(
     by: By = None,
     as_json: AsJson = False,
 ) -> None:
-    """Move a request to another status, if the lifecycle allows it."""
+    """Move a request to another status, if the lifecycle allows it.
+
+    Statuses that need data of their own (a submission, the payer's answer, a payment plan) are
+    reached through their own commands, not here.
+    """
     from coverage.requests.service import transition
 
+    command = _OWN_COMMAND.get(status.strip())
+    if command is not None:
+        raise InvalidInput([f"status: use {command} to move a request to {status.strip()}"])
     with _records() as records:
         view = transition(
             request_id,
@@ -403,19 +465,29 @@ def payers_add(
 ) -> None:
     """Add a payer to the directory."""
     from coverage.payers.directory import add_payer
+    from coverage.policies.loader import load_registry
 
     with _records() as records:
-        payer = add_payer(
-            name,
-            uow=records.uow,
-            channel=channel,
-            fax=fax,
-            phone=phone,
-            portal_url=portal,
-            policy_id=policy,
-            turnaround_days=turnaround_days or records.settings.default_turnaround_days,
-            urgent_turnaround_hours=urgent_hours or records.settings.default_urgent_turnaround_hours,
-        )
+        known_policies = load_registry(records.settings.policy_dir).ids() if policy is not None else None
+        try:
+            payer = add_payer(
+                name,
+                uow=records.uow,
+                channel=channel,
+                fax=fax,
+                phone=phone,
+                portal_url=portal,
+                policy_id=policy,
+                known_policies=known_policies,
+                turnaround_days=records.settings.default_turnaround_days
+                if turnaround_days is None
+                else turnaround_days,
+                urgent_turnaround_hours=(
+                    records.settings.default_urgent_turnaround_hours if urgent_hours is None else urgent_hours
+                ),
+            )
+        except InvalidInput as error:
+            raise _as_options(error, _PAYER_OPTIONS) from None
     if as_json:
         _print_json(payer.to_dict())
     else:
@@ -473,15 +545,11 @@ def db_upgrade(
     revision: Annotated[str, typer.Option("--revision", help="Target revision.")] = "head",
 ) -> None:
     """Migrate the database (the settings' URL, or the embedded SQLite file) up to the latest revision."""
-    from coverage.store.db import current_revision, make_engine, upgrade
+    from coverage.store.db import configured_engine, current_revision, upgrade
 
-    url = load_settings().effective_database_url
-    engine = make_engine(url)
-    try:
+    with configured_engine(load_settings()) as engine:
         upgrade(engine, revision)
         print(f"database at revision {current_revision(engine)}")
-    finally:
-        engine.dispose()
 
 
 @db_app.command("downgrade")
@@ -489,23 +557,17 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every table.")],
 ) -> None:
     """Migrate the database down to a revision."""
-    from coverage.store.db import current_revision, downgrade, make_engine
+    from coverage.store.db import configured_engine, current_revision, downgrade
 
-    engine = make_engine(load_settings().effective_database_url)
-    try:
+    with configured_engine(load_settings()) as engine:
         downgrade(engine, revision)
         print(f"database at revision {current_revision(engine) or 'base'}")
-    finally:
-        engine.dispose()
 
 
 @db_app.command("current")
 def db_current() -> None:
     """The revision the database is at, and the latest one."""
-    from coverage.store.db import current_revision, head_revision, make_engine
+    from coverage.store.db import configured_engine, current_revision, head_revision
 
-    engine = make_engine(load_settings().effective_database_url)
-    try:
+    with configured_engine(load_settings()) as engine:
         print(f"current {current_revision(engine) or 'none'}, latest {head_revision()}")
-    finally:
-        engine.dispose()

@@ -7,6 +7,7 @@ an unknown payer gets the default turnaround from the settings.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,18 +72,24 @@ def add_payer(
     phone: str | None = None,
     portal_url: str | None = None,
     policy_id: str | None = None,
+    known_policies: Collection[str] | None = None,
 ) -> PayerView:
-    """Add a payer to the directory; a name already there (ignoring case) is refused."""
+    """Add a payer to the directory; a name already there (ignoring case) is refused.
+
+    With ``known_policies``, a ``policy_id`` that is not one of them is refused.
+    """
     name = " ".join(name.split())
     problems = []
     if not name:
         problems.append("name: required")
     if channel not in CHANNELS:
         problems.append(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
-    if turnaround_days <= 0:
-        problems.append("turnaround_days: must be positive")
-    if urgent_turnaround_hours <= 0:
-        problems.append("urgent_turnaround_hours: must be positive")
+    if policy_id is not None and known_policies is not None and policy_id not in known_policies:
+        problems.append(f"policy_id: {policy_id!r} is not a known policy id")
+    if turnaround_days < 1:
+        problems.append("turnaround_days: must be at least 1")
+    if urgent_turnaround_hours < 1:
+        problems.append("urgent_turnaround_hours: must be at least 1")
     if problems:
         raise InvalidInput(problems)
     with uow:

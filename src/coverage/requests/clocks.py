@@ -6,7 +6,9 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from coverage.errors import ConfigurationError
 from coverage.requests.lifecycle import AUTHORIZED, STATUSES, Status, Urgency
 
 if TYPE_CHECKING:
@@ -39,6 +41,23 @@ class ClockSettings:
             units_warning_ratio=settings.units_warning_ratio,
             appeal_window_days=settings.appeal_window_days,
         )
+
+
+def _now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def clinic_today(timezone: str | None = None) -> dt.date:
+    """Today in the clinic's time zone (``timezone``, default the settings' ``PRIORAUTH_TIMEZONE``)."""
+    if timezone is None:
+        from coverage.settings import load_settings
+
+        timezone = load_settings().timezone
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"PRIORAUTH_TIMEZONE: {timezone!r} is not an IANA time zone name") from None
+    return _now_utc().astimezone(zone).date()
 
 
 def answer_due(

@@ -17,7 +17,7 @@ from typing import Any
 
 from coverage.cases import Case
 from coverage.determinations import Determination
-from coverage.errors import InvalidInput, NotFound, StaleVersion
+from coverage.errors import IllegalTransition, InvalidInput, NotFound, StaleVersion
 from coverage.policies.service import Checker
 from coverage.requests import clocks as clk
 from coverage.requests.answers import Answer, Approval, Denial, Pending
@@ -190,6 +190,7 @@ def intake(
     document: dict[str, Any] = json.loads(raw)
     target = initial_status(determination.outcome)
     with uow:
+        _check_case_owner(uow, case)
         patient, coverage = _store_patient_and_coverage(uow, case, now)
 
         version = uow.cases.latest_version(case.case_id) + 1
@@ -275,6 +276,16 @@ def intake(
         case_version=version,
         new_request=new_request,
     )
+
+
+def _check_case_owner(uow: UnitOfWork, case: Case) -> None:
+    """Refuse a new version of a case stored for another patient (its letters would go out under the wrong name)."""
+    owner = uow.cases.patient_id_of(case.case_id)
+    if owner is None:
+        return
+    patient = uow.patients.by_external_id(case.patient.id)
+    if patient is None or patient.id != owner:
+        raise InvalidInput([f"case_id: {case.case_id} is already the case of another patient"])
 
 
 def _store_patient_and_coverage(uow: UnitOfWork, case: Case, now: dt.datetime) -> tuple[t.Patient, t.Coverage]:
@@ -409,8 +420,11 @@ def record_answer(
     """Record the payer's answer: approval (with the authorization), denial, or pended.
 
     An approval of an already authorized (or expired) request is its renewal; answers to an
-    appeal land on appeal_approved/appeal_denied. With an ``idempotency_key`` already applied,
-    nothing is written and the request is returned as it stands.
+    appeal land on appeal_approved/appeal_denied (an approval with its authorization). The
+    authorization of an appeal already recorded as approved (``transition appeal_approved``)
+    is attached without a status change: it is the first authorization, not a renewal. With an
+    ``idempotency_key`` already applied, nothing is written and the request is returned as it
+    stands.
     """
     by = _by(by)
     now = _now(at)
@@ -429,7 +443,14 @@ def record_answer(
             kind = "denied"
         else:
             kind = "pended"
-        target = answer_target(request_id, current, kind)
+        if current == "appeal_approved" and kind != "pended" and not row.authorizations:
+            # Won on appeal: the payer's authorization arrives after the decision. It is the
+            # first authorization, not a renewal: attach it and stay appeal_approved.
+            if kind == "denied":
+                raise IllegalTransition(f"request {request_id}: the appeal was approved; record its authorization")
+            target: Status = current
+        else:
+            target = answer_target(request_id, current, kind)
         reason: str
         if isinstance(answer, Approval):
             uow.requests.add_child(
@@ -456,17 +477,34 @@ def record_answer(
             assert isinstance(answer, Pending)
             row.info_requested = answer.info_requested
             reason = f"information requested: {answer.info_requested}"
-        _move(
-            uow,
-            row,
-            target,
-            at=now,
-            by=by,
-            clocks=clocks,
-            reason=reason,
-            payer_reference=answer.payer_reference,
-            idempotency_key=idempotency_key,
-        )
+        if target == current:
+            if answer.payer_reference:
+                row.payer_reference = answer.payer_reference
+            row.updated_at = now
+            uow.requests.add_child(
+                _event(
+                    row,
+                    from_status=current,
+                    to_status=current,
+                    at=now,
+                    by=by,
+                    reason=reason,
+                    payer_reference=answer.payer_reference,
+                    idempotency_key=idempotency_key,
+                )
+            )
+        else:
+            _move(
+                uow,
+                row,
+                target,
+                at=now,
+                by=by,
+                clocks=clocks,
+                reason=reason,
+                payer_reference=answer.payer_reference,
+                idempotency_key=idempotency_key,
+            )
         uow.flush()
         uow.session.refresh(row, ["authorizations"])
         view = _view(uow, row, now.date(), clocks)
@@ -770,7 +808,8 @@ def _event_view(row: t.StatusEvent) -> EventView:
 
 
 def _today() -> dt.date:
-    return t.utcnow().date()
+    """The default ``as_of``: today in the clinic's time zone, not UTC's."""
+    return clk.clinic_today()
 
 
 def get_request(

@@ -4,6 +4,11 @@ SQLite gets WAL, ``synchronous=NORMAL`` (about 13x faster commits, still durable
 application crash) and foreign keys, set on every new connection. Migrations are Alembic
 scripts shipped inside the package; the Alembic configuration is built here, so
 ``priorauth db upgrade`` works from a regular install with no ``alembic.ini``.
+
+Engines hide statement parameters from their error messages (they may be PHI), and a database
+that cannot be opened (a bad URL, a server that does not answer, a data folder that cannot be
+created, an unknown revision) is one :class:`~coverage.errors.ConfigurationError` line naming
+the setting, never a password.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from coverage.errors import ConfigurationError
@@ -47,7 +55,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created if missing and its PRAGMAs set."""
+    """An engine for ``url``; a SQLite file's folder is created if missing and its PRAGMAs set.
+
+    Statement parameters never appear in the engine's error messages (``hide_parameters``).
+    """
+    kwargs["hide_parameters"] = True
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -92,10 +104,14 @@ def current_revision(engine: Engine) -> str | None:
 def _run(engine: Engine, action: str, revision: str) -> None:
     with engine.begin() as connection:
         config = alembic_config(connection)
-        if action == "upgrade":
-            command.upgrade(config, revision)
-        else:
-            command.downgrade(config, revision)
+        try:
+            if action == "upgrade":
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+        except (CommandError, RevisionError) as error:
+            problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ConfigurationError(f"revision {revision!r}: {problem}") from None
 
 
 def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
@@ -144,6 +160,59 @@ class Database:
         self.engine.dispose()
 
 
+def safe_url(url: str) -> str:
+    """``url`` with its password masked, or a placeholder when it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an unparsable URL"
+
+
+@contextmanager
+def database_errors(settings: Settings) -> Iterator[None]:
+    """Turn the errors of a database that cannot be opened into one line naming the setting at fault."""
+    url = settings.effective_database_url
+    if settings.database_url:
+        setting, where = "PRIORAUTH_DATABASE_URL", safe_url(url)
+    else:
+        setting, where = "PRIORAUTH_DATA_DIR", str(settings.data_dir)
+    try:
+        yield
+    except ArgumentError:
+        raise ConfigurationError(
+            f"{setting}: not a database URL (for example sqlite:///path or postgresql+psycopg://...)"
+        ) from None
+    except (NoSuchModuleError, ImportError) as error:
+        raise ConfigurationError(
+            f"{setting}: {where} needs a database driver that is not installed ({type(error).__name__}); "
+            "use sqlite or postgresql+psycopg"
+        ) from None
+    except OperationalError:
+        raise ConfigurationError(f"{setting}: cannot open the database at {where} (OperationalError)") from None
+    except SQLAlchemyError as error:
+        raise ConfigurationError(
+            f"{setting}: the database at {where} cannot be used ({type(error).__name__})"
+        ) from None
+    except OSError as error:
+        raise ConfigurationError(
+            f"{setting}: cannot create the database under {where} ({type(error).__name__})"
+        ) from None
+
+
+@contextmanager
+def configured_engine(settings: Settings) -> Iterator[Engine]:
+    """An engine on the settings' database (not checked, not migrated), disposed on exit.
+
+    Errors opening it are one line each, as in :func:`database_errors`.
+    """
+    with database_errors(settings):
+        engine = make_engine(settings.effective_database_url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
 def open_database(settings: Settings) -> Database:
     """The settings' database, ready to use.
 
@@ -151,15 +220,19 @@ def open_database(settings: Settings) -> Database:
     use, so a first-time user needs no ``priorauth db upgrade``. A configured database must
     already be at the latest revision: migrating a shared server is an explicit act.
     """
-    url = settings.effective_database_url
-    database = Database.from_url(url)
-    current = current_revision(database.engine)
     head = head_revision()
-    if current == head:
-        return database
-    if settings.database_url is None:
-        log.info("migrating the embedded database from %s to %s", current or "nothing", head)
-        upgrade(database.engine)
-        return database
+    with database_errors(settings):
+        database = Database.from_url(settings.effective_database_url)
+        try:
+            current = current_revision(database.engine)
+            if current == head:
+                return database
+            if settings.database_url is None:
+                log.info("migrating the embedded database from %s to %s", current or "nothing", head)
+                upgrade(database.engine)
+                return database
+        except BaseException:
+            database.dispose()
+            raise
     database.dispose()
     raise ConfigurationError(f"the database is at revision {current or 'none'}, not {head}: run `priorauth db upgrade`")

@@ -97,6 +97,15 @@ class CaseRepository(_Repository):
         found = self.session.scalar(select(func.max(CaseRecord.version)).where(CaseRecord.case_id == case_id))
         return int(found or 0)
 
+    def patient_id_of(self, case_id: str) -> int | None:
+        """The patient (row id) the case's newest version belongs to, ``None`` for a new case."""
+        return self.session.scalar(
+            select(CaseRecord.patient_id)
+            .where(CaseRecord.case_id == case_id)
+            .order_by(CaseRecord.version.desc())
+            .limit(1)
+        )
+
     def get(self, case_record_id: int) -> CaseRecord | None:
         return self.session.get(CaseRecord, case_record_id)
 

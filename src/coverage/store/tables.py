@@ -2,8 +2,11 @@
 
 Other modules (the self-pay tables) add their own tables on the same ``Base``; each table
 change ships with an Alembic migration in ``coverage/store/migrations/versions``.
-Timestamps are UTC and timezone-aware on both databases (:class:`UTCDateTime`); money is
-``Numeric``/``Decimal`` (:data:`MONEY`); documents are JSON (JSONB on PostgreSQL).
+Free text that comes from a case (names, member and group numbers, payer names, the
+patient's id) is ``Text``: the case format puts no length on it, and a limit here would turn
+a valid case into a database error. Timestamps are UTC and timezone-aware on both databases
+(:class:`UTCDateTime`); money is ``Numeric``/``Decimal`` (:data:`MONEY`); documents are JSON
+(JSONB on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -91,9 +94,9 @@ class Patient(Base):
     __tablename__ = "patients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    external_id: Mapped[str] = mapped_column(String(64), unique=True)
-    given_name: Mapped[str | None] = mapped_column(String(200))
-    family_name: Mapped[str | None] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(Text, unique=True)
+    given_name: Mapped[str | None] = mapped_column(Text)
+    family_name: Mapped[str | None] = mapped_column(Text)
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -109,9 +112,9 @@ class Payer(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(Text)
     #: ``name`` case-folded with single spaces: what a case's ``coverage.payer_name`` is matched on.
-    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    name_key: Mapped[str] = mapped_column(Text, unique=True)
     fax: Mapped[str | None] = mapped_column(String(40))
     phone: Mapped[str | None] = mapped_column(String(40))
     portal_url: Mapped[str | None] = mapped_column(String(500))
@@ -130,11 +133,11 @@ class Coverage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
-    payer_name: Mapped[str | None] = mapped_column(String(200))
+    payer_name: Mapped[str | None] = mapped_column(Text)
     plan_type: Mapped[str] = mapped_column(String(20))
-    policy_id: Mapped[str | None] = mapped_column(String(100))
-    member_id: Mapped[str | None] = mapped_column(String(100))
-    group_number: Mapped[str | None] = mapped_column(String(100))
+    policy_id: Mapped[str | None] = mapped_column(Text)
+    member_id: Mapped[str | None] = mapped_column(Text)
+    group_number: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -8,7 +8,9 @@
 Leaving the block without ``commit()`` rolls back. Repositories never commit. A lost
 optimistic-locking race (SQLAlchemy's ``StaleDataError``) becomes
 :class:`~coverage.errors.StaleVersion`; a unique key taken by a concurrent writer becomes
-:class:`Conflict` (a ``StaleVersion`` too): reload and retry. Messages carry no values.
+:class:`Conflict` (a ``StaleVersion`` too): reload and retry. Any other database error (a value
+too long, a lost connection) becomes :class:`~coverage.errors.StorageError` naming the error's
+type only: SQLAlchemy's own message quotes the statement's parameters, which may be PHI.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from coverage.errors import StaleVersion
+from coverage.errors import StaleVersion, StorageError
 from coverage.store.repositories import (
     CaseRepository,
     PatientRepository,
@@ -34,13 +36,15 @@ class Conflict(StaleVersion):
 
 
 def translate(error: Exception) -> Exception | None:
-    """The domain error for a database error raised by a lost race, if it is one."""
+    """The domain error for a database error: a lost race, or a PHI-free :class:`StorageError`."""
     if isinstance(error, StaleDataError):
         return StaleVersion("the request was changed by someone else; reload it and try again")
     if isinstance(error, IntegrityError):
         constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
         where = f" ({constraint})" if constraint else ""
         return Conflict(f"the database refused a conflicting write{where}; reload and try again")
+    if isinstance(error, SQLAlchemyError):
+        return StorageError(f"the database refused the operation ({type(error).__name__})")
     return None
 
 
