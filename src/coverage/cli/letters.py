@@ -20,6 +20,7 @@ import typer
 
 from coverage.cli.app import app
 from coverage.cli.check import read_case_text
+from coverage.cli.options import option_date
 from coverage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -136,12 +137,7 @@ def _stored_decision(facts: StoredFacts) -> str | None:
 
 
 def _date(option: str, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput([f"{option}: {value!r} is not a date (YYYY-MM-DD)"]) from None
+    return option_date(option, value)
 
 
 def _money(option: str, value: str) -> Decimal:

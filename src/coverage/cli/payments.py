@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from coverage.cli.app import app
+from coverage.cli.options import option_date
 from coverage.errors import InvalidInput
 from coverage.payments.plans import Schedule, split_evenly, term_problems
 from coverage.settings import load_settings
@@ -43,8 +43,6 @@ app.add_typer(payments_app, name="payments")
 
 By = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: login name).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON; amounts as decimal strings.")]
-
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_money(text: str, option: str, problems: list[str]) -> Decimal | None:
@@ -70,13 +68,11 @@ def parse_count(text: str, option: str, problems: list[str]) -> int | None:
 
 def parse_date(text: str, option: str, problems: list[str]) -> dt.date | None:
     """A ``YYYY-MM-DD`` date; impossible dates (2026-02-30) are refused."""
-    if ISO_DATE.fullmatch(text.strip()):
-        try:
-            return dt.date.fromisoformat(text.strip())
-        except ValueError:
-            pass
-    problems.append(f"{option}: not a valid date: {text!r} (YYYY-MM-DD)")
-    return None
+    try:
+        return option_date(option, text)
+    except InvalidInput:
+        problems.append(f"{option}: not a valid date: {text!r} (YYYY-MM-DD)")
+        return None
 
 
 def money_problems(amount: Decimal, option: str) -> list[str]:

@@ -19,6 +19,7 @@ import typer
 
 from coverage.cli.app import app
 from coverage.cli.check import print_determination, read_case_text
+from coverage.cli.options import option_date
 from coverage.errors import InvalidInput
 from coverage.settings import Settings, load_settings
 
@@ -50,12 +51,7 @@ AsOf = Annotated[str | None, typer.Option("--as-of", help="The day to look from,
 
 
 def _date(option: str, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput([f"{option}: {value!r} is not a date (YYYY-MM-DD)"]) from None
+    return option_date(option, value)
 
 
 def _today() -> dt.date:
