@@ -546,8 +546,19 @@ def _compile(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -
 
 
 def _evaluate_pathway(
-    facts: _Facts, policy: LoadedPolicy | None, treatment: str, indication: str, kind: str
+    facts: _Facts,
+    policy: LoadedPolicy | None,
+    treatment: str,
+    indication: str,
+    kind: str,
+    *,
+    outcome_only: bool = False,
 ) -> tuple[Outcome, tuple[CriterionResult, ...], Pathway | None, TreatmentPolicy | None]:
+    """The outcome of one pathway with its criteria.
+
+    ``outcome_only`` (the alternative, reported by its outcome alone) stops at the first
+    ``not_met``: by the precedence of outcomes nothing after it can change the answer.
+    """
     if facts.case.coverage.plan_type == "self_pay":
         return "not_covered", (SELF_PAY,), None, None
     assert policy is not None  # parse_case requires a policy unless self-pay
@@ -565,8 +576,12 @@ def _evaluate_pathway(
             result = known[key] = check(criterion, facts)
         results.append(result)
         if result.status != MET:
-            not_met = not_met or result.status == NOT_MET
-            missing = missing or result.status == MISSING
+            if result.status == NOT_MET:
+                not_met = True
+                if outcome_only:
+                    break
+            else:
+                missing = True
     outcome: Outcome
     if not_met:
         outcome = "does_not_meet_criteria"
@@ -610,7 +625,9 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
         facts, policy, request.treatment, request.indication, request.kind
     )
     alternative_treatment = OTHER_TREATMENT[request.treatment]
-    alternative_outcome = _evaluate_pathway(facts, policy, alternative_treatment, "trd", "initial")[0]
+    alternative_outcome = _evaluate_pathway(facts, policy, alternative_treatment, "trd", "initial", outcome_only=True)[
+        0
+    ]
 
     next_step = _NEXT_STEPS.get(outcome)
     if next_step is None:
