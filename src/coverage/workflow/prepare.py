@@ -103,7 +103,7 @@ class _Documents:
 
     def __init__(
         self,
-        request_id: int,
+        detail: RequestDetail,
         case: Case,
         determination: Determination,
         *,
@@ -112,14 +112,13 @@ class _Documents:
         checker: Checker,
         documents_dir: Path,
     ) -> None:
-        self.request_id = request_id
+        self.request_id = detail.request.request_id
         self.case = case
         self.determination = determination
         self.uow = uow
         self.clinic = clinic
         self.policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
         self.folder = documents_dir / case.case_id
-        detail = requests.get_request(request_id, uow=uow)
         self.existing = {d.control_number: d for d in detail.documents if d.control_number}
         self.hashes = {d.sha256: d for d in detail.documents}
         self.pages: dict[str, int] = {}
@@ -169,6 +168,23 @@ class _Documents:
         self.pages[number] = rendered.page_count
         log.info("request %s: %s %s attached", self.request_id, rendered.kind, rendered.control_number)
         return PreparedDocument(view.id, view.kind, number, view.sha256, rendered.page_count, str(path), reused=False)
+
+
+def _documents_of(
+    detail: RequestDetail, *, uow: UnitOfWork, checker: Checker, clinic: Clinic, documents_dir: Path
+) -> _Documents:
+    """A stored request's documents, over its latest case version and stored determination."""
+    case = load_case(detail.request.request_id, uow=uow, checker=checker)
+    determination = detail.determination or checker.determine(case)
+    return _Documents(detail, case, determination, uow=uow, clinic=clinic, checker=checker, documents_dir=documents_dir)
+
+
+def _stored_documents(
+    request_id: int, *, uow: UnitOfWork, checker: Checker, clinic: Clinic, documents_dir: Path
+) -> tuple[RequestDetail, _Documents]:
+    """A request as stored, and its documents."""
+    detail = requests.get_request(request_id, uow=uow)
+    return detail, _documents_of(detail, uow=uow, checker=checker, clinic=clinic, documents_dir=documents_dir)
 
 
 def _fax_options(uow: UnitOfWork, detail: RequestDetail, enclosed: list[PreparedDocument]) -> LetterOptions:
@@ -224,9 +240,7 @@ def prepare_submission(
     determination = checker.determine(case)
     if status == "ready" and determination.outcome != "meets_criteria":
         raise InvalidInput([f"request {request_id}: the stored case is now {determination.outcome}; re-intake it"])
-    docs = _Documents(
-        request_id, case, determination, uow=uow, clinic=clinic, checker=checker, documents_dir=documents_dir
-    )
+    docs = _Documents(detail, case, determination, uow=uow, clinic=clinic, checker=checker, documents_dir=documents_dir)
     if status == "appeal_drafted":
         letter = docs.ensure("appeal", appeal_options(detail))
     else:
@@ -248,12 +262,7 @@ def draft_appeal_letter(
     request_id: int, *, uow: UnitOfWork, checker: Checker, clinic: Clinic, documents_dir: Path
 ) -> PreparedDocument:
     """The appeal letter answering the request's stored denial (rendered once per denial)."""
-    detail = requests.get_request(request_id, uow=uow)
-    case = load_case(request_id, uow=uow, checker=checker)
-    determination = detail.determination or checker.determine(case)
-    docs = _Documents(
-        request_id, case, determination, uow=uow, clinic=clinic, checker=checker, documents_dir=documents_dir
-    )
+    detail, docs = _stored_documents(request_id, uow=uow, checker=checker, clinic=clinic, documents_dir=documents_dir)
     return docs.ensure("appeal", appeal_options(detail))
 
 
@@ -261,12 +270,7 @@ def file_documentation(
     request_id: int, *, uow: UnitOfWork, checker: Checker, clinic: Clinic, documents_dir: Path
 ) -> PreparedDocument:
     """The documentation packet kept on file (a request that needs no prior authorization)."""
-    detail = requests.get_request(request_id, uow=uow)
-    case = load_case(request_id, uow=uow, checker=checker)
-    determination = detail.determination or checker.determine(case)
-    docs = _Documents(
-        request_id, case, determination, uow=uow, clinic=clinic, checker=checker, documents_dir=documents_dir
-    )
+    _, docs = _stored_documents(request_id, uow=uow, checker=checker, clinic=clinic, documents_dir=documents_dir)
     return docs.ensure("packet")
 
 
@@ -300,11 +304,7 @@ def decision_notices(
             continue
         auth = view.authorization if decision != "denied" else None
         decided_on = next((e.at.date() for e in reversed(detail.events) if e.to_status == view.stored_status), today)
-        case = load_case(request_id, uow=uow, checker=checker)
-        determination = detail.determination or checker.determine(case)
-        docs = _Documents(
-            request_id, case, determination, uow=uow, clinic=clinic, checker=checker, documents_dir=documents_dir
-        )
+        docs = _documents_of(detail, uow=uow, checker=checker, clinic=clinic, documents_dir=documents_dir)
         options = LetterOptions(
             decision=Decision(
                 status="denied"
