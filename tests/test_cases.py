@@ -269,7 +269,7 @@ def test_optional_trial_fields_may_be_null(checker: Checker) -> None:
 
 @pytest.mark.parametrize(
     ("case_id", "ok"),
-    [("x", True), ("x" * 64, True), ("x" * 65, False), ("", False)],
+    [("x", True), ("x" * 64, True), ("A1._-z", True), ("x" * 65, False), ("", False)],
 )
 def test_case_id_is_1_to_64_characters(checker: Checker, case_id: str, ok: bool) -> None:
     data = mutated(lambda d: d.__setitem__("case_id", case_id))
@@ -512,11 +512,60 @@ def test_bytes_are_accepted(checker: Checker) -> None:
     assert checker.parse(json.dumps(base()).encode()).case_id == "EX-01-meets"
 
 
-def test_only_case_id_has_a_length_rule(checker: Checker) -> None:
-    # The spec gives a length only for case_id; an empty patient id, code or drug name is still a string.
+def test_ids_codes_and_drug_names_must_not_be_empty(checker: Checker) -> None:
     data = base()
     data["patient"]["id"] = ""
     data["diagnoses"][0]["code"] = ""
     data["medication_trials"][0]["drug"] = ""
-    case = checker.parse(json.dumps(data))
-    assert case.patient.id == ""
+    assert [line.split(":")[0] for line in problems_of(checker, data)] == [
+        "patient.id",
+        "diagnoses[0].code",
+        "medication_trials[0].drug",
+    ]
+
+
+@pytest.mark.parametrize("case_id", ["../x", "/tmp/x", "a b", "x/y", ".hidden", "-x", "x\\y", "é"])
+def test_case_id_is_never_a_path(checker: Checker, case_id: str) -> None:
+    lines = problems_of(checker, mutated(lambda d: d.__setitem__("case_id", case_id)))
+    assert [line.split(":")[0] for line in lines] == ["case_id"]
+    assert "no spaces or slashes" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("patient", "given_name"), "Dana\x00"),
+        (("patient", "family_name"), "\u202eorey"),
+        (("coverage", "member_id"), "X\nY"),
+        (("coverage", "payer_name"), "Plan\u2066"),
+        (("request", "prescriber", "name"), "Dr\x85"),
+    ],
+)
+def test_control_and_direction_characters_are_refused(checker: Checker, path: tuple[str, ...], value: str) -> None:
+    data = base()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    lines = problems_of(checker, data)
+    assert lines == [f"{'.'.join(path)}: contains a control character or an invisible direction mark"]
+
+
+def test_every_text_has_a_length_bound(checker: Checker) -> None:
+    data = base()
+    data["patient"]["given_name"] = "x" * 101
+    data["coverage"]["member_id"] = "x" * 41
+    lines = problems_of(checker, data)
+    assert [line.split(":")[0] for line in lines] == ["patient.given_name", "coverage.member_id"]
+
+
+def test_lists_have_a_bound(checker: Checker) -> None:
+    data = base()
+    data["medication_trials"] = data["medication_trials"][:1] * 51
+    assert problems_of(checker, data) == ["medication_trials: at most 50 items"]
+
+
+def test_an_oversized_document_is_refused_before_parsing(checker: Checker) -> None:
+    data = base()
+    data["patient"]["given_name"] = "x" * 300_000
+    assert problems_of(checker, data) == ["case: larger than 256 KB; a case is a few KB"]

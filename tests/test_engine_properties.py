@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from coverage.drugs import default_drug_table
 from coverage.errors import InvalidCase
+from coverage.fields import CASE_ID_PATTERN
 from coverage.policies.loader import load_registry
 from coverage.policies.schema import normalize_code
 from coverage.policies.service import Checker
@@ -31,7 +32,11 @@ POLICIES = ["standard-commercial", "strict-commercial", "ketamine-inclusive", "m
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PATH_PREFIX = re.compile(r"^(case|[a-z_]+(\[\d+\])?(\.[a-z_0-9]+(\[\d+\])?)*): \S")
 ABSENT = object()
-TEXT = st.characters(exclude_categories=("Cs",))
+#: Any text a case may hold: no surrogates, no control characters, no invisible direction marks.
+TEXT = st.characters(
+    exclude_categories=("Cs", "Cc"),
+    exclude_characters="".join(map(chr, [0x200E, 0x200F, *range(0x2028, 0x202F), *range(0x2066, 0x206A)])),
+)
 RANGES = {"phq9": 27, "madrs": 60, "hamd17": 52, "bdi2": 63, "qids_sr16": 27}
 HISTORY_FLAGS = [
     "aneurysmal_vascular_disease",
@@ -89,9 +94,9 @@ def valid_cases(draw: st.DrawFn) -> dict[str, Any]:  # one draw per field of the
     plan_type = draw(pick("commercial", "commercial", "medicare", "medicaid", "self_pay"))
     treatment = draw(pick("esketamine", "esketamine", "iv_ketamine"))
     kind = draw(pick("initial", "initial", "continuation"))
-    case: dict[str, Any] = {"case_id": draw(st.text(TEXT, min_size=1, max_size=64)), "as_of": as_of.isoformat()}
+    case: dict[str, Any] = {"case_id": draw(st.from_regex(CASE_ID_PATTERN, fullmatch=True)), "as_of": as_of.isoformat()}
 
-    patient: dict[str, Any] = {"id": draw(st.text(TEXT, max_size=12))}
+    patient: dict[str, Any] = {"id": draw(st.text(TEXT, min_size=1, max_size=12))}
     put(patient, "birth_date", draw(maybe(st.one_of(back(17 * 365, 70 * 365), back(0, 100 * 366)))))
     put(patient, "sex", draw(maybe(pick("female", "male", "other", "unknown"))))
     put(patient, "pregnant", draw(maybe(pick(False, False, True))))

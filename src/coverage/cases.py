@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coverage.errors import InvalidCase
+from coverage.fields import BOUNDS, CASE_ID_PATTERN, CLEAN_TEXT_PATTERN, LIST_BOUNDS, MAX_CASE_BYTES
 
 Sex = Literal["female", "male", "other", "unknown"]
 PlanType = Literal["commercial", "medicare", "medicaid", "self_pay"]
@@ -46,6 +47,18 @@ INSTRUMENT_LABELS: dict[str, str] = {
     "qids_sr16": "QIDS-SR16",
 }
 ESKETAMINE_DOSES = (28, 56, 84)
+#: What a ``case_id`` may be (case-format.md); it names files nowhere, but it must never hold a path.
+CASE_ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no spaces or slashes)"
+
+
+#: Strings bounded by :data:`coverage.fields.BOUNDS`, with no control characters.
+IdText = Annotated[str, Field(min_length=1, max_length=BOUNDS["id"], pattern=CLEAN_TEXT_PATTERN)]
+CodeText = Annotated[str, Field(min_length=1, max_length=BOUNDS["code"], pattern=CLEAN_TEXT_PATTERN)]
+ShortText = Annotated[str, Field(max_length=BOUNDS["short"], pattern=CLEAN_TEXT_PATTERN)]
+NameText = Annotated[str, Field(max_length=BOUNDS["name"], pattern=CLEAN_TEXT_PATTERN)]
+TitleText = Annotated[str, Field(max_length=BOUNDS["title"], pattern=CLEAN_TEXT_PATTERN)]
+DrugName = Annotated[str, Field(min_length=1, max_length=BOUNDS["name"], pattern=CLEAN_TEXT_PATTERN)]
+CaseId = Annotated[str, Field(pattern=CASE_ID_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -53,9 +66,9 @@ class _Strict(BaseModel):
 
 
 class Patient(_Strict):
-    id: str
-    given_name: str | None = None
-    family_name: str | None = None
+    id: IdText
+    given_name: NameText | None = None
+    family_name: NameText | None = None
     birth_date: dt.date | None = None
     sex: Sex | None = None
     pregnant: bool | None = None
@@ -69,24 +82,24 @@ class Patient(_Strict):
 
 class Coverage(_Strict):
     plan_type: PlanType
-    policy_id: str | None = None
-    payer_name: str | None = None
-    member_id: str | None = None
-    group_number: str | None = None
+    policy_id: IdText | None = None
+    payer_name: TitleText | None = None
+    member_id: ShortText | None = None
+    group_number: ShortText | None = None
     out_of_network_benefits: bool | None = None
     account_type: AccountType | None = None
 
 
 class Prescriber(_Strict):
-    npi: str | None = None
-    name: str | None = None
+    npi: ShortText | None = None
+    name: TitleText | None = None
     specialty: Specialty | None = None
 
 
 class Setting(_Strict):
-    name: str | None = None
+    name: TitleText | None = None
     rems_certified: bool | None = None
-    rems_id: str | None = None
+    rems_id: ShortText | None = None
 
 
 class Request(_Strict):
@@ -102,12 +115,12 @@ class Request(_Strict):
 
 
 class Diagnosis(_Strict):
-    code: str
+    code: CodeText
     recorded: dt.date | None = None
 
 
 class MedicationTrial(_Strict):
-    drug: str
+    drug: DrugName
     daily_dose_mg: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     start: dt.date
     end: dt.date | None = None
@@ -146,15 +159,17 @@ class Suicidality(_Strict):
 class Case(_Strict):
     """One patient's request for one treatment, validated."""
 
-    case_id: Annotated[str, Field(min_length=1, max_length=64)]
+    case_id: CaseId
     as_of: dt.date
     patient: Patient
     coverage: Coverage
     request: Request
-    diagnoses: list[Diagnosis] | None = None
+    diagnoses: Annotated[list[Diagnosis], Field(max_length=LIST_BOUNDS["diagnoses"])] | None = None
     episode_start: dt.date | None = None
-    medication_trials: list[MedicationTrial] | None = None
-    assessments: list[Assessment] | None = None
+    medication_trials: Annotated[list[MedicationTrial], Field(max_length=LIST_BOUNDS["medication_trials"])] | None = (
+        None
+    )
+    assessments: Annotated[list[Assessment], Field(max_length=LIST_BOUNDS["assessments"])] | None = None
     history: History | None = None
     suicidality: Suicidality | None = None
 
@@ -191,10 +206,17 @@ def _pydantic_problems(error: ValidationError) -> list[str]:
     for item in error.errors(include_url=False, include_context=False):
         loc = [part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
         message = item["msg"]
-        if item["type"] == "extra_forbidden":
+        kind = item["type"]
+        if kind == "extra_forbidden":
             message = "unknown field"
-        elif item["type"] == "missing":
+        elif kind == "missing":
             message = "required"
+        elif kind == "string_pattern_mismatch":
+            message = (
+                CASE_ID_RULE if loc == ["case_id"] else "contains a control character or an invisible direction mark"
+            )
+        elif kind == "too_long" and isinstance(item["input"], list):
+            message = f"at most {LIST_BOUNDS.get(str(loc[-1]), 0)} items"
         problems.append(f"{format_loc(loc)}: {message}")
     return problems
 
@@ -265,6 +287,8 @@ def parse_case(data: str | bytes, known_policies: Container[str] | None = None) 
 
     ``known_policies`` lists the loaded policy ids; ``None`` skips that check.
     """
+    if len(data) > MAX_CASE_BYTES:
+        raise InvalidCase([f"case: larger than {MAX_CASE_BYTES // 1024} KB; a case is a few KB"])
     try:
         # The compiled validator itself: what model_validate_json calls, minus its wrapper.
         case: Case = Case.__pydantic_validator__.validate_json(data)

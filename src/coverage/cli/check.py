@@ -12,6 +12,7 @@ import typer
 from coverage.cli.app import app
 from coverage.determinations import Determination
 from coverage.errors import InvalidCase, InvalidInput
+from coverage.fields import MAX_CASE_BYTES
 from coverage.settings import load_settings
 
 STATUS_STYLE = {"met": "green", "not_met": "red", "missing": "yellow"}
@@ -20,9 +21,13 @@ STATUS_STYLE = {"met": "green", "not_met": "red", "missing": "yellow"}
 def read_case_text(path: Path) -> bytes:
     """A case file's bytes, or a one-line error naming the file."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CASE_BYTES + 1)
     except OSError as error:
         raise InvalidInput([f"{path}: cannot read ({error.strerror})"]) from None
+    if len(data) > MAX_CASE_BYTES:
+        raise InvalidInput([f"{path}: larger than {MAX_CASE_BYTES // 1024} KB; a case is a few KB"])
+    return data
 
 
 def print_determination(determination: Determination) -> None:
