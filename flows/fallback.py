@@ -11,15 +11,7 @@ from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
 
 @task(name="denial-fallback", persist_result=False)
 def fall_back(request_ids: list[int]) -> list[denials.FallbackResult]:
-    rt = runtime()
-    return denials.handle_denials(
-        request_ids,
-        uow=rt.uow(),
-        checker=rt.checker,
-        clinic=rt.clinic,
-        documents_dir=rt.documents_dir,
-        by=WORKFLOW_ACTOR,
-    )
+    return denials.handle_denials(request_ids, rt=runtime(), by=WORKFLOW_ACTOR)
 
 
 @flow(name="denial-fallback", persist_result=False, log_prints=False)

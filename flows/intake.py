@@ -15,8 +15,7 @@ def count_cases(path: str) -> int:
 
 @task(name="intake-cases", persist_result=False)
 def intake_cases(path: str, start: int, stop: int) -> service.IntakeSlice:
-    rt = runtime()
-    return service.intake_slice(path, start, stop, uow=rt.uow(), checker=rt.checker, by=WORKFLOW_ACTOR)
+    return service.intake_slice(path, start, stop, rt=runtime(), by=WORKFLOW_ACTOR)
 
 
 @flow(name="intake-batch", persist_result=False, log_prints=False)

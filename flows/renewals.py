@@ -1,4 +1,4 @@
-"""Scheduled re-authorization: continuation requests for authorizations near expiry or out of units."""
+"""Scheduled re-authorization: continuation requests for authorizations near expiry, out of units or ended."""
 
 from __future__ import annotations
 
@@ -11,23 +11,21 @@ from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
 
 
 @task(name="authorizations-due-for-renewal", persist_result=False)
-def due_for_renewal(as_of: dt.date) -> list[int]:
+def due_for_renewal(as_of: dt.date | None) -> list[int]:
     rt = runtime()
-    return service.due_for_renewal(as_of, uow=rt.uow(), clocks=rt.clocks)
+    return service.due_for_renewal(as_of or rt.ctx.today(), rt=rt)
 
 
 @task(name="draft-continuations", persist_result=False)
-def draft_continuations(request_ids: list[int], as_of: dt.date) -> list[service.Continuation]:
-    rt = runtime()
-    return service.draft_continuations(request_ids, uow=rt.uow(), checker=rt.checker, by=WORKFLOW_ACTOR, as_of=as_of)
+def draft_continuations(request_ids: list[int]) -> list[service.Continuation]:
+    return service.draft_continuations(request_ids, rt=runtime(), by=WORKFLOW_ACTOR)
 
 
 @flow(name="renewals", persist_result=False, log_prints=False)
 async def renewals(as_of: dt.date | None = None, batch_size: int = 100) -> dict[str, int]:
-    """Draft a continuation for every authorization the worklist says is expiring or ended."""
-    day = as_of or dt.datetime.now(dt.UTC).date()
-    due = due_for_renewal(day)
+    """A continuation for every authorization the worklist says is expiring or ended (as of the clinic's today)."""
+    due = due_for_renewal(as_of)
     drafted = 0
     for start in range(0, len(due), batch_size):
-        drafted += len(draft_continuations(due[start : start + batch_size], day))
+        drafted += len(draft_continuations(due[start : start + batch_size]))
     return {"due": len(due), "drafted": drafted}

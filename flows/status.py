@@ -1,8 +1,8 @@
-"""Scheduled status checks: every submitted or pended request due for a check, asked about in batches.
+"""Scheduled status checks: every request with the payer that is due for a check, asked about in batches.
 
 One flow run per schedule tick; each task covers a batch of up to ``batch_size`` requests (no
-task or subflow per request). Approvals get the patient's notice, denials the fallback
-(appeal or self-pay), and overdue answers a follow-up listed in an artifact, by request id.
+task or subflow per request). Answers get the patient's notice, denials the fallback (appeal or
+self-pay), and overdue answers a follow-up listed in an artifact, by request id.
 """
 
 from __future__ import annotations
@@ -12,46 +12,39 @@ import datetime as dt
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
 
-from coverage.requests import service as requests
-from coverage.store.tables import utcnow
-from coverage.workflow import exchange, prepare
+from coverage.services import requests as services
+from coverage.workflow import exchange
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
 from flows.fallback import fall_back  # the project root is on sys.path wherever flows run
 
 
 @task(name="requests-due-for-check", persist_result=False)
 def due_for_check(started: dt.datetime, batch_size: int, recheck_minutes: int) -> list[int]:
-    return requests.requests_due_for_check(
+    return services.due_for_check(
         started, uow=runtime().uow(), limit=batch_size, min_interval=dt.timedelta(minutes=recheck_minutes)
     )
 
 
 @task(name="ask-payers", persist_result=False, retries=2, retry_delay_seconds=2)
 def ask_payers(request_ids: list[int]) -> exchange.CheckOutcome:
-    rt = runtime()
-    return exchange.check_requests(
-        request_ids, uow=rt.uow(), gateway_for=rt.gateway, by=WORKFLOW_ACTOR, clocks=rt.clocks
-    )
+    return exchange.check_requests(request_ids, rt=runtime(), by=WORKFLOW_ACTOR)
 
 
 @task(name="decision-notices", persist_result=False)
 def decision_notices(request_ids: list[int]) -> int:
-    rt = runtime()
-    made = prepare.decision_notices(
-        request_ids, uow=rt.uow(), checker=rt.checker, clinic=rt.clinic, documents_dir=rt.documents_dir
-    )
-    return len(made)
+    return len(exchange.decision_notices(request_ids, rt=runtime()))
 
 
 @task(name="follow-up-overdue", persist_result=False)
 def follow_up(request_ids: list[int]) -> list[int]:
-    return exchange.follow_up(request_ids, uow=runtime().uow(), by=WORKFLOW_ACTOR)
+    rt = runtime()
+    return services.follow_up(request_ids, uow=rt.uow(), ctx=rt.ctx, by=WORKFLOW_ACTOR)
 
 
 @flow(name="check-status", persist_result=False, log_prints=False)
 async def check_status(batch_size: int = 100, recheck_minutes: int = 240, max_batches: int = 500) -> dict[str, int]:
     """Ask the payers about every request awaiting an answer and not checked in ``recheck_minutes``."""
-    started = utcnow()
+    started = dt.datetime.now(dt.UTC)
     totals = {"checked": 0, "approved": 0, "denied": 0, "pended": 0, "appeals": 0, "fallbacks": 0, "overdue": 0}
     overdue: list[int] = []
     for _ in range(max_batches):
@@ -59,9 +52,9 @@ async def check_status(batch_size: int = 100, recheck_minutes: int = 240, max_ba
         if not ids:
             break
         outcome = ask_payers(ids)
-        decided = outcome.approved + outcome.denied
-        if decided:
-            decision_notices(decided)
+        answered = [*outcome.decided, *outcome.pended]
+        if answered:
+            decision_notices(answered)
         if outcome.denied:
             results = fall_back(outcome.denied)
             totals["appeals"] += sum(r.action == "appeal" for r in results)

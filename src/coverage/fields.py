@@ -36,7 +36,8 @@ BOUNDS: Final[dict[str, int]] = {
     "code": 16,  # ICD-10-CM codes
     "short": 40,  # member and group numbers, REMS ids, references, authorization numbers
     "name": 100,  # a given or family name, a drug name
-    "title": 200,  # payer, prescriber, setting names, document titles, who made a change
+    "actor": 120,  # who made a change (``--by``)
+    "title": 200,  # payer, prescriber, setting names, document titles
     "text": 2000,  # reasons, notes, the payer's question
 }
 #: Maximum number of items in a case's lists.

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Payer gateways: "manual" sends fax, phone and portal payers to staff and electronic ones
     # to the sandbox; "sandbox" sends every request to the simulated payer.
     gateway: Literal["manual", "sandbox"] = "manual"
+    # Lifecycle rule 4: "required" makes every sending wait for a clinician's sign-off.
+    signoff: Literal["required", "not_required"] = "not_required"
+    # Where documents are stored: an fsspec URL (memory://, s3://...); default the documents folder.
+    documents_url: str | None = None
     sandbox_seed: int = 0
     sandbox_delay_hours: float = Field(default=48.0, ge=0)
 
@@ -62,8 +66,13 @@ class Settings(BaseSettings):
 
     @property
     def documents_dir(self) -> Path:
-        """Where rendered PDFs are stored."""
+        """The local documents folder (the store's default location)."""
         return self.data_dir / "documents"
+
+    @property
+    def documents_location(self) -> str:
+        """Where the document store is: ``PRIORAUTH_DOCUMENTS_URL`` or the local documents folder."""
+        return self.documents_url or str(self.documents_dir)
 
     @property
     def prefect_home(self) -> Path:

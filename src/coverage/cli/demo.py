@@ -1,14 +1,17 @@
-"""``priorauth demo`` (the whole pipeline on the sample cases, against the sandbox payer) and
+"""``priorauth demo`` (a day at the billing office on the sample cases, against the sandbox payer) and
 ``priorauth deploy`` (the Prefect deployments, from ``deployments/prefect.yaml``).
 
-The demo works in a folder of its own (``<data dir>/demo``: records database and PDFs, reset
-at every start; Prefect's home beside it unless ``PREFECT_HOME`` is set), so it never touches a
-clinic's records. It runs the same Prefect flows a server runs, in Prefect's local mode.
+The demo works in a folder of its own (``<data dir>/demo``: records database and PDFs, reset at
+every start; Prefect's home beside it unless ``PREFECT_HOME`` is set), so it never touches a
+clinic's records. The sample cases are moved to today's dates first (a shipped case never goes
+stale). It runs the same Prefect flows a server runs, in Prefect's local mode, and the same
+services the commands call; it prints its own steps and sends Prefect's log lines to a file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import shutil
@@ -21,26 +24,29 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from coverage.cli.app import app
+from coverage.errors import PriorAuthError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import ModuleType
 
     from rich.console import Console
 
     from coverage.workflow.runtime import Runtime
 
-#: What the sandbox payer does with each sample case in the demo (by case id).
+#: What the sandbox payer does with each sample case (by case id); the others are decided by hand.
 DEMO_SCENARIOS = {
-    "EX-01-meets": "deny_documentation",  # denied for documentation: appeal, then approved
-    "EX-04-missing-docs": "partial",  # once the documentation is collected: partially approved
-    "EX-07-iv-covered": "deny_not_covered",  # denied as not a covered benefit: self-pay plan
-    "EX-08-continuation": "pend_then_approve",  # pended for information, sent, approved
+    "EX-01-meets": "approve",
+    "EX-04-missing-docs": "partial",
+    "EX-08-continuation": "pend_then_approve",
 }
-#: The sample whose missing documentation "staff collect" during the demo.
-AMENDED_CASE = "EX-04-missing-docs"
-#: The sample whose patient makes a first payment on the plan (receipt).
-FIRST_PAYMENT_CASE = "EX-07-iv-covered"
+#: Payers of the samples: how each is reached.
+DEMO_PAYERS = (
+    ("Example Health Plan", "electronic", None),
+    ("Medicare Part B", "electronic", None),
+    ("Bay State Blue", "fax", "(617) 555-0148"),
+)
+#: The day the shipped samples were gathered; the demo moves every date by (today - this).
+SAMPLES_GATHERED = dt.date(2026, 11, 20)
 
 
 def project_dir() -> Path:
@@ -63,138 +69,306 @@ def _load_flows() -> dict[str, ModuleType]:
     root = str(project_dir())
     if root not in sys.path:
         sys.path.insert(0, root)
-    names = ("intake", "prior_authorization", "status", "fallback")
+    names = ("intake", "prior_authorization", "status", "fallback", "renewals")
     return {name: importlib.import_module(f"flows.{name}") for name in names}
 
 
-def _prepare_folder() -> Path:
-    """Point the settings and Prefect at the demo folder (before Prefect is imported); reset the records."""
+_LOGGING = """version: 1
+disable_existing_loggers: False
+formatters:
+  standard:
+    (): prefect.logging.formatters.PrefectFormatter
+    format: "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s"
+    flow_run_fmt: "%(asctime)s.%(msecs)03d | %(levelname)-7s | Flow run %(flow_run_name)r - %(message)s"
+    task_run_fmt: "%(asctime)s.%(msecs)03d | %(levelname)-7s | Task run %(task_run_name)r - %(message)s"
+    datefmt: "%H:%M:%S"
+handlers:
+  file:
+    level: 0
+    class: logging.FileHandler
+    formatter: standard
+    filename: "{path}"
+  api:
+    level: 0
+    class: prefect.logging.handlers.APILogHandler
+loggers:
+  prefect: {{level: INFO, handlers: [file], propagate: false}}
+  prefect.flow_runs: {{level: NOTSET, handlers: [api, file], propagate: false}}
+  prefect.task_runs: {{level: NOTSET, handlers: [api, file], propagate: false}}
+  coverage: {{level: INFO, handlers: [file], propagate: false}}
+  uvicorn: {{level: WARNING, handlers: [file], propagate: false}}
+  fastapi: {{level: WARNING, handlers: [file], propagate: false}}
+root: {{level: WARNING, handlers: [file]}}
+"""
+
+
+def _prepare_folder() -> tuple[Path, Path]:
+    """Point the settings and Prefect at the demo folder (before Prefect is imported); reset the records.
+
+    Returns the records folder and the log file Prefect writes to.
+    """
     from coverage.settings import configure_prefect_home, load_settings
 
     base = load_settings().data_dir
     demo = base / "demo"
     records = demo / "data"
     shutil.rmtree(records, ignore_errors=True)
-    records.mkdir(parents=True)
+    records.mkdir(parents=True, mode=0o700)
+    log = demo / "prefect.log"
+    log.unlink(missing_ok=True)
+    settings_file = demo / "logging.yml"
+    settings_file.write_text(_LOGGING.format(path=str(log).replace('"', '\\"')), encoding="utf-8")
     os.environ["PRIORAUTH_DATA_DIR"] = str(records)
-    os.environ.pop("PRIORAUTH_DATABASE_URL", None)
+    for name in ("PRIORAUTH_DATABASE_URL", "PRIORAUTH_DOCUMENTS_URL", "PRIORAUTH_SIGNOFF"):
+        os.environ.pop(name, None)
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(settings_file)
     if "PREFECT_HOME" not in os.environ:
         (demo / "prefect").mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_HOME"] = str(demo / "prefect")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     configure_prefect_home(load_settings())
-    return records
+    return records, log
 
 
-def _amended_case(samples: Path, folder: Path) -> Path:
-    """``EX-04`` as staff complete it: REMS enrollment confirmed and a recent PHQ-9 added."""
-    data: dict[str, Any] = json.loads((samples / f"{AMENDED_CASE}.json").read_text(encoding="utf-8"))
-    data["request"]["patient_rems_enrolled"] = True
-    data["assessments"] = [*data.get("assessments", []), {"instrument": "phq9", "score": 21, "date": "2026-11-18"}]
+def _shift(value: Any, days: int) -> Any:
+    """Every ``YYYY-MM-DD`` date of a case moved by ``days`` (birth dates stay: a person's age is theirs)."""
+    if isinstance(value, dict):
+        return {k: v if k == "birth_date" else _shift(v, days) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift(v, days) for v in value]
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return (dt.date.fromisoformat(value) + dt.timedelta(days=days)).isoformat()
+        except ValueError:
+            return value
+    return value
+
+
+def dated_samples(folder: Path, today: dt.date) -> Path:
+    """The shipped sample cases, with their dates moved so that they were gathered two days ago."""
+    from importlib import resources
+
+    samples = Path(str(resources.files("coverage").joinpath("samples")))
+    days = (today - dt.timedelta(days=2) - SAMPLES_GATHERED).days
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{AMENDED_CASE}.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    for path in sorted(samples.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        (folder / path.name).write_text(json.dumps(_shift(data, days), indent=2), encoding="utf-8")
     return folder
 
 
-def run_demo(console: Console) -> list[dict[str, Any]]:
-    """Run the pipeline over the sample cases until every request is decided; the summary rows."""
-    import datetime as dt
-    from importlib import resources
+class _Day:
+    """The demo's day, step by step: each method is a part of a billing clerk's day."""
 
-    records = _prepare_folder()
-    from coverage.payers.gateways import SandboxGateway
-    from coverage.requests import service as requests
-    from coverage.settings import load_settings
-    from coverage.workflow import prepare, selfpay
-    from coverage.workflow.runtime import WORKFLOW_ACTOR, Runtime, use_runtime
+    clerk, clinician, nurse = "demo-clerk", "dr-delgado", "nurse-1"
 
-    settings = load_settings()
-    rt = Runtime.from_settings(settings)
-    rt.all_electronic = True
-    use_runtime(rt)
-    flows = _load_flows()
-    samples = Path(str(resources.files("coverage").joinpath("samples")))
+    def __init__(self, console: Console, rt: Runtime, flows: dict[str, ModuleType], samples: Path) -> None:
+        self.console, self.rt, self.flows, self.samples = console, rt, flows, samples
+        self.today = rt.ctx.today()
+        self.ids: dict[str, int] = {}
 
-    def step(text: str) -> None:
-        console.print(f"[bold cyan]>[/] {text}")
+    def step(self, text: str) -> None:
+        self.console.print(f"[bold cyan]>[/] {text}")
 
-    step("intake: the 8 sample cases (flow intake-batch)")
-    taken = asyncio.run(flows["intake"].intake_batch(str(samples)))
-    by_case = {_case_of(rt, rid): rid for rid in taken["requests"]}
-    rt.electronic = SandboxGateway(
-        seed=0,
-        delay=dt.timedelta(0),
-        expedited_delay=dt.timedelta(0),
-        scenarios={by_case[case]: scenario for case, scenario in DEMO_SCENARIOS.items()},  # type: ignore[misc]
-    )
-    step(f"staff collect the missing documentation of {AMENDED_CASE}: intake the amended case")
-    asyncio.run(flows["intake"].intake_batch(str(_amended_case(samples, records / "amended"))))
+    def note(self, text: str) -> None:
+        self.console.print(f"  {text}")
 
-    def statuses() -> dict[int, str]:
-        return {v.request_id: v.stored_status for v in requests.list_requests(uow=rt.uow())}
+    def run(self, flow: str, *args: Any, **kwargs: Any) -> Any:
+        module = self.flows[flow]
+        entry = {"intake": "intake_batch", "status": "check_status", "fallback": "denial_fallback"}.get(flow, flow)
+        return asyncio.run(getattr(module, entry)(*args, **kwargs))
 
-    for request_id, status in statuses().items():
-        if status == "not_required":
-            step(f"request {request_id}: no prior authorization needed; documentation packet filed")
-            prepare.file_documentation(
-                request_id, uow=rt.uow(), checker=rt.checker, clinic=rt.clinic, documents_dir=rt.documents_dir
+    def status(self, request_id: int) -> str:
+        from coverage.services import requests as services
+
+        return services.get_request(request_id, uow=self.rt.uow(), ctx=self.rt.ctx).request.stored_status
+
+    def intake(self) -> None:
+        from coverage.payers.gateways import SandboxGateway
+        from coverage.services import payers
+        from coverage.services import requests as services
+
+        rt = self.rt
+        self.step("the payer directory: Example Health Plan and Medicare answer electronically, Bay State Blue by fax")
+        for name, channel, number in DEMO_PAYERS:
+            payers.add_payer(
+                name, uow=rt.uow(), channel=channel, fax=number, turnaround_days=14, urgent_turnaround_hours=72
             )
-        elif status == "draft":
-            step(f"request {request_id}: not coverable; fall back (flow denial-fallback)")
-            asyncio.run(flows["fallback"].denial_fallback(request_id))
-    _until_decided(rt, flows, step, console)
-    today = dt.datetime.now(dt.UTC).date()
-    for request_id, status in statuses().items():
-        if status == "payment_plan":
-            case_id = _case_of(rt, request_id)
-            step(f"request {request_id}: the patient takes the payment plan")
-            selfpay.accept_offer(
-                request_id,
-                uow=rt.uow(),
-                clinic=rt.clinic,
-                documents_dir=rt.documents_dir,
-                by=WORKFLOW_ACTOR,
-                start=today,
-                first_payment=case_id == FIRST_PAYMENT_CASE,
-            )
-    rows = []
-    for view in requests.list_requests(uow=rt.uow()):
-        detail = requests.get_request(view.request_id, uow=rt.uow())
-        rows.append(
-            {
-                "case_id": view.case_id,
-                "request_id": view.request_id,
-                "status": view.stored_status,
-                "documents": _kinds([d.kind for d in detail.documents]),
-                "pdfs": sum(1 for d in detail.documents if d.path and Path(d.path).is_file()),
-            }
+        self.step(f"intake of the 8 sample cases, dated {self.today - dt.timedelta(days=2)} (flow intake-batch)")
+        self.run("intake", str(self.samples))
+        self.ids = {v.case_id: v.request_id for v in services.list_requests(uow=rt.uow(), ctx=rt.ctx)}
+        rt.electronic = SandboxGateway(
+            seed=0,
+            delay=dt.timedelta(0),
+            expedited_delay=dt.timedelta(0),
+            scenarios={self.ids[case]: scenario for case, scenario in DEMO_SCENARIOS.items()},  # type: ignore[misc]
         )
-    use_runtime(None)
-    rt.database.dispose()
-    return rows
+        for case, rid in self.ids.items():
+            self.note(f"request {rid} ({case}): {self.status(rid)}")
+
+    def send(self) -> None:
+        from coverage.services import requests as services
+
+        rt, first, by_fax = self.rt, self.ids["EX-01-meets"], self.ids["EX-07-iv-covered"]
+        self.step(f"request {first}: prepared with a clinician's sign-off (flow prior-authorization, sign_off=true)")
+        prepared = self.run("prior_authorization", first, sign_off=True)
+        self.note(f"{prepared['state']}: {len(prepared['documents'])} documents wait for the clinician")
+        self.step(f"request {first}: {self.clinician} approves the sign-off; the flow is started again")
+        services.signoff(first, approve=True, uow=rt.uow(), ctx=rt.ctx, by=self.clinician, note="trials checked")
+        prepared = self.run("prior_authorization", first)
+        self.note(f"{prepared['state']} ({prepared['status']})")
+        self.step(f"request {by_fax}: Bay State Blue takes faxes: the flow opens a send task, nothing is marked sent")
+        prepared = self.run("prior_authorization", by_fax)
+        self.note(f"{prepared['state']}: send {prepared['pages']} pages by fax; status stays {prepared['status']}")
+        self.step(f"request {by_fax}: {self.clerk} faxes it; the line is busy once, then it goes through")
+        services.send_failed(by_fax, "line busy", uow=rt.uow(), ctx=rt.ctx, by=self.clerk)
+        services.submit(by_fax, uow=rt.uow(), ctx=rt.ctx, channel="fax", reference="FAX-0001", by=self.clerk)
+        self.note(self.status(by_fax))
+
+    def pended(self) -> None:
+        pended, missing = self.ids["EX-08-continuation"], self.ids["EX-04-missing-docs"]
+        self.step(f"request {pended}: sent; the sandbox payer pends it for recent scores (flow check-status)")
+        self.run("prior_authorization", pended)
+        self.run("status", recheck_minutes=0)
+        self.note(self.status(pended))
+        self.step(f"request {pended}: {self.clerk} adds the PHQ-9 asked for, on the same request, and sends again")
+        _amend(self.rt, pended, self.samples / "EX-08-continuation.json", self.today, self.clerk, phq9=6)
+        self.run("prior_authorization", pended)
+        self.step(f"request {missing}: {self.clerk} completes the missing documentation and sends it")
+        _amend(self.rt, missing, self.samples / "EX-04-missing-docs.json", self.today, self.clerk, rems=True)
+        self.run("prior_authorization", missing)
+        self.step("status check of every request with the payer (flow check-status): answers, notices, fallbacks")
+        self.note(str(self.run("status", recheck_minutes=0)))
+
+    def undo(self) -> None:
+        from coverage.services import requests as services
+
+        rt, by_fax, missing = self.rt, self.ids["EX-07-iv-covered"], self.ids["EX-04-missing-docs"]
+        approval = services.AnswerInput(
+            decision="approved",
+            reference="BSB-7781",
+            auth_number="BSB-A-7781",
+            valid_from=self.today,
+            valid_to=self.today + dt.timedelta(days=89),
+            sessions=6,
+        )
+        self.step(f"request {by_fax}: Bay State Blue phones its approval; {self.clerk} types it on request {missing}")
+        try:
+            services.record_answer(missing, approval, uow=rt.uow(), ctx=rt.ctx, by=self.clerk)
+        except PriorAuthError as error:  # the demo shows the refusal a clerk would see
+            self.note(f"refused: {error}")
+        self.step(f"request {by_fax}: recorded on the right request, undone, and recorded again")
+        services.record_answer(by_fax, approval, uow=rt.uow(), ctx=rt.ctx, by=self.clerk)
+        services.undo(by_fax, "recorded before the payer's letter arrived", uow=rt.uow(), ctx=rt.ctx, by=self.clerk)
+        self.note(f"after the undo: {self.status(by_fax)}")
+        services.record_answer(by_fax, approval, uow=rt.uow(), ctx=rt.ctx, by=self.clerk)
+        self.note(self.status(by_fax))
+
+    def sessions(self) -> None:
+        from coverage.services import requests as services
+        from coverage.services import sessions
+
+        rt, first = self.rt, self.ids["EX-01-meets"]
+        self.step(f"request {first}: a session entered with yesterday's date: nothing covers it; it is voided")
+        mistake = sessions.add(first, day=self.today - dt.timedelta(days=1), uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
+        self.note(f"session {mistake.id}: charged to {mistake.authorization_number or 'nothing (on the worklist)'}")
+        sessions.void(mistake.id, "wrong date: the session was today", uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
+        self.step(f"request {first}: today's session of 56 mg charges its authorization (J0013: 1 unit = 1 mg)")
+        sessions.add(first, day=self.today, uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
+        auth = services.get_request(first, uow=rt.uow(), ctx=rt.ctx).request.authorization
+        if auth is not None:
+            self.note(f"authorization {auth.number}: {auth.units_used} of {auth.units} units used")
+        self.step(f"request {first}: a continuation for the next period (a life of its own)")
+        taken = services.continue_request(first, uow=rt.uow(), checker=rt.checker, ctx=rt.ctx, by=self.clerk)
+        later = taken.request_id
+        self.ids["EX-01-meets (continuation)"] = later
+        self.note(f"request {later}: {taken.status} ({taken.determination.outcome}: the response scores are missing)")
+        self.step(f"request {later}: {self.clerk} adds the first session's date and today's PHQ-9 (the response)")
+        _amend(rt, later, self.samples / "EX-01-meets.json", self.today, self.clerk, phq9=7, continuation=True)
+        self.run("prior_authorization", later)
+        self.run("status", recheck_minutes=0)
+        self.note(f"request {later}: {self.status(later)}; request {first} keeps its own authorization")
+
+    def fall_back(self) -> None:
+        from coverage.services import requests as services
+        from coverage.workflow import selfpay
+        from coverage.workflow.runtime import WORKFLOW_ACTOR
+
+        for case, rid in self.ids.items():
+            current = self.status(rid)
+            outcome = services.get_request(rid, uow=self.rt.uow(), ctx=self.rt.ctx).request.outcome
+            if current == "denied" or (current == "draft" and outcome in ("not_covered", "does_not_meet_criteria")):
+                self.step(f"request {rid} ({case}): {current}; fall back (flow denial-fallback)")
+                self.run("fallback", rid)
+            elif current == "not_required":
+                self.step(f"request {rid} ({case}): no prior authorization needed; sessions can be scheduled")
+        plan = self.ids["EX-02-iv-not-covered"]
+        self.step(f"request {plan}: the patient takes the payment plan and pays the first installment")
+        selfpay.accept_offer(plan, rt=self.rt, by=WORKFLOW_ACTOR, start=self.today, first_payment=True)
+
+    def summary(self) -> list[dict[str, Any]]:
+        from coverage.services import requests as services
+
+        rows = []
+        for case, rid in sorted(self.ids.items(), key=lambda item: item[1]):
+            detail = services.get_request(rid, uow=self.rt.uow(), ctx=self.rt.ctx)
+            rows.append(
+                {
+                    "case_id": case,
+                    "request_id": rid,
+                    "status": detail.request.status,
+                    "documents": _kinds([d.kind for d in detail.documents]),
+                    "events": len(detail.events),
+                }
+            )
+        return rows
 
 
-def _until_decided(rt: Runtime, flows: dict[str, ModuleType], step: Callable[[str], None], console: Console) -> None:
-    """Send what is ready (requests, information, appeals) and check statuses until the payer has decided all."""
-    from coverage.requests import service as requests
-    from coverage.workflow import prepare
+def run_demo(console: Console) -> tuple[list[dict[str, Any]], Path]:
+    """A day at the billing office on the sample cases; the summary rows and the Prefect log file."""
+    records, log = _prepare_folder()
+    from coverage.settings import load_settings
+    from coverage.workflow.runtime import Runtime, use_runtime
 
-    def statuses() -> dict[int, str]:
-        return {v.request_id: v.stored_status for v in requests.list_requests(uow=rt.uow())}
+    rt = Runtime.from_settings(load_settings())
+    use_runtime(rt)
+    try:
+        day = _Day(console, rt, _load_flows(), dated_samples(records / "samples", rt.ctx.today()))
+        for part in (day.intake, day.send, day.pended, day.undo, day.sessions, day.fall_back):
+            part()
+        return day.summary(), log
+    finally:
+        use_runtime(None)
+        rt.database.dispose()
 
-    for _ in range(6):
-        current = statuses()
-        to_send = [rid for rid, status in current.items() if status in prepare.SENDABLE]
-        for request_id in to_send:
-            step(f"request {request_id}: {current[request_id]} -> send to the payer (flow prior-authorization)")
-            asyncio.run(flows["prior_authorization"].prior_authorization(request_id))
-        if not any(status in ("submitted", "pended", "appeal_submitted") for status in statuses().values()):
-            break
-        step("status check of every request awaiting the payer (flow check-status)")
-        totals = asyncio.run(flows["status"].check_status(recheck_minutes=0))
-        console.print(f"  {totals}")
-        if not any(status in (*prepare.SENDABLE, "submitted", "appeal_submitted") for status in statuses().values()):
-            break
+
+def _amend(
+    rt: Runtime,
+    request_id: int,
+    path: Path,
+    today: dt.date,
+    by: str,
+    *,
+    phq9: int = 21,
+    rems: bool = False,
+    continuation: bool = False,
+) -> None:
+    """The case as the clerk completes it: a PHQ-9 of today added (and REMS enrollment confirmed)."""
+    from coverage.services import requests as services
+
+    if continuation:
+        data: dict[str, Any] = services.case_document(request_id, uow=rt.uow())
+        data["request"]["therapy_start"] = (today - dt.timedelta(days=5)).isoformat()
+    else:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    data["as_of"] = today.isoformat()
+    if rems:
+        data["request"]["patient_rems_enrolled"] = True
+    data["assessments"] = [
+        *data.get("assessments", []),
+        {"instrument": "phq9", "score": phq9, "date": today.isoformat()},
+    ]
+    services.amend(request_id, json.dumps(data), uow=rt.uow(), checker=rt.checker, ctx=rt.ctx, by=by)
 
 
 def _kinds(kinds: list[str]) -> list[str]:
@@ -205,34 +379,28 @@ def _kinds(kinds: list[str]) -> list[str]:
     return [f"{kind} x{n}" if n > 1 else kind for kind, n in counts.items()]
 
 
-def _case_of(rt: Runtime, request_id: int) -> str:
-    from coverage.requests import service as requests
-
-    return requests.get_request(request_id, uow=rt.uow()).request.case_id
-
-
 @app.command()
 def demo() -> None:
-    """Run the whole workflow on the sample cases against the sandbox payer, in a demo folder of its own."""
+    """A day at the billing office on the sample cases, against the sandbox payer, in a demo folder of its own."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     started = time.perf_counter()
-    console.print("[bold]priorauth demo[/]: sample cases -> determinations, letters, submissions, answers")
-    rows = run_demo(console)
+    console.print("[bold]priorauth demo[/]: intake, sign-off, sendings by gateway and by fax, answers, sessions, ...")
+    rows, log = run_demo(console)
     from coverage.settings import load_settings
 
-    folder = load_settings().documents_dir
-    table = Table(title="Every sample case, decided")
-    for column in ("case", "request", "final status", "documents", "PDFs"):
+    table = Table(title="The sample requests at the end of the day")
+    for column in ("case", "request", "status", "documents", "events"):
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["case_id"], str(row["request_id"]), row["status"], ", ".join(row["documents"]), str(row["pdfs"])
+            row["case_id"], str(row["request_id"]), row["status"], ", ".join(row["documents"]), str(row["events"])
         )
     console.print(table)
-    console.print(f"PDFs: {folder}")
+    console.print(f"Records and PDFs: {load_settings().data_dir}")
+    console.print(f"Prefect's log lines: {log}")
     console.print(f"Prefect runs: {os.environ.get('PREFECT_HOME')} (`prefect server start` to browse them)")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
 

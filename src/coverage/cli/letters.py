@@ -14,13 +14,13 @@ import sys
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from coverage.cli.app import app
 from coverage.cli.check import read_case_text
-from coverage.cli.options import option_date
+from coverage.cli.options import option_date, option_id
 from coverage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -62,78 +62,84 @@ def load_case_inputs(path: Path) -> CaseInputs:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFacts:
-    """What a stored request adds to its case: the payer's recorded answer."""
+def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags: dict[str, Any]) -> None:
+    """A stored request's document: the record's answer fills what the flags leave out; it is kept
+    with the request (made once for the same inputs) and a copy written to ``out``."""
+    import dataclasses
 
-    status: str
-    denial_reason: str | None
-    denied_on: dt.date | None
-    auth_number: str | None
-    valid_from: dt.date | None
-    valid_to: dt.date | None
-    units: int | None
-    payer_fax: str | None
-
-
-def load_request_inputs(request_id: str) -> tuple[CaseInputs, StoredFacts]:
-    """A stored request's latest case version and determination, the clinic, and its recorded answer."""
-    import json
-
+    from coverage.cli.records import records
     from coverage.clinic import load_clinic
-    from coverage.errors import NotFound
-    from coverage.payers.directory import get_payer
-    from coverage.policies.service import Checker
-    from coverage.requests import service
-    from coverage.settings import load_settings
-    from coverage.store.db import open_database
+    from coverage.services import documents as service
+    from coverage.services.requests import load
+    from coverage.store.documents import DocumentStore
 
-    if not request_id.isdigit():
-        raise InvalidInput([f"--request: {request_id!r} is not a request id"])
-    settings = load_settings()
-    checker = Checker.from_settings(settings)
-    database = open_database(settings)
+    if pdfa:
+        raise InvalidInput(["--pdfa: only for previews from a case file; stored documents are kept as made"])
+    with records() as r:
+        store = DocumentStore(r.settings.documents_location)
+        with r.uow() as uow:
+            _, request = load(uow, number)
+            payer = uow.payers.get(request.payer_id) if request.payer_id is not None else None
+            documents = service.RequestDocuments(
+                request,
+                checker=r.checker,
+                clinic=load_clinic(r.settings),
+                store=store,
+                when=r.ctx.when(),
+                payer=payer,
+                template_dir=r.settings.template_dir,
+            )
+            stored = documents.stored_options()
+            given = {k: v for k, v in flags.items() if v not in (None, [], ())}
+            if not given and kind in ("request", "continuation", "packet"):
+                made = documents.letter() if kind != "packet" else documents.packet()
+            elif not given and kind == "appeal":
+                made = documents.appeal()
+            else:
+                inputs = CaseInputs(documents.case, documents.determination, documents.policy, documents.clinic, None)
+                chosen = flags["decision"]
+                decision = (
+                    _decision(
+                        chosen,
+                        decided_on=flags["decided_on"],
+                        auth_number=flags["auth_number"],
+                        valid_from=flags["valid_from"],
+                        valid_to=flags["valid_to"],
+                        units=flags["units"],
+                        reason=flags["decision_reason"],
+                    )
+                    if chosen
+                    else stored.decision
+                )
+                options = _options(
+                    kind,
+                    inputs,
+                    denial=flags["denial"] or stored.denial,
+                    decision=decision,
+                    total=flags["total"],
+                    installments=flags["installments"],
+                    start=flags["start"],
+                    description=flags["description"],
+                    payments=flags["payments"],
+                    service_dates=flags["service_dates"],
+                    price_item=flags["price_item"],
+                    recipient_fax=flags["recipient_fax"] or stored.recipient_fax,
+                    attention=flags["attention"],
+                    enclose=["request", "packet"],
+                    pdfa=False,
+                    render_enclosures=False,
+                )
+                if kind == "fax-cover":
+                    made = documents.cover(documents.enclosures(), options.recipient_fax)
+                else:
+                    made = documents.on_request(kind, dataclasses.replace(options, enclosures=()))
+            uow.commit()
+        pdf = service.read(made.document, store=store)
     try:
-        detail = service.get_request(int(request_id), uow=database.unit_of_work())
-        document = service.get_case_document(int(request_id), uow=database.unit_of_work())
-        payer_id = detail.request.payer_id
-        payer = get_payer(payer_id, uow=database.unit_of_work()) if payer_id is not None else None
-    finally:
-        database.dispose()
-    case = checker.parse(json.dumps(document))
-    if detail.determination is None:  # pragma: no cover - intake always stores one
-        raise NotFound(f"request {request_id} has no determination")
-    view = detail.request
-    authorization = view.authorization
-    facts = StoredFacts(
-        status=view.status,
-        denial_reason=view.denial_reason,
-        denied_on=view.denied_on,
-        auth_number=authorization.number if authorization else None,
-        valid_from=authorization.valid_from if authorization else None,
-        valid_to=authorization.valid_to if authorization else None,
-        units=authorization.units_authorized if authorization else None,
-        payer_fax=payer.fax if payer is not None else None,
-    )
-    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
-    inputs = CaseInputs(
-        case=case,
-        determination=detail.determination,
-        policy=policy,
-        clinic=load_clinic(settings),
-        template_dir=settings.template_dir,
-    )
-    return inputs, facts
-
-
-def _stored_decision(facts: StoredFacts) -> str | None:
-    if facts.status in ("approved", "partially_approved", "denied", "pended"):
-        return facts.status
-    if facts.status in ("appeal_approved", "renewed", "expiring", "expired"):
-        return "approved"
-    if facts.status in ("appeal_denied", "external_review", "payment_plan") and facts.denial_reason:
-        return "denied"
-    return None
+        out.write_bytes(pdf)
+    except OSError as error:
+        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
 def _date(option: str, value: str | None) -> dt.date | None:
@@ -242,25 +248,34 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
 
     get_kind(kind)
     if request_id is not None:
-        # A stored request supplies what the payer answered; options given still win.
-        inputs, stored = load_request_inputs(request_id)
-        if denial_reason is None and stored.denial_reason is not None:
-            # The recorded denial, with its date, unless the clerk gives another reason.
-            denial_reason = stored.denial_reason
-            if stored.denied_on is not None:
-                denial_date = denial_date or stored.denied_on.isoformat()
-        decision = decision or _stored_decision(stored)
-        recipient_fax = recipient_fax or stored.payer_fax
-        if decision in ("approved", "partially_approved"):
-            auth_number = auth_number or stored.auth_number
-            valid_from = valid_from or (stored.valid_from.isoformat() if stored.valid_from else None)
-            valid_to = valid_to or (stored.valid_to.isoformat() if stored.valid_to else None)
-            units = units if units is not None else stored.units
-        elif decision == "denied":
-            decision_reason = decision_reason or stored.denial_reason
-    else:
-        assert case_file is not None
-        inputs = load_case_inputs(case_file)
+        _letter_for_request(
+            option_id("--request", request_id),
+            kind,
+            out,
+            pdfa=pdfa,
+            flags={
+                "denial": _denial(denial_reason, denial_date, denial_reference),
+                "decision": decision,
+                "decided_on": decided_on,
+                "auth_number": auth_number,
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "units": units,
+                "decision_reason": decision_reason,
+                "total": total,
+                "installments": installments,
+                "start": start,
+                "description": description,
+                "payments": [_payment(p) for p in payment or ()],
+                "service_dates": [d for d in (_date("--service-date", s) for s in service_date or ()) if d is not None],
+                "price_item": price_item,
+                "recipient_fax": recipient_fax,
+                "attention": attention,
+            },
+        )
+        return
+    assert case_file is not None
+    inputs = load_case_inputs(case_file)
     options = _options(
         kind,
         inputs,
@@ -361,18 +376,18 @@ def _options(
     attention: str | None,
     enclose: list[str],
     pdfa: bool,
+    render_enclosures: bool = True,
 ) -> LetterOptions:
     """The typed options from the flags; the plan and the fax enclosures are worked out here."""
     from coverage.letters.options import LetterOptions
     from coverage.letters.render import render_document
+    from coverage.payments.offers import price_key
     from coverage.payments.plans import split_evenly
 
     case, clinic = inputs.case, inputs.clinic
     plan = None
     if kind == "payment-plan":
-        key = price_item or (
-            "iv_infusion" if case.request.treatment == "iv_ketamine" else f"esketamine_{case.request.dose_mg}"
-        )
+        key = price_item or price_key(case.request.treatment, case.request.dose_mg)
         item = clinic.prices.items.get(key)
         if total is not None:
             amount = _money("--total", total)
@@ -380,8 +395,15 @@ def _options(
             amount = item.amount * item.course_sessions
         else:
             raise InvalidInput([f"--total: required (the clinic price list has no item {key!r})"])
+        from coverage.services.documents import default_installments
+
         counts = clinic.prices.installment_counts
-        count = installments if installments is not None else (6 if 6 in counts else counts[0])
+        if installments is not None and installments not in counts:
+            offered = ", ".join(map(str, counts))
+            raise InvalidInput(
+                [f"--installments: the clinic offers {offered} monthly installments, not {installments}"]
+            )
+        count = installments if installments is not None else default_installments(clinic.prices)
         first_due = _date("--start", start) or case.request.start_date or case.as_of
         plan = split_evenly(amount, count, first_due)
     options = LetterOptions(
@@ -395,7 +417,7 @@ def _options(
         recipient_fax=recipient_fax,
         recipient_attention=attention,
     )
-    if kind != "fax-cover":
+    if kind != "fax-cover" or not render_enclosures:
         return options
     enclosures = []
     for enclosed in enclose:

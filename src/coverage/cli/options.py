@@ -25,3 +25,23 @@ def option_date(option: str, value: str | None) -> dt.date | None:
         except ValueError:
             pass
     raise InvalidInput([f"{option}: {value!r} is not a date (YYYY-MM-DD)"])
+
+
+def option_id(option: str, value: str) -> int:
+    """A database id typed on the command line (1 to 2,147,483,647), or one line naming ``option``."""
+    from coverage.fields import parse_id
+
+    return parse_id(option, value)
+
+
+def option_count(option: str, value: str | None, *, low: int, high: int) -> int | None:
+    """A whole number from ``low`` to ``high`` (``None`` stays ``None``), or one line naming ``option``."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
+        raise InvalidInput([f"{option}: {value!r} is not a whole number"])
+    number = int(text)
+    if not low <= number <= high:
+        raise InvalidInput([f"{option}: must be {low} to {high}"])
+    return number

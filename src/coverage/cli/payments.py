@@ -24,16 +24,18 @@ from zoneinfo import ZoneInfo
 import typer
 
 from coverage.cli.app import app
-from coverage.cli.options import option_date
+from coverage.cli.options import option_date, option_id
 from coverage.errors import InvalidInput
 from coverage.payments.plans import Schedule, split_evenly, term_problems
 from coverage.settings import load_settings
 
 if TYPE_CHECKING:
     from coverage.clinic import Clinic
-    from coverage.payments.documents import PlanDocument
     from coverage.payments.ledger import PlanRecord
-    from coverage.payments.service import RequestOffer
+    from coverage.services.context import Context
+    from coverage.services.payments import RequestOffer
+    from coverage.services.plan_documents import PlanDocument
+    from coverage.settings import Settings
     from coverage.store.uow import UnitOfWork
 
 payments_app = typer.Typer(
@@ -143,22 +145,21 @@ def _login(by: str | None) -> str:
 
 
 def _request_id(text: str, option: str = "REQUEST_ID") -> int:
-    problems: list[str] = []
-    value = parse_count(text, option, problems)
-    if value is None or value < 1:
-        raise InvalidInput(problems or [f"{option}: must be a positive id, got {text!r}"])
-    return value
+    return option_id(option, text)
 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
     clinic: Clinic
     uow: UnitOfWork
+    ctx: Context
+    settings: Settings
 
 
 @contextmanager
 def _database() -> Iterator[_Context]:
     from coverage.clinic import load_clinic
+    from coverage.services.context import Context
     from coverage.settings import load_settings
     from coverage.store.db import open_database
 
@@ -166,7 +167,7 @@ def _database() -> Iterator[_Context]:
     clinic = load_clinic(settings)
     database = open_database(settings)
     try:
-        yield _Context(clinic, database.unit_of_work())
+        yield _Context(clinic, database.unit_of_work(), Context.from_settings(settings), settings)
     finally:
         database.dispose()
 
@@ -254,20 +255,34 @@ def print_plan(plan: PlanRecord, as_of: dt.date | None) -> None:
 
 
 def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, service_dates: list[str] | None) -> None:
-    from coverage.payments.service import render_plan_document
+    from coverage.policies.service import Checker
+    from coverage.services import documents, requests
+    from coverage.services.payments import get_plan
+    from coverage.store.documents import DocumentStore
 
     problems: list[str] = []
     dates = [parse_date(d, "--service-date", problems) for d in service_dates or ()]
     if problems:
         raise InvalidInput(problems)
-    rendered = render_plan_document(
-        plan_id, document, uow=ctx.uow, clinic=ctx.clinic, service_dates=[d for d in dates if d is not None]
-    )
+    plan = get_plan(plan_id, uow=ctx.uow)
+    store = DocumentStore(ctx.settings.documents_location)
+    with ctx.uow as uow:
+        _, request = requests.load(uow, plan.request_id)
+        made = documents.RequestDocuments(
+            request,
+            checker=Checker.from_settings(ctx.settings),
+            clinic=ctx.clinic,
+            store=store,
+            when=ctx.ctx.when(),
+            template_dir=ctx.settings.template_dir,
+        ).plan_paper(document, plan, service_dates=[d for d in dates if d is not None])
+        uow.commit()
+    pdf = documents.read(made.document, store=store)
     try:
-        out.write_bytes(rendered.pdf)
+        out.write_bytes(pdf)
     except OSError as error:
         raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
-    print(f"sha256 {rendered.sha256} {out}")
+    print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
 @app.command("plan")
@@ -308,7 +323,7 @@ def plan(
             raise InvalidInput(["REQUEST_ID: --pay-in-full and --agreement need a stored request"])
         _calculator(total, installments, start, as_json)
         return
-    from coverage.payments.service import create_plan, quote_plan, request_offer
+    from coverage.services.payments import create_plan, quote_plan, request_offer
 
     problems: list[str] = []
     number = _request_id(request_id)
@@ -348,6 +363,7 @@ def plan(
             prices=prices,
             start=start_date,
             by=who,
+            ctx=ctx.ctx,
             installments=count,
             pay_in_full=pay_in_full,
             total=agreed,
@@ -380,7 +396,7 @@ def record(
     as_json: AsJson = False,
 ) -> None:
     """Record a payment: it settles the oldest unpaid installment first; more than the balance is refused."""
-    from coverage.payments.service import record_payment
+    from coverage.services.payments import record_payment
 
     problems: list[str] = []
     value = parse_money(amount, "--amount", problems)
@@ -410,7 +426,7 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """A plan's schedule, payments, balance, and what is overdue as of a day (default: today)."""
-    from coverage.payments.service import get_plan
+    from coverage.services.payments import get_plan
 
     problems: list[str] = []
     day = parse_date(as_of, "--as-of", problems) if as_of is not None else None
@@ -431,7 +447,7 @@ def list_plans(
     as_json: AsJson = False,
 ) -> None:
     """Every plan of a request: active, cancelled and restructured."""
-    from coverage.payments.service import plans_for_request
+    from coverage.services.payments import plans_for_request
 
     with _database() as ctx:
         plans = plans_for_request(_request_id(request_id), uow=ctx.uow)
@@ -462,7 +478,7 @@ def cancel(
     by: By = None,
 ) -> None:
     """Cancel an active plan; its installments and payments stay on record."""
-    from coverage.payments.service import cancel_plan
+    from coverage.services.payments import cancel_plan
 
     with _database() as ctx:
         stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason)
@@ -482,7 +498,7 @@ def restructure(
     as_json: AsJson = False,
 ) -> None:
     """Replace an active plan by a new schedule for its balance; the old plan keeps its payments."""
-    from coverage.payments.service import restructure_plan
+    from coverage.services.payments import restructure_plan
 
     problems: list[str] = []
     count = parse_count(installments, "--installments", problems)
@@ -514,7 +530,7 @@ def overdue(
     as_json: AsJson = False,
 ) -> None:
     """Installments of active plans due before a day and not fully paid."""
-    from coverage.payments.service import overdue_installments
+    from coverage.services.payments import overdue_installments
 
     problems: list[str] = []
     day = parse_date(as_of, "--as-of", problems) if as_of is not None else None

@@ -28,7 +28,11 @@ class Denial:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The payer's decision on a request, for the patient's notice."""
+    """The payer's decision on a request, for the patient's notice.
+
+    ``units`` are the billing code's units (``code``; ``unit_label`` says what one unit is), and
+    ``sessions`` how many sessions they pay for at ``dose_mg`` (lifecycle rule 9).
+    """
 
     status: DecisionStatus
     decided_on: dt.date | None = None
@@ -37,6 +41,10 @@ class Decision:
     valid_to: dt.date | None = None
     units: int | None = None
     reason: str | None = None
+    code: str | None = None
+    unit_label: str | None = None
+    sessions: int | None = None
+    dose_mg: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +80,5 @@ class LetterOptions:
     enclosures: tuple[Enclosure, ...] = ()
     recipient_fax: str | None = None
     recipient_attention: str | None = None
+    #: Why the request is expedited: every letter and the fax cover say "EXPEDITED REVIEW REQUESTED".
+    expedited_reason: str | None = None

@@ -106,7 +106,7 @@ def _json_default(value: object) -> object:
 def control_number(
     *, kind: DocumentKind, case: Case, determination: Determination, options: LetterOptions, policy_hash: str | None
 ) -> str:
-    """``<case id>-<kind code>-<8 hex>``: the same inputs always give the same number."""
+    """A preview's number, ``PREVIEW-<kind code>-<8 hex>``: the same inputs always give the same number."""
     payload = json.dumps(
         {
             "kind": kind.name,
@@ -119,7 +119,7 @@ def control_number(
         default=_json_default,
     )
     digest = hashlib.sha256(payload.encode()).hexdigest()[:8].upper()
-    return f"{case.case_id}-{kind.code}-{digest}"
+    return f"PREVIEW-{kind.code}-{digest}"
 
 
 def _logo_data_uri(clinic: Clinic) -> str | None:
@@ -191,6 +191,7 @@ def build_context(
     drugs: DrugTable,
     options: LetterOptions,
     number: str,
+    dated: dt.date,
 ) -> dict[str, Any]:
     """Everything a template may use; templates compute nothing that decides coverage."""
     documentation = assemble_documentation(case=case, determination=determination, policy=policy, drugs=drugs)
@@ -218,7 +219,7 @@ def build_context(
         signer_title = "Prescriber" + (f" ({SPECIALTY_LABELS[specialty][2:]})" if specialty else "")
         signer_npi = prescriber.npi if prescriber is not None else None
     payer_name = case.coverage.payer_name or (policy.policy.name if policy is not None else "")
-    service_day = request.start_date or case.as_of
+    service_day = max(request.start_date, dated) if request.start_date is not None else dated
     codes = _codes(case, determination, policy, service_day)
     lines: tuple[ServiceLine, ...] = ()
     if kind.name in ("superbill", "receipt") and (kind.name == "superbill" or options.service_dates):
@@ -230,6 +231,9 @@ def build_context(
         "doc": kind,
         "control_number": number,
         "as_of": case.as_of,
+        "dated": dated,
+        "start_date": service_day if request.start_date is not None else None,
+        "expedited_reason": options.expedited_reason,
         "case": case,
         "patient": case.patient,
         "coverage": case.coverage,
@@ -270,19 +274,26 @@ def render_html(
     options: LetterOptions | None = None,
     template_dir: Path | None = None,
     total_pages: int | None = None,
+    dated: dt.date | None = None,
+    number: str | None = None,
 ) -> tuple[str, str, DocumentKind]:
-    """The document's HTML and control number, without WeasyPrint."""
+    """The document's HTML and control number, without WeasyPrint (``dated``: default the clinic's today)."""
     document_kind = get_kind(kind)
     options = options or LetterOptions()
     check_options(document_kind, options)
     policy = _resolve_policy(case, policy)
-    number = control_number(
-        kind=document_kind,
-        case=case,
-        determination=determination,
-        options=options,
-        policy_hash=policy.hash if policy is not None else None,
-    )
+    if number is None:
+        number = control_number(
+            kind=document_kind,
+            case=case,
+            determination=determination,
+            options=options,
+            policy_hash=policy.hash if policy is not None else None,
+        )
+    if dated is None:
+        from coverage.requests.clocks import clinic_today
+
+        dated = clinic_today()
     template = get_template(
         template_name(document_kind, case), template_dir=template_dir, policy_id=case.coverage.policy_id
     )
@@ -295,6 +306,7 @@ def render_html(
         drugs=drugs or default_drug_table(),
         options=options,
         number=number,
+        dated=dated,
     )
     if total_pages is not None:
         context["total_pages"] = total_pages
@@ -330,12 +342,20 @@ def render_document(
     options: LetterOptions | None = None,
     pdf_variant: str | None = None,
     template_dir: Path | None = None,
+    dated: dt.date | None = None,
+    number: str | None = None,
 ) -> RenderedDocument:
     """Render one document kind (see ``coverage.letters.kinds.KINDS``) to PDF.
 
     ``policy`` is the case's loaded policy; when ``None`` and the case names one, it is loaded
     from the configured policy folders. ``pdf_variant="pdf/a-3b"`` makes an archival PDF/A-3b.
+    ``dated`` is the document's date (default: the clinic's today), ``number`` its control number
+    (default: a preview's).
     """
+    if dated is None:
+        from coverage.requests.clocks import clinic_today
+
+        dated = clinic_today()
     html, number, document_kind = render_html(
         kind,
         case=case,
@@ -345,6 +365,8 @@ def render_document(
         drugs=drugs,
         options=options,
         template_dir=template_dir,
+        dated=dated,
+        number=number,
     )
     pdf, pages = html_to_pdf(html, pdf_variant=pdf_variant)
     if document_kind.name == "fax-cover" and pages > 1:
@@ -360,10 +382,12 @@ def render_document(
             options=options,
             template_dir=template_dir,
             total_pages=enclosed + pages,
+            dated=dated,
+            number=number,
         )
         pdf, pages = html_to_pdf(html, pdf_variant=pdf_variant)
     digest = hashlib.sha256(pdf).hexdigest()
-    log.info("rendered %s for case %s: %d pages, sha256 %s", document_kind.name, case.case_id, pages, digest[:12])
+    log.info("rendered %s %s: %d pages, sha256 %s", document_kind.name, number, pages, digest[:12])
     return RenderedDocument(
         kind=document_kind.name,
         title=document_kind.title,
@@ -385,6 +409,7 @@ def render_packet(
     drugs: DrugTable | None = None,
     pdf_variant: str | None = None,
     template_dir: Path | None = None,
+    dated: dt.date | None = None,
 ) -> RenderedDocument:
     """The documentation packet of prior treatment, criterion by criterion."""
     return render_document(
@@ -396,4 +421,5 @@ def render_packet(
         drugs=drugs,
         pdf_variant=pdf_variant,
         template_dir=template_dir,
+        dated=dated,
     )

@@ -287,7 +287,7 @@ class SandboxGateway(PayerGateway):
         )
 
 
-def units_requested(treatment: str, authorization_days: int | None) -> int:
+def sessions_requested(treatment: str, authorization_days: int | None) -> int:
     """Sessions to ask for over an authorization period, from the usual schedules.
 
     Esketamine (Spravato label): twice weekly in weeks 1-4, weekly in weeks 5-8, then weekly

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from coverage.cases import Case
 from coverage.clinic import PriceItem, PriceList
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.payments.plans import CENT, Schedule, discounted, offered_counts, split_evenly, term_problems
@@ -199,3 +200,8 @@ def manufacturer_savings(plan_type: str, treatment: str) -> SavingsFlag:
     if plan_type in ("medicare", "medicaid"):
         return SavingsFlag("not_eligible", f"{plan_type} patients are excluded from manufacturer savings programs")
     return SavingsFlag("not_applicable", "self-pay: no insurance cost sharing to offset")
+
+
+def superbill_suggested(case: Case) -> bool:
+    """A superbill helps only an insured patient with out-of-network benefits."""
+    return case.coverage.plan_type != "self_pay" and case.coverage.out_of_network_benefits is True

@@ -1,4 +1,4 @@
-"""The lifecycle's clocks, as pure functions: answer due dates, expiry, units, appeal deadlines."""
+"""The lifecycle's clocks, as pure functions: answers due, appeal deadlines, expiry, units' pace."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coverage.errors import ConfigurationError
-from coverage.requests.lifecycle import AUTHORIZED, STATUSES, Status, Urgency
 
 if TYPE_CHECKING:
     from coverage.settings import Settings
@@ -17,9 +16,10 @@ if TYPE_CHECKING:
 #: An internal appeal is decided within 30 days pre-service, 72 hours when urgent (ACA § 2719,
 #: 29 CFR 2560.503-1); used as the due date of an appeal decision.
 APPEAL_DECISION_DAYS = 30
-APPEAL_DECISION_URGENT_HOURS = 72
 #: External review must be asked for within 4 months of the final internal denial (ACA § 2719).
 EXTERNAL_REVIEW_MONTHS = 4
+#: The pace of a course is measured over its sessions of the last four weeks (lifecycle rule 10).
+PACE_DAYS = 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,46 +43,46 @@ class ClockSettings:
         )
 
 
-def _now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def clinic_zone(timezone: str) -> ZoneInfo:
+    """The clinic's time zone, or one line naming ``PRIORAUTH_TIMEZONE``."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"PRIORAUTH_TIMEZONE: {timezone!r} is not an IANA time zone name") from None
 
 
-def clinic_today(timezone: str | None = None) -> dt.date:
-    """Today in the clinic's time zone (``timezone``, default the settings' ``PRIORAUTH_TIMEZONE``)."""
+def clinic_today(timezone: str | None = None, *, now: dt.datetime | None = None) -> dt.date:
+    """The clinic's today (``timezone``, default the settings' ``PRIORAUTH_TIMEZONE``), never UTC's."""
     if timezone is None:
         from coverage.settings import load_settings
 
         timezone = load_settings().timezone
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(f"PRIORAUTH_TIMEZONE: {timezone!r} is not an IANA time zone name") from None
-    return _now_utc().astimezone(zone).date()
+    return (now or dt.datetime.now(dt.UTC)).astimezone(clinic_zone(timezone)).date()
+
+
+def start_of_day(day: dt.date, timezone: str) -> dt.datetime:
+    """Midnight of ``day`` at the clinic, as an aware UTC timestamp."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=clinic_zone(timezone)).astimezone(dt.UTC)
 
 
 def answer_due(
-    sent_at: dt.datetime, *, urgency: Urgency, turnaround_days: int, urgent_turnaround_hours: int
+    sent_at: dt.datetime, *, expedited: bool, turnaround_days: int, urgent_turnaround_hours: int
 ) -> dt.datetime:
     """When the payer's answer is due: its turnaround after the request (or the information) went out."""
-    if urgency == "expedited":
+    if expedited:
         return sent_at + dt.timedelta(hours=urgent_turnaround_hours)
     return sent_at + dt.timedelta(days=turnaround_days)
 
 
-def appeal_decision_due(sent_at: dt.datetime, *, urgency: Urgency) -> dt.datetime:
-    """When the payer's appeal decision is due."""
-    if urgency == "expedited":
-        return sent_at + dt.timedelta(hours=APPEAL_DECISION_URGENT_HOURS)
+def appeal_decision_due(sent_at: dt.datetime, *, expedited: bool, urgent_turnaround_hours: int) -> dt.datetime:
+    """When the payer's appeal decision is due (30 days; the urgent hours when expedited)."""
+    if expedited:
+        return sent_at + dt.timedelta(hours=urgent_turnaround_hours)
     return sent_at + dt.timedelta(days=APPEAL_DECISION_DAYS)
 
 
-def is_overdue(due_at: dt.datetime | None, now: dt.datetime) -> bool:
-    """Whether an answer due at ``due_at`` is late at ``now``."""
-    return due_at is not None and now > due_at
-
-
 def appeal_deadline(denied_on: dt.date, *, window_days: int) -> dt.date:
-    """The last day to file an internal appeal (default 180 days from the denial, ACA)."""
+    """The last day to file an internal appeal (the payer's window, default 180 days, ACA)."""
     return denied_on + dt.timedelta(days=window_days)
 
 
@@ -102,51 +102,30 @@ AuthorizationAlert = Literal["expiring", "expired"]
 
 
 def authorization_alert(
-    *,
-    valid_to: dt.date,
-    units_authorized: int,
-    units_used: int,
-    as_of: dt.date,
-    warning_days: int,
-    units_warning_ratio: float,
+    *, valid_to: dt.date, units: int, units_used: int, as_of: dt.date, clocks: ClockSettings
 ) -> AuthorizationAlert | None:
-    """``expired`` after ``valid_to``; ``expiring`` within ``warning_days`` of it or once the
-    units used reach ``units_warning_ratio`` of those authorized; otherwise nothing."""
+    """``expired`` after ``valid_to``; ``expiring`` within the warning days of it or once the units
+    used reach the warning ratio of those authorized; otherwise nothing."""
     if as_of > valid_to:
         return "expired"
-    if (valid_to - as_of).days <= warning_days:
+    if (valid_to - as_of).days <= clocks.expiry_warning_days:
         return "expiring"
-    if units_authorized > 0 and units_used >= units_warning_ratio * units_authorized:
+    if units > 0 and units_used >= clocks.units_warning_ratio * units:
         return "expiring"
     return None
 
 
-def effective_status(
-    stored: Status,
-    *,
-    valid_to: dt.date | None,
-    units_authorized: int,
-    units_used: int,
-    as_of: dt.date,
-    clocks: ClockSettings,
-) -> Status:
-    """The status as of a day: an authorized request is ``expiring`` or ``expired`` when its clock says so."""
-    if stored not in AUTHORIZED or valid_to is None:
-        return stored
-    alert = authorization_alert(
-        valid_to=valid_to,
-        units_authorized=units_authorized,
-        units_used=units_used,
-        as_of=as_of,
-        warning_days=clocks.expiry_warning_days,
-        units_warning_ratio=clocks.units_warning_ratio,
-    )
-    return alert or stored
+def runs_out_on(
+    *, units_left: int, recent_units: int, as_of: dt.date, valid_to: dt.date, pace_days: int = PACE_DAYS
+) -> dt.date | None:
+    """The day the units run out at the pace of the last ``pace_days`` (``recent_units`` used in them).
 
-
-def stored_status_names(statuses: frozenset[str]) -> tuple[Status, ...]:
-    """The stored statuses that can *read* as one of ``statuses`` (for filters)."""
-    wanted = set(statuses)
-    if wanted & {"expiring", "expired"}:
-        wanted |= AUTHORIZED
-    return tuple(s for s in STATUSES if s in wanted)
+    ``None`` when no units were used lately (no pace) or the pace would outlast the authorization;
+    ``as_of`` when none are left.
+    """
+    if units_left <= 0:
+        return as_of
+    if recent_units <= 0:
+        return None
+    day = as_of + dt.timedelta(days=-(-units_left * pace_days // recent_units))
+    return day if day <= valid_to else None

@@ -1,43 +1,37 @@
-"""The prior-authorization lifecycle as an explicit state machine (pure domain: no database).
+"""The statuses of a request and the moves between them: the one place that names every status set.
 
-Statuses and the moves allowed out of each (anything else raises
-:class:`~coverage.errors.IllegalTransition`):
+Stored statuses and the moves allowed out of each (the move that makes them in brackets);
+:class:`~coverage.requests.model.Request` refuses anything else with
+:class:`~coverage.errors.IllegalTransition`:
 
-| from                                  | to                                                         |
-|---------------------------------------|------------------------------------------------------------|
-| (nothing)                             | ready, not_required, draft                                 |
-| draft                                 | ready, not_required, payment_plan, cancelled               |
-| ready                                 | submitted, draft, not_required, cancelled                  |
-| submitted                             | pended, approved, partially_approved, denied, cancelled    |
-| pended                                | submitted, approved, partially_approved, denied, cancelled |
-| approved                              | expiring, expired, renewed, cancelled                      |
-| partially_approved                    | expiring, expired, renewed, appeal_drafted, cancelled      |
-| appeal_approved                       | expiring, expired, renewed, cancelled                      |
-| renewed                               | expiring, expired, renewed, cancelled                      |
-| expiring                              | expired, renewed, cancelled                                |
-| expired                               | renewed, payment_plan, cancelled                           |
-| denied                                | appeal_drafted, payment_plan, cancelled                    |
-| appeal_drafted                        | appeal_submitted, payment_plan, cancelled                  |
-| appeal_submitted                      | appeal_approved, appeal_denied, cancelled                  |
-| appeal_denied                         | external_review, appeal_drafted, payment_plan, cancelled   |
-| external_review                       | approved, payment_plan, cancelled                          |
-| not_required, cancelled, payment_plan | (none)                                                     |
+| from               | to                                                                                |
+|--------------------|-----------------------------------------------------------------------------------|
+| (nothing)          | draft, ready, not_required [intake, continue]                                     |
+| draft              | ready, draft, not_required [amend], payment_plan, cancelled                       |
+| ready              | submitted [submit], draft [re-evaluated, sign-off rejected], ready, not_required, cancelled |
+| submitted          | pended, approved, partially_approved, denied, not_required [record], cancelled    |
+| pended             | submitted [submit], ready, draft [amend, attach], answers as submitted [record], cancelled |
+| approved           | cancelled (a modified answer keeps the status)                                    |
+| partially_approved | appeal_drafted [appeal], cancelled                                                |
+| appeal_approved    | cancelled                                                                         |
+| denied             | appeal_drafted [appeal], payment_plan, cancelled                                  |
+| appeal_drafted     | appeal_submitted [submit], payment_plan, cancelled                                |
+| appeal_submitted   | appeal_approved, appeal_denied [record], cancelled                                |
+| appeal_denied      | external_review, appeal_drafted [appeal], payment_plan, cancelled                 |
+| external_review    | approved [record], payment_plan, cancelled                                        |
+| not_required, payment_plan, cancelled | (none: final)                                                  |
 
-Intake lands on ready, not_required or draft from the determination; a re-intake of the same
-case moves an open draft/ready request (new documentation). Pended goes back to submitted when
-the information is sent (the answer clock restarts). An approval recorded on an authorized or
-expired request is its renewal (re-authorization). Denial opens the appeal window (ACA: 180
-days); appeal_denied opens external review (4 months) or a second-level appeal.
-
-``expiring`` and ``expired`` are also *derived* when a request is read (see
-:func:`coverage.requests.clocks.effective_status`), so nothing has to store them on a clock.
+``requests undo`` goes back along the recorded history instead, whatever this table says.
+``expiring`` and ``expired`` are never stored: they are derived when a request is read
+(:func:`coverage.requests.clocks.derived_status`). There is no ``renewed``: a renewal is a
+continuation request of the same course.
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-from coverage.errors import IllegalTransition, InvalidInput
+from coverage.errors import InvalidInput
 
 Status = Literal[
     "draft",
@@ -47,105 +41,113 @@ Status = Literal[
     "approved",
     "partially_approved",
     "denied",
-    "cancelled",
-    "not_required",
-    "expiring",
-    "expired",
-    "renewed",
     "appeal_drafted",
     "appeal_submitted",
     "appeal_approved",
     "appeal_denied",
     "external_review",
+    "not_required",
     "payment_plan",
+    "cancelled",
 ]
 STATUSES: Final[tuple[Status, ...]] = get_args(Status)
+#: What a request reads as on a day: a stored status, or one derived from its authorization.
+ReadStatus = Status | Literal["expiring", "expired"]
+READ_STATUSES: Final[tuple[str, ...]] = (*STATUSES, "expiring", "expired")
 
 Urgency = Literal["standard", "expedited"]
 Channel = Literal["fax", "portal", "phone", "electronic"]
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+#: Channels where a person sends the documents (a send task), not a gateway.
+PERSON_CHANNELS: Final = frozenset({"fax", "portal", "phone"})
+Kind = Literal["initial", "continuation"]
+
+#: An answer's decision (X12 278 HCR01: A1, A2, A6, A4, A3, NA).
+Decision = Literal["approved", "partially_approved", "modified", "pended", "denied", "not_required"]
+DECISIONS: Final[tuple[Decision, ...]] = get_args(Decision)
 
 TRANSITIONS: Final[dict[Status, frozenset[Status]]] = {
-    "draft": frozenset({"ready", "not_required", "payment_plan", "cancelled"}),
-    "ready": frozenset({"submitted", "draft", "not_required", "cancelled"}),
-    "submitted": frozenset({"pended", "approved", "partially_approved", "denied", "cancelled"}),
-    "pended": frozenset({"submitted", "approved", "partially_approved", "denied", "cancelled"}),
-    "approved": frozenset({"expiring", "expired", "renewed", "cancelled"}),
-    "partially_approved": frozenset({"expiring", "expired", "renewed", "appeal_drafted", "cancelled"}),
-    "appeal_approved": frozenset({"expiring", "expired", "renewed", "cancelled"}),
-    "renewed": frozenset({"expiring", "expired", "renewed", "cancelled"}),
-    "expiring": frozenset({"expired", "renewed", "cancelled"}),
-    "expired": frozenset({"renewed", "payment_plan", "cancelled"}),
+    "draft": frozenset({"ready", "draft", "not_required", "payment_plan", "cancelled"}),
+    "ready": frozenset({"submitted", "draft", "ready", "not_required", "cancelled"}),
+    "submitted": frozenset({"pended", "approved", "partially_approved", "denied", "not_required", "cancelled"}),
+    "pended": frozenset(
+        {"submitted", "ready", "draft", "not_required", "approved", "partially_approved", "denied", "cancelled"}
+    ),
+    "approved": frozenset({"cancelled"}),
+    "partially_approved": frozenset({"appeal_drafted", "cancelled"}),
+    "appeal_approved": frozenset({"cancelled"}),
     "denied": frozenset({"appeal_drafted", "payment_plan", "cancelled"}),
     "appeal_drafted": frozenset({"appeal_submitted", "payment_plan", "cancelled"}),
     "appeal_submitted": frozenset({"appeal_approved", "appeal_denied", "cancelled"}),
     "appeal_denied": frozenset({"external_review", "appeal_drafted", "payment_plan", "cancelled"}),
     "external_review": frozenset({"approved", "payment_plan", "cancelled"}),
     "not_required": frozenset(),
-    "cancelled": frozenset(),
     "payment_plan": frozenset(),
+    "cancelled": frozenset(),
 }
 
-#: Statuses in which an authorization is (or was) in force.
-AUTHORIZED: Final = frozenset({"approved", "partially_approved", "appeal_approved", "renewed", "expiring"})
-#: Statuses in which the payer owes an answer.
-AWAITING_PAYER: Final = frozenset({"submitted", "pended", "appeal_submitted"})
-#: Statuses after which nothing more happens.
+#: Where intake and amend land, from the determination's outcome (anything else: draft).
+OUTCOME_STATUS: Final[dict[str, Status]] = {"meets_criteria": "ready", "no_pa_required": "not_required"}
+#: Statuses from which the request, the information asked for, or the appeal goes to the payer.
+SENDABLE: Final = frozenset({"ready", "pended", "appeal_drafted"})
+#: Where a sending takes the request, by the status it is sent from.
+SENT_TO: Final[dict[Status, Status]] = {
+    "ready": "submitted",
+    "pended": "submitted",
+    "appeal_drafted": "appeal_submitted",
+}
+#: The payer has the request (or the appeal) and owes an answer.
+WITH_PAYER: Final = frozenset({"submitted", "appeal_submitted"})
+#: Statuses an answer can be recorded on (a pended request may be decided without a new sending).
+ANSWERABLE: Final = frozenset({"submitted", "pended", "appeal_submitted", "external_review"})
+#: Statuses in which an authorization was granted.
+APPROVING: Final = frozenset({"approved", "partially_approved", "appeal_approved"})
+#: Statuses that carry a final answer of the payer (a different answer needs an undo first).
+DECIDED: Final = frozenset({*APPROVING, "denied", "appeal_denied", "not_required"})
+#: Open requests: a new intake of the case id amends them.
+OPEN: Final = frozenset({"draft", "ready", "pended"})
+#: Where new case versions and outside documents can be added.
+AMENDABLE: Final = frozenset({"draft", "ready", "pended", "denied", "appeal_drafted"})
+#: Statuses after which nothing more happens (but an undo).
 FINAL: Final = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
-#: Where a new intake of the same case may land on an existing request, instead of opening a new one.
-REOPENABLE: Final = frozenset({"draft", "ready"})
+#: Moves that carry no payer data, made with ``requests transition``; the others have their own command.
+PLAIN_MOVES: Final = frozenset({"appeal_drafted", "external_review", "payment_plan", "cancelled"})
+#: Statuses a self-pay plan can follow (or is already in).
+PLANNABLE: Final = frozenset({s for s, targets in TRANSITIONS.items() if "payment_plan" in targets} | {"payment_plan"})
 
-#: The first status, from the determination's outcome.
-_INITIAL: Final[dict[str, Status]] = {"meets_criteria": "ready", "no_pa_required": "not_required"}
+#: Decisions an answer can be, by the status it is recorded on, and where each takes the request.
+ANSWER_TARGETS: Final[dict[Status, dict[Decision, Status]]] = {
+    "submitted": {
+        "approved": "approved",
+        "partially_approved": "partially_approved",
+        "pended": "pended",
+        "denied": "denied",
+        "not_required": "not_required",
+    },
+    "pended": {
+        "approved": "approved",
+        "partially_approved": "partially_approved",
+        "pended": "pended",
+        "denied": "denied",
+        "not_required": "not_required",
+    },
+    "appeal_submitted": {
+        "approved": "appeal_approved",
+        "partially_approved": "appeal_approved",
+        "denied": "appeal_denied",
+    },
+    "external_review": {"approved": "approved", "partially_approved": "approved"},
+}
 
 
-def parse_status(value: str) -> Status:
-    """A status name, or :class:`InvalidInput` listing the valid ones."""
-    for status in STATUSES:
-        if status == value:
-            return status
-    raise InvalidInput([f"status: {value!r} is not one of {', '.join(STATUSES)}"])
+def parse_status(value: str, *, read: bool = False) -> Status:
+    """A stored status name (``read``: also expiring and expired), or one line listing the valid ones."""
+    names = READ_STATUSES if read else STATUSES
+    if value in names:
+        return value  # type: ignore[return-value]  # checked against the literal's values
+    raise InvalidInput([f"status: {value!r} is not one of {', '.join(names)}"])
 
 
-def initial_status(outcome: str) -> Status:
-    """Intake's status: ``meets_criteria`` is ready, ``no_pa_required`` not required, else draft."""
-    return _INITIAL.get(outcome, "draft")
-
-
-def can_transition(current: Status, target: Status) -> bool:
-    """Whether the state machine allows ``current`` to ``target``."""
+def can_move(current: Status, target: Status) -> bool:
+    """Whether the table allows ``current`` to ``target``."""
     return target in TRANSITIONS[current]
-
-
-def check_transition(request_id: int, current: Status, target: Status) -> None:
-    """Raise :class:`IllegalTransition` (one line, ids only) unless the move is allowed."""
-    if not can_transition(current, target):
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: it is final"
-        raise IllegalTransition(f"request {request_id}: cannot go from {current} to {target} (allowed: {allowed})")
-
-
-AnswerKind = Literal["approved", "partially_approved", "denied", "pended"]
-
-
-def answer_target(request_id: int, current: Status, answer: AnswerKind) -> Status:
-    """Where the payer's answer takes the request from ``current``.
-
-    An approval of a request already authorized is its renewal (re-authorization); answers to
-    an appeal land on ``appeal_approved``/``appeal_denied``; an external reviewer's approval is
-    an approval.
-    """
-    target: Status
-    if current == "appeal_submitted":
-        if answer == "pended":
-            raise IllegalTransition(f"request {request_id}: an appeal cannot be pended; record its decision")
-        target = "appeal_denied" if answer == "denied" else "appeal_approved"
-    elif current in AUTHORIZED or current == "expired":
-        if answer not in {"approved", "partially_approved"}:
-            raise IllegalTransition(
-                f"request {request_id}: a re-authorization answer for {current} must be an approval"
-            )
-        target = "renewed"
-    else:
-        target = answer
-    check_transition(request_id, current, target)
-    return target

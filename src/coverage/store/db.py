@@ -102,16 +102,31 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def _run(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = alembic_config(connection)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # SQLite alters a table by copying it; with foreign keys enforced, dropping the old copy
+            # would fail. Off for the migration (outside its transaction), checked, then on again.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         try:
-            if action == "upgrade":
-                command.upgrade(config, revision)
-            else:
-                command.downgrade(config, revision)
-        except (CommandError, RevisionError) as error:
-            problem = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ConfigurationError(f"revision {revision!r}: {problem}") from None
+            with connection.begin():
+                config = alembic_config(connection)
+                try:
+                    if action == "upgrade":
+                        command.upgrade(config, revision)
+                    else:
+                        command.downgrade(config, revision)
+                except (CommandError, RevisionError) as error:
+                    problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+                    raise ConfigurationError(f"revision {revision!r}: {problem}") from None
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise ConfigurationError(f"revision {revision!r}: the migration left a dangling foreign key")
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
@@ -151,10 +166,10 @@ class Database:
         return cls(engine, make_session_factory(engine))
 
     def unit_of_work(self) -> UnitOfWork:
-        """A fresh :class:`~coverage.store.uow.UnitOfWork` on this database."""
-        from coverage.store.uow import UnitOfWork
+        """A fresh unit of work (:class:`~coverage.store.uow.SqlUnitOfWork`) on this database."""
+        from coverage.store.uow import SqlUnitOfWork
 
-        return UnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.sessions)
 
     def dispose(self) -> None:
         self.engine.dispose()

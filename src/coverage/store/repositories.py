@@ -1,25 +1,20 @@
-"""Repositories: queries and additions inside a unit of work's session. They never commit."""
+"""Repositories: what a unit of work offers the services. Each has an interface, a SQL implementation
+(here) and an in-memory one (:mod:`coverage.store.fake`). They add and query; they never commit.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from coverage.store.tables import (
-    Authorization,
-    CaseRecord,
-    Coverage,
-    Determination,
-    Document,
-    PARequest,
-    Patient,
-    Payer,
-    StatusEvent,
-    Submission,
-)
+from coverage.requests.lifecycle import FINAL
+from coverage.requests.model import Course, Request
+from coverage.store import tables as t
+from coverage.store.tables import Coverage, Patient, Payer, PaymentPlan, PlanInstallment
 
 
 def payer_name_key(name: str) -> str:
@@ -27,13 +22,156 @@ def payer_name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-class _Repository:
+# --- interfaces -------------------------------------------------------------------------------
+
+
+class PatientRepository(ABC):
+    """Patients and their coverages."""
+
+    @abstractmethod
+    def get(self, patient_id: int) -> Patient | None: ...
+
+    @abstractmethod
+    def by_external_id(self, external_id: str) -> Patient | None: ...
+
+    @abstractmethod
+    def add(self, patient: Patient) -> Patient: ...
+
+    @abstractmethod
+    def find_coverage(
+        self,
+        patient_id: int,
+        *,
+        plan_type: str,
+        policy_id: str | None,
+        payer_name: str | None,
+        member_id: str | None,
+        group_number: str | None,
+    ) -> Coverage | None:
+        """The patient's coverage with exactly these terms, if stored before."""
+
+    @abstractmethod
+    def add_coverage(self, coverage: Coverage) -> Coverage: ...
+
+    @abstractmethod
+    def coverage(self, coverage_id: int) -> Coverage | None: ...
+
+
+class PayerRepository(ABC):
+    """The payer directory."""
+
+    @abstractmethod
+    def get(self, payer_id: int) -> Payer | None: ...
+
+    @abstractmethod
+    def by_name(self, name: str) -> Payer | None: ...
+
+    @abstractmethod
+    def all(self) -> Sequence[Payer]: ...
+
+    @abstractmethod
+    def add(self, payer: Payer) -> Payer: ...
+
+
+class CourseRepository(ABC):
+    """Courses with everything of their requests and sessions: the aggregate the services change."""
+
+    @abstractmethod
+    def add(self, course: Course) -> Course: ...
+
+    @abstractmethod
+    def by_request(self, request_id: int) -> Course | None:
+        """The course that holds the request."""
+
+    @abstractmethod
+    def by_case_id(self, case_id: str) -> Course | None: ...
+
+    @abstractmethod
+    def by_session(self, session_id: int) -> Course | None:
+        """The course a session belongs to."""
+
+    @abstractmethod
+    def next_case_version(self, case_id: str) -> int:
+        """One more than the highest stored version of the case id (1 for a new one)."""
+
+    @abstractmethod
+    def answer_holder(self, idempotency_key: str) -> int | None:
+        """The request that holds an answer applied under this key, if any (voided answers too)."""
+
+    @abstractmethod
+    def submission_holder(self, idempotency_key: str) -> int | None:
+        """The request that holds a sending recorded under this key, if any."""
+
+    @abstractmethod
+    def event_key_used(self, idempotency_key: str) -> bool: ...
+
+    @abstractmethod
+    def open_courses(self) -> Sequence[Course]:
+        """Courses with a request that is not final: where the day's work can come from."""
+
+    @abstractmethod
+    def requests(
+        self,
+        *,
+        statuses: Collection[str] | None = None,
+        payer_id: int | None = None,
+        request_ids: Collection[int] | None = None,
+    ) -> Sequence[Request]:
+        """Requests with their courses loaded, oldest first."""
+
+    @abstractmethod
+    def due_for_check(self, statuses: Collection[str], *, checked_before: dt.datetime, limit: int) -> list[int]:
+        """Ids of requests in ``statuses`` that no check looked at since ``checked_before``; soonest due first."""
+
+    @abstractmethod
+    def mark_checked(self, request_ids: Collection[int], at: dt.datetime) -> None:
+        """Note that a check looked at these requests (not a change: no version bump)."""
+
+    @abstractmethod
+    def document_content(self, document_id: int) -> bytes | None:
+        """The bytes of a document stored in the database by an earlier version."""
+
+
+class PlanRepository(ABC):
+    """Payment plans with their installments and payments."""
+
+    @abstractmethod
+    def get(self, plan_id: int, *, for_update: bool = False) -> PaymentPlan | None:
+        """A plan; ``for_update`` locks its row (PostgreSQL) so two payments cannot both pass the balance check."""
+
+    @abstractmethod
+    def add(self, plan: PaymentPlan) -> PaymentPlan: ...
+
+    @abstractmethod
+    def for_request(self, request_id: int) -> Sequence[PaymentPlan]: ...
+
+    @abstractmethod
+    def active_for_request(self, request_id: int) -> PaymentPlan | None: ...
+
+    @abstractmethod
+    def active_with_installments_due_before(self, as_of: dt.date) -> Sequence[PaymentPlan]: ...
+
+    def chain(self, plan: PaymentPlan) -> list[PaymentPlan]:
+        """The plans ``plan`` replaced, most recent first (restructuring history)."""
+        earlier = []
+        current = plan
+        while current.replaces_plan_id is not None:
+            previous = self.get(current.replaces_plan_id)
+            assert previous is not None  # a foreign key
+            earlier.append(previous)
+            current = previous
+        return earlier
+
+
+# --- SQL ----------------------------------------------------------------------------------------
+
+
+class SqlPatients(PatientRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-
-class PatientRepository(_Repository):
-    """Patients and their coverages."""
+    def get(self, patient_id: int) -> Patient | None:
+        return self.session.get(Patient, patient_id)
 
     def by_external_id(self, external_id: str) -> Patient | None:
         return self.session.scalars(select(Patient).where(Patient.external_id == external_id)).one_or_none()
@@ -52,7 +190,6 @@ class PatientRepository(_Repository):
         member_id: str | None,
         group_number: str | None,
     ) -> Coverage | None:
-        """The patient's coverage with exactly these terms, if stored before."""
         query = select(Coverage).where(
             Coverage.patient_id == patient_id,
             Coverage.plan_type == plan_type,
@@ -71,8 +208,9 @@ class PatientRepository(_Repository):
         return self.session.get(Coverage, coverage_id)
 
 
-class PayerRepository(_Repository):
-    """The payer directory."""
+class SqlPayers(PayerRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
     def get(self, payer_id: int) -> Payer | None:
         return self.session.get(Payer, payer_id)
@@ -89,115 +227,113 @@ class PayerRepository(_Repository):
         return payer
 
 
-class CaseRepository(_Repository):
-    """Case documents, one row per version."""
+class SqlCourses(CourseRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
-    def latest_version(self, case_id: str) -> int:
-        """The highest stored version of the case, 0 when none."""
-        found = self.session.scalar(select(func.max(CaseRecord.version)).where(CaseRecord.case_id == case_id))
-        return int(found or 0)
+    def add(self, course: Course) -> Course:
+        self.session.add(course)
+        return course
 
-    def patient_id_of(self, case_id: str) -> int | None:
-        """The patient (row id) the case's newest version belongs to, ``None`` for a new case."""
-        return self.session.scalar(
-            select(CaseRecord.patient_id)
-            .where(CaseRecord.case_id == case_id)
-            .order_by(CaseRecord.version.desc())
-            .limit(1)
-        )
+    def by_request(self, request_id: int) -> Course | None:
+        holder = select(t.pa_requests.c.course_id).where(t.pa_requests.c.id == request_id).scalar_subquery()
+        return self.session.scalars(select(Course).where(t.courses.c.id == holder)).one_or_none()
 
-    def get(self, case_record_id: int) -> CaseRecord | None:
-        return self.session.get(CaseRecord, case_record_id)
+    def by_case_id(self, case_id: str) -> Course | None:
+        return self.session.scalars(select(Course).where(t.courses.c.case_id == case_id)).one_or_none()
 
-    def add(self, record: CaseRecord) -> CaseRecord:
-        self.session.add(record)
-        return record
+    def by_session(self, session_id: int) -> Course | None:
+        holder = select(t.treatment_sessions.c.course_id).where(t.treatment_sessions.c.id == session_id)
+        return self.session.scalars(select(Course).where(t.courses.c.id == holder.scalar_subquery())).one_or_none()
 
+    def next_case_version(self, case_id: str) -> int:
+        found = self.session.scalar(select(func.max(t.cases.c.version)).where(t.cases.c.case_id == case_id))
+        return int(found or 0) + 1
 
-class RequestRepository(_Repository):
-    """Prior-authorization requests and what hangs off them (events, answers, documents)."""
+    def answer_holder(self, idempotency_key: str) -> int | None:
+        query = select(t.answers.c.request_id).where(t.answers.c.idempotency_key == idempotency_key)
+        return self.session.scalar(query)
 
-    def get(self, request_id: int) -> PARequest | None:
-        return self.session.get(PARequest, request_id)
+    def submission_holder(self, idempotency_key: str) -> int | None:
+        query = select(t.submissions.c.request_id).where(t.submissions.c.idempotency_key == idempotency_key)
+        return self.session.scalar(query)
 
-    def add(self, request: PARequest) -> PARequest:
-        self.session.add(request)
-        return request
+    def event_key_used(self, idempotency_key: str) -> bool:
+        query = select(exists().where(t.status_events.c.idempotency_key == idempotency_key))
+        return bool(self.session.scalar(query))
 
-    def add_child(self, row: StatusEvent | Submission | Authorization | Determination | Document) -> None:
-        """Add an event, submission, authorization, determination or document."""
-        self.session.add(row)
+    def open_courses(self) -> Sequence[Course]:
+        live = exists().where(t.pa_requests.c.course_id == t.courses.c.id, t.pa_requests.c.status.not_in(FINAL))
+        return self.session.scalars(select(Course).where(live).order_by(t.courses.c.id)).all()
 
-    def latest_for_case(self, case_id: str, statuses: Collection[str]) -> PARequest | None:
-        """The newest request of the case whose status is one of ``statuses``."""
-        query = (
-            select(PARequest)
-            .where(PARequest.case_id == case_id, PARequest.status.in_(statuses))
-            .order_by(PARequest.id.desc())
-            .limit(1)
-        )
-        return self.session.scalars(query).first()
-
-    def list(
-        self, *, statuses: Collection[str] | None = None, payer_id: int | None = None, limit: int | None = None
-    ) -> Sequence[PARequest]:
-        query = select(PARequest).order_by(PARequest.id)
+    def requests(
+        self,
+        *,
+        statuses: Collection[str] | None = None,
+        payer_id: int | None = None,
+        request_ids: Collection[int] | None = None,
+    ) -> Sequence[Request]:
+        c = t.pa_requests.c
+        query = select(c.id, c.course_id)
         if statuses is not None:
-            query = query.where(PARequest.status.in_(statuses))
+            query = query.where(c.status.in_(list(statuses)))
         if payer_id is not None:
-            query = query.where(PARequest.payer_id == payer_id)
-        if limit is not None:
-            query = query.limit(limit)
-        return self.session.scalars(query).all()
+            query = query.where(c.payer_id == payer_id)
+        if request_ids is not None:
+            query = query.where(c.id.in_(list(request_ids)))
+        wanted = {row.id: row.course_id for row in self.session.execute(query)}
+        if not wanted:
+            return []
+        courses = self.session.scalars(select(Course).where(t.courses.c.id.in_(set(wanted.values())))).all()
+        found = [r for course in courses for r in course.requests if r.id in wanted]
+        return sorted(found, key=lambda r: r.id or 0)
 
-    def due_for_check(
-        self, statuses: Collection[str], *, checked_before: dt.datetime, limit: int
-    ) -> Sequence[PARequest]:
-        """Requests awaiting the payer that no check has looked at since ``checked_before``; soonest due first."""
+    def due_for_check(self, statuses: Collection[str], *, checked_before: dt.datetime, limit: int) -> list[int]:
+        c = t.pa_requests.c
         query = (
-            select(PARequest)
-            .where(
-                PARequest.status.in_(statuses),
-                or_(PARequest.checked_at.is_(None), PARequest.checked_at < checked_before),
-            )
-            .order_by(PARequest.due_at.is_(None), PARequest.due_at, PARequest.id)
+            select(c.id)
+            .where(c.status.in_(list(statuses)), or_(c.checked_at.is_(None), c.checked_at < checked_before))
+            .order_by(c.due_at.is_(None), c.due_at, c.id)
             .limit(limit)
         )
-        return self.session.scalars(query).all()
+        return list(self.session.scalars(query).all())
 
     def mark_checked(self, request_ids: Collection[int], at: dt.datetime) -> None:
-        """Note that a check looked at these requests (not a change of the request: no version bump)."""
         if request_ids:
             self.session.execute(
-                update(PARequest)
-                .where(PARequest.id.in_(list(request_ids)))
+                update(t.pa_requests)
+                .where(t.pa_requests.c.id.in_(list(request_ids)))
                 .values(checked_at=at)
                 .execution_options(synchronize_session=False)
             )
 
-    def events(self, request_id: int) -> Sequence[StatusEvent]:
-        query = select(StatusEvent).where(StatusEvent.request_id == request_id).order_by(StatusEvent.id)
-        return self.session.scalars(query).all()
-
-    def event_by_key(self, idempotency_key: str) -> StatusEvent | None:
-        query = select(StatusEvent).where(StatusEvent.idempotency_key == idempotency_key)
-        return self.session.scalars(query).one_or_none()
-
-    def submission_by_key(self, idempotency_key: str) -> Submission | None:
-        query = select(Submission).where(Submission.idempotency_key == idempotency_key)
-        return self.session.scalars(query).one_or_none()
-
-    def submissions(self, request_id: int) -> Sequence[Submission]:
-        query = select(Submission).where(Submission.request_id == request_id).order_by(Submission.id)
-        return self.session.scalars(query).all()
-
-    def determinations(self, request_id: int) -> Sequence[Determination]:
-        query = select(Determination).where(Determination.request_id == request_id).order_by(Determination.id)
-        return self.session.scalars(query).all()
-
-    def documents(self, request_id: int) -> Sequence[Document]:
-        query = select(Document).where(Document.request_id == request_id).order_by(Document.id)
-        return self.session.scalars(query).all()
-
     def document_content(self, document_id: int) -> bytes | None:
-        return self.session.scalar(select(Document.content).where(Document.id == document_id))
+        return self.session.scalar(select(t.documents.c.content).where(t.documents.c.id == document_id))
+
+
+class SqlPlans(PlanRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, plan_id: int, *, for_update: bool = False) -> PaymentPlan | None:
+        query = select(PaymentPlan).where(PaymentPlan.id == plan_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).one_or_none()
+
+    def add(self, plan: PaymentPlan) -> PaymentPlan:
+        self.session.add(plan)
+        return plan
+
+    def for_request(self, request_id: int) -> Sequence[PaymentPlan]:
+        query = select(PaymentPlan).where(PaymentPlan.request_id == request_id).order_by(PaymentPlan.id)
+        return self.session.scalars(query).all()
+
+    def active_for_request(self, request_id: int) -> PaymentPlan | None:
+        query = select(PaymentPlan).where(PaymentPlan.request_id == request_id, PaymentPlan.status == "active")
+        return self.session.scalars(query.order_by(PaymentPlan.id.desc()).limit(1)).first()
+
+    def active_with_installments_due_before(self, as_of: dt.date) -> Sequence[PaymentPlan]:
+        due = exists().where(PlanInstallment.plan_id == PaymentPlan.id, PlanInstallment.due_date < as_of)
+        query = select(PaymentPlan).where(PaymentPlan.status == "active", due).order_by(PaymentPlan.id)
+        return self.session.scalars(query).all()

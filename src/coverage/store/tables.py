@@ -1,7 +1,8 @@
-"""The records, as SQLAlchemy 2 typed declarative tables on one :data:`Base.metadata`.
+"""The records' tables, on one :data:`Base.metadata`; each change ships with an Alembic migration.
 
-Other modules (the self-pay tables) add their own tables on the same ``Base``; each table
-change ships with an Alembic migration in ``coverage/store/migrations/versions``.
+Patients, payers, coverages and the self-pay tables are declarative rows. A course and its
+requests are the domain's own classes (:mod:`coverage.requests.model`), mapped onto the plain
+``Table`` objects below by :mod:`coverage.store.orm`, so the domain imports no SQLAlchemy.
 Free text that comes from a case (names, member and group numbers, payer names, the
 patient's id) is ``Text``: the case format puts no length on it, and a limit here would turn
 a valid case into a database error. Timestamps are UTC and timezone-aware on both databases
@@ -12,11 +13,14 @@ a valid case into a database error. Timestamps are UTC and timezone-aware on bot
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -26,8 +30,11 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
@@ -122,6 +129,8 @@ class Payer(Base):
     policy_id: Mapped[str | None] = mapped_column(String(100))
     turnaround_days: Mapped[int] = mapped_column(Integer)
     urgent_turnaround_hours: Mapped[int] = mapped_column(Integer)
+    #: The payer's internal-appeal window in days (``None``: the settings' default, 180).
+    appeal_window_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -141,145 +150,333 @@ class Coverage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class CaseRecord(Base):
-    """One version of a validated case document; a new intake of the same case id is a new version."""
-
-    __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("case_id", "version", name="uq_cases_case_id_version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    document: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
-    sha256: Mapped[str] = mapped_column(String(71))
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    received_by: Mapped[str] = mapped_column(String(120))
+def _id() -> Column[int]:
+    return Column("id", Integer, primary_key=True)
 
 
-class PARequest(Base):
-    """A prior-authorization request and where it stands; ``version`` guards every change."""
+def _when(name: str, *, nullable: bool = False) -> Column[dt.datetime]:
+    return Column(name, UTCDateTime(), nullable=nullable)
 
-    __tablename__ = "pa_requests"
+
+def _flag(name: str) -> Column[bool]:
+    return Column(name, Boolean, nullable=False, default=False, server_default=false())
+
+
+def _request_fk() -> Column[int]:
+    return Column("request_id", ForeignKey("pa_requests.id"), nullable=False, index=True)
+
+
+#: A course: one patient's treatment under one ``case_id`` (``version`` guards every change to it).
+courses = Table(
+    "courses",
+    Base.metadata,
+    _id(),
+    Column("case_id", String(64), nullable=False, unique=True),
+    Column("patient_id", ForeignKey("patients.id"), nullable=False, index=True),
+    Column("treatment", String(32), nullable=False),
+    _when("created_at"),
+    _when("updated_at"),
+    Column("version", Integer, nullable=False),
+)
+
+#: A request; ``version`` guards every change.
+pa_requests = Table(
+    "pa_requests",
+    Base.metadata,
+    _id(),
+    Column("course_id", ForeignKey("courses.id"), nullable=False, index=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("patient_id", ForeignKey("patients.id"), nullable=False, index=True),
+    Column("coverage_id", ForeignKey("coverages.id"), nullable=False),
+    Column("payer_id", ForeignKey("payers.id"), index=True),
+    Column("kind", String(16), nullable=False),
+    Column("previous_request_id", ForeignKey("pa_requests.id")),
+    Column("status", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("urgency", String(16), nullable=False, default="standard"),
+    Column("expedited_reason", Text),
+    Column("treatment", String(32), nullable=False),
+    Column("indication", String(16), nullable=False),
+    _flag("signoff_required"),
+    Column("appeal_window_days", Integer),
+    _when("created_at"),
+    _when("updated_at"),
+    _when("status_changed_at"),
+    #: When the payer's answer (or an appeal decision) is due; set by each sending.
+    _when("due_at", nullable=True),
+    #: When an automated status check last looked at this request (not a change: no version bump).
+    _when("checked_at", nullable=True),
+    CheckConstraint("urgency IN ('standard', 'expedited')", name="urgency"),
+    Index("ix_pa_requests_status_due_at", "status", "due_at"),
+)
+
+#: Case versions: the case JSON as taken in, numbered per ``case_id``.
+cases = Table(
+    "cases",
+    Base.metadata,
+    _id(),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("request_id", ForeignKey("pa_requests.id"), index=True),
+    Column("patient_id", ForeignKey("patients.id"), nullable=False, index=True),
+    Column("document", JSON_DOCUMENT, nullable=False),
+    Column("sha256", String(71), nullable=False),
+    _when("received_at"),
+    Column("received_by", String(120), nullable=False),
+    _flag("superseded"),
+    UniqueConstraint("case_id", "version", name="uq_cases_case_id_version"),
+)
+
+#: Evaluations: the engine's output for a case version, as of the day of the act.
+determinations = Table(
+    "determinations",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    Column("case_record_id", ForeignKey("cases.id"), nullable=False),
+    Column("evaluated_on", Date),
+    Column("policy_id", String(100)),
+    Column("policy_version", String(40)),
+    Column("policy_hash", String(71)),
+    Column("outcome", String(40), nullable=False),
+    Column("next_step", String(40), nullable=False),
+    Column("result", JSON_DOCUMENT, nullable=False),
+    _when("created_at"),
+)
+
+#: Sendings: the unique idempotency key makes "never submit twice" hold.
+submissions = Table(
+    "submissions",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    Column("channel", String(20), nullable=False),
+    Column("reference", String(120)),
+    Column("sent_on", Date, nullable=False),
+    _when("submitted_at"),
+    Column("by", String(120), nullable=False),
+    Column("purpose", String(16), nullable=False, default="request"),
+    Column("idempotency_key", String(200), unique=True),
+    _flag("voided"),
+)
+
+#: Authorizations granted by approving answers; units used are the sessions charged plus the adjustment.
+authorizations = Table(
+    "authorizations",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    Column("number", String(80), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=False),
+    Column("code", String(16), nullable=False, default=""),
+    Column("units_authorized", Integer, nullable=False),
+    Column("units_adjustment", Integer, nullable=False, default=0),
+    _flag("partial"),
+    _flag("voided"),
+    _flag("superseded"),
+    _when("created_at", nullable=True),
+    CheckConstraint("valid_to >= valid_from", name="valid_dates"),
+    CheckConstraint("units_authorized >= 0 AND units_adjustment >= 0", name="units_non_negative"),
+)
+
+#: The payer's answers; ``idempotency_key`` (a payer's answer id) is applied once, even after an undo.
+answers = Table(
+    "answers",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    Column("decision", String(24), nullable=False),
+    Column("decided_on", Date, nullable=False),
+    _when("recorded_at"),
+    Column("by", String(120), nullable=False),
+    Column("reference", String(120)),
+    Column("reason", Text),
+    Column("info_requested", Text),
+    Column("respond_by", Date),
+    Column("authorization_number", String(80)),
+    Column("valid_from", Date),
+    Column("valid_to", Date),
+    Column("units", Integer),
+    _flag("appeal"),
+    Column("idempotency_key", String(200), unique=True),
+    _flag("voided"),
+    Column("authorization_id", ForeignKey("authorizations.id")),
+)
+
+#: Treatment sessions of a course.
+treatment_sessions = Table(
+    "treatment_sessions",
+    Base.metadata,
+    _id(),
+    Column("course_id", ForeignKey("courses.id"), nullable=False, index=True),
+    Column("request_id", ForeignKey("pa_requests.id")),
+    Column("date", Date, nullable=False),
+    Column("dose_mg", Integer),
+    Column("units", Integer, nullable=False),
+    Column("code", String(16)),
+    Column("authorization_id", ForeignKey("authorizations.id"), index=True),
+    _when("recorded_at"),
+    Column("by", String(120), nullable=False),
+    _flag("voided"),
+    Column("void_reason", Text),
+    CheckConstraint("units >= 0", name="units_non_negative"),
+)
+
+#: Documents waiting for a person to send them.
+send_tasks = Table(
+    "send_tasks",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    Column("channel", String(20), nullable=False),
+    Column("destination", String(500)),
+    Column("documents", JSON, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    _when("opened_at"),
+    _when("closed_at", nullable=True),
+    Column("closed_reason", Text),
+    Column("submission_id", ForeignKey("submissions.id")),
+)
+
+send_failures = Table(
+    "send_failures",
+    Base.metadata,
+    _id(),
+    Column("task_id", ForeignKey("send_tasks.id"), nullable=False, index=True),
+    _when("at"),
+    Column("by", String(120), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+#: A clinician's sign-off of a sending; at most one pending per request (a partial unique index).
+signoffs = Table(
+    "signoffs",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    _when("requested_at"),
+    Column("case_version", Integer, nullable=False),
+    Column("sending", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    _when("decided_at", nullable=True),
+    Column("by", String(120)),
+    Column("note", Text),
+    CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+    Index(
+        "uq_signoffs_one_pending",
+        "request_id",
+        unique=True,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+#: Files of a request. ``key`` is relative to the document store (``<request id>/<control number>.pdf``);
+#: ``path`` and ``content`` are where documents of earlier versions live.
+documents = Table(
+    "documents",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    Column("kind", String(40), nullable=False),
+    Column("sha256", String(71), nullable=False),
+    Column("key", Text),
+    Column("path", Text),
+    Column("content", LargeBinary),
+    Column("size", Integer, nullable=False),
+    Column("pages", Integer),
+    Column("dated", Date),
+    Column("title", Text),
+    Column("case_version", Integer),
+    Column("control_number", String(80)),
+    _flag("withdrawn"),
+    _when("created_at"),
+    UniqueConstraint("request_id", "control_number", name="uq_documents_request_id_control_number"),
+)
+
+#: The append-only audit trail.
+status_events = Table(
+    "status_events",
+    Base.metadata,
+    _id(),
+    _request_fk(),
+    Column("action", String(32), nullable=False, default="move"),
+    Column("from_status", String(32)),
+    Column("to_status", String(32), nullable=False),
+    _when("at"),
+    Column("by", String(120), nullable=False),
+    Column("reason", Text),
+    Column("payer_reference", String(120)),
+    #: Set by automated callers so that the same act applied twice is written once.
+    Column("idempotency_key", String(200), unique=True),
+    Column("undoes_event_id", ForeignKey("status_events.id")),
+)
+
+
+# --- self-pay -----------------------------------------------------------------------------------
+
+
+class PaymentPlan(Base):
+    """A self-pay plan for a request: the total owed and how it is split."""
+
+    __tablename__ = "payment_plans"
     __table_args__ = (
-        CheckConstraint("urgency IN ('standard', 'expedited')", name="urgency"),
-        Index("ix_pa_requests_status_due_at", "status", "due_at"),
+        CheckConstraint("status IN ('active', 'cancelled', 'restructured')", name="status"),
+        CheckConstraint("total > 0 AND discount >= 0 AND course_total >= total", name="amounts"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[str] = mapped_column(String(64), index=True)
-    case_record_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"))
-    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"), index=True)
-    status: Mapped[str] = mapped_column(String(32))
-    version: Mapped[int] = mapped_column(Integer)
-    urgency: Mapped[str] = mapped_column(String(16), default="standard")
-    treatment: Mapped[str] = mapped_column(String(32))
-    indication: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[int] = mapped_column(ForeignKey("pa_requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    treatment: Mapped[str | None] = mapped_column(String(32))
+    dose_mg: Mapped[int | None] = mapped_column(Integer)
+    #: The price-list course total (or the total given by hand) before any discount.
+    course_total: Mapped[Decimal] = mapped_column(MONEY)
+    discount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    #: What this plan collects: the installments sum to it.
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    replaces_plan_id: Mapped[int | None] = mapped_column(ForeignKey("payment_plans.id"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    #: When the payer's answer (or an appeal decision) is due; set on submission.
-    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    #: When an automated status check last looked at this request (not a domain change).
-    checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    status_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    info_requested: Mapped[str | None] = mapped_column(Text)
-    denial_reason: Mapped[str | None] = mapped_column(Text)
-    denied_on: Mapped[dt.date | None] = mapped_column(Date)
-    appeal_deadline: Mapped[dt.date | None] = mapped_column(Date)
-    payer_reference: Mapped[str | None] = mapped_column(String(120))
+    created_by: Mapped[str] = mapped_column(String(120))
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_by: Mapped[str | None] = mapped_column(String(120))
+    close_reason: Mapped[str | None] = mapped_column(Text)
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # SQLAlchemy reads a plain dict
-
-    authorizations: Mapped[list[Authorization]] = relationship(
-        order_by="Authorization.id", back_populates="request", lazy="selectin"
-    )
+    installments: Mapped[list[PlanInstallment]] = relationship(order_by="PlanInstallment.number", lazy="selectin")
+    payments: Mapped[list[Payment]] = relationship(order_by=lambda: [Payment.paid_on, Payment.id], lazy="selectin")
 
 
-class Determination(Base):
-    """The engine's output for one case version, with the policy version and hash it used."""
+class PlanInstallment(Base):
+    """One monthly installment of a plan."""
 
-    __tablename__ = "determinations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("pa_requests.id"), index=True)
-    case_record_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    policy_id: Mapped[str | None] = mapped_column(String(100))
-    policy_version: Mapped[str | None] = mapped_column(String(40))
-    policy_hash: Mapped[str | None] = mapped_column(String(71))
-    outcome: Mapped[str] = mapped_column(String(40))
-    next_step: Mapped[str] = mapped_column(String(40))
-    result: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class Document(Base):
-    """A file sent or received for a request: a letter, a form, the payer's answer."""
-
-    __tablename__ = "documents"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("pa_requests.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    sha256: Mapped[str] = mapped_column(String(71))
-    path: Mapped[str | None] = mapped_column(Text)
-    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    size: Mapped[int] = mapped_column(Integer)
-    #: The X12 275 / PWK attachment control number, when the document went electronically.
-    control_number: Mapped[str | None] = mapped_column(String(80))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class StatusEvent(Base):
-    """One line of the append-only audit trail: a status change (or a recorded act) of a request."""
-
-    __tablename__ = "status_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("pa_requests.id"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(32))
-    to_status: Mapped[str] = mapped_column(String(32))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    by: Mapped[str] = mapped_column(String(120))
-    reason: Mapped[str | None] = mapped_column(Text)
-    payer_reference: Mapped[str | None] = mapped_column(String(120))
-    #: Set by automated callers so that the same answer applied twice is written once.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-
-
-class Submission(Base):
-    """A request sent to the payer; the unique idempotency key makes "never submit twice" hold."""
-
-    __tablename__ = "submissions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("pa_requests.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    reference: Mapped[str | None] = mapped_column(String(120))
-    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    by: Mapped[str] = mapped_column(String(120))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-
-
-class Authorization(Base):
-    """An approval: the payer's number, valid dates and units; the latest one is current."""
-
-    __tablename__ = "authorizations"
+    __tablename__ = "payment_plan_installments"
     __table_args__ = (
-        CheckConstraint("valid_to >= valid_from", name="valid_dates"),
-        CheckConstraint("units_used >= 0 AND units_authorized >= 0", name="units_non_negative"),
+        UniqueConstraint("plan_id", "number", name="uq_payment_plan_installments_plan_id_number"),
+        CheckConstraint("number >= 1 AND amount >= 0", name="valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("pa_requests.id"), index=True)
-    number: Mapped[str] = mapped_column(String(80))
-    valid_from: Mapped[dt.date] = mapped_column(Date)
-    valid_to: Mapped[dt.date] = mapped_column(Date)
-    units_authorized: Mapped[int] = mapped_column(Integer)
-    units_used: Mapped[int] = mapped_column(Integer, default=0)
-    partial: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
 
-    request: Mapped[PARequest] = relationship(back_populates="authorizations")
+
+class Payment(Base):
+    """Money received against a plan."""
+
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    #: How the patient paid (card, cash, check, hsa, fsa), for the HSA/FSA receipt.
+    method: Mapped[str | None] = mapped_column(String(20))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(120))

@@ -1,12 +1,15 @@
-"""The unit of work: one session, one transaction, committed once by the service that opened it.
+"""The unit of work: one transaction, committed once by the service that opened it.
 
     with uow:
-        request = uow.requests.get(request_id)
-        ...
+        course = uow.courses.by_request(request_id)
+        course.request(request_id).submit(...)
         uow.commit()
 
-Leaving the block without ``commit()`` rolls back. Repositories never commit. A lost
-optimistic-locking race (SQLAlchemy's ``StaleDataError``) becomes
+Leaving the block without ``commit()`` rolls back. It exposes repositories, never its session.
+:class:`SqlUnitOfWork` runs on a database; :class:`~coverage.store.fake.FakeUnitOfWork` keeps
+everything in memory for the domain and service tests.
+
+A lost optimistic-locking race (SQLAlchemy's ``StaleDataError``) becomes
 :class:`~coverage.errors.StaleVersion`; a unique key taken by a concurrent writer becomes
 :class:`Conflict` (a ``StaleVersion`` too): reload and retry. Any other database error (a value
 too long, a lost connection) becomes :class:`~coverage.errors.StorageError` naming the error's
@@ -15,19 +18,25 @@ type only: SQLAlchemy's own message quotes the statement's parameters, which may
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from coverage.errors import StaleVersion, StorageError
+from coverage.store.orm import map_domain
 from coverage.store.repositories import (
-    CaseRepository,
+    CourseRepository,
     PatientRepository,
     PayerRepository,
-    RequestRepository,
+    PlanRepository,
+    SqlCourses,
+    SqlPatients,
+    SqlPayers,
+    SqlPlans,
 )
 
 
@@ -38,38 +47,67 @@ class Conflict(StaleVersion):
 def translate(error: Exception) -> Exception | None:
     """The domain error for a database error: a lost race, or a PHI-free :class:`StorageError`."""
     if isinstance(error, StaleDataError):
-        return StaleVersion("the request was changed by someone else; reload it and try again")
+        return StaleVersion("the request was changed by someone else meanwhile; reload it and try again")
     if isinstance(error, IntegrityError):
         constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
         where = f" ({constraint})" if constraint else ""
         return Conflict(f"the database refused a conflicting write{where}; reload and try again")
+    if isinstance(error, DataError):
+        return StorageError("the database refused a value out of its range (DataError)")
     if isinstance(error, SQLAlchemyError):
         return StorageError(f"the database refused the operation ({type(error).__name__})")
     return None
 
 
-class UnitOfWork:
+class UnitOfWork(ABC):
     """A transaction over the records, with the repositories that work inside it."""
 
-    session: Session
+    courses: CourseRepository
     patients: PatientRepository
     payers: PayerRepository
-    cases: CaseRepository
-    requests: RequestRepository
+    plans: PlanRepository
+
+    @abstractmethod
+    def __enter__(self) -> Self: ...
+
+    @abstractmethod
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Send pending writes (new rows get their ids) without committing."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make every write of this unit of work durable, at once."""
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Forget every write since the last commit."""
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """A unit of work on a database session."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
+        map_domain()
         self._sessions = sessions
-        self._active = False
+        self._session: Session | None = None
 
     def __enter__(self) -> Self:
-        if self._active:
+        if self._session is not None:
             raise RuntimeError("this unit of work is already open")
-        self.session = self._sessions()
-        self.patients = PatientRepository(self.session)
-        self.payers = PayerRepository(self.session)
-        self.cases = CaseRepository(self.session)
-        self.requests = RequestRepository(self.session)
-        self._active = True
+        session = self._sessions()
+        self._session = session
+        self.courses = SqlCourses(session)
+        self.patients = SqlPatients(session)
+        self.payers = SqlPayers(session)
+        self.plans = SqlPlans(session)
         return self
 
     def __exit__(
@@ -78,24 +116,28 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        session, self._session = self._session, None
+        assert session is not None
         try:
-            self.session.rollback()
+            session.rollback()
         finally:
-            self.session.close()
-            self._active = False
+            session.close()
         if isinstance(exc, Exception):
             domain = translate(exc)
             if domain is not None:
                 raise domain from None
 
+    @property
+    def _open(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("this unit of work is not open")
+        return self._session
+
     def flush(self) -> None:
-        """Send pending writes (to get ids) without committing."""
-        self.session.flush()
+        self._open.flush()
 
     def commit(self) -> None:
-        """Make every write of this unit of work durable, at once."""
-        self.session.commit()
+        self._open.commit()
 
     def rollback(self) -> None:
-        """Forget every write since the last commit."""
-        self.session.rollback()
+        self._open.rollback()

@@ -2,28 +2,25 @@
 
 :func:`coverage.workflow.fallback.decide_fallback` decides; this service acts on a batch of
 stored requests. An appeal gets its letter and moves to ``appeal_drafted`` (the prior
-authorization flow sends it after sign-off). A fallback asks the payments service for the
-self-pay offer (pay in full, installment options), names the alternative treatment when it
-meets the criteria, and moves the request to ``payment_plan``. Each move is keyed by the
-request and the number of submissions it has, so a re-run acts once per denial.
+authorization flow sends it). A fallback asks the payments service for the self-pay offer (pay
+in full, installment options), names the other treatment when it meets the criteria, and moves
+the request to ``payment_plan``. Each move is keyed by the request and its sendings, so a re-run
+acts once per denial.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from coverage.clinic import Clinic
-from coverage.payments import service as payments
-from coverage.policies.service import Checker
-from coverage.requests import service as requests
-from coverage.store.uow import UnitOfWork
+from coverage.determinations import Determination
+from coverage.services import payments
+from coverage.services import requests as services
+from coverage.services.documents import RequestDocuments
 from coverage.workflow.fallback import decide_fallback
-from coverage.workflow.prepare import draft_appeal_letter, load_case
+from coverage.workflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -52,69 +49,49 @@ def reason_code(reason: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def handle_denials(
-    request_ids: Sequence[int],
-    *,
-    uow: UnitOfWork,
-    checker: Checker,
-    clinic: Clinic,
-    documents_dir: Path,
-    by: str,
-    today: dt.date | None = None,
-) -> list[FallbackResult]:
+def handle_denials(request_ids: Sequence[int], *, rt: Runtime, by: str) -> list[FallbackResult]:
     """Appeal or fall back, for each denied, finally denied, or not coverable draft request."""
-    today = today or dt.datetime.now(dt.UTC).date()
     results: list[FallbackResult] = []
+    when = rt.ctx.when()
     for request_id in request_ids:
-        detail = requests.get_request(request_id, uow=uow)
-        view = detail.request
-        status = view.stored_status
-        determination = detail.determination or checker.determine(load_case(request_id, uow=uow, checker=checker))
+        with rt.uow() as uow:
+            _, request = services.load(uow, request_id)
+            status = request.status
+            evaluation = request.evaluation
+            assert evaluation is not None  # intake always evaluates
+            determination = Determination.from_dict(evaluation.result)
+            denial = request.last_denial
+            sendings = len(request.live_submissions)
         if status == "draft" and determination.outcome in NOT_COVERABLE:
             decision = decide_fallback(determination, reason_code=None, reason=None, final=True)
-            decision_reason = f"{determination.outcome}: " + decision.reason.removeprefix("final denial; ")
+            why = f"{determination.outcome}: " + decision.reason.removeprefix("final denial; ")
         elif status in ("denied", "appeal_denied"):
+            text = denial.reason if denial is not None else None
             decision = decide_fallback(
-                determination,
-                reason_code=reason_code(view.denial_reason),
-                reason=view.denial_reason,
-                final=status == "appeal_denied",
+                determination, reason_code=reason_code(text), reason=text, final=status == "appeal_denied"
             )
-            decision_reason = decision.reason
+            why = decision.reason
         else:
             results.append(FallbackResult(request_id, "skipped", status, f"nothing to fall back from ({status})"))
             continue
-        key = f"fallback:{request_id}:{len(detail.submissions)}"
+        key = f"fallback:{request_id}:{sendings}"
         if decision.action == "appeal":
-            letter = draft_appeal_letter(
-                request_id, uow=uow, checker=checker, clinic=clinic, documents_dir=documents_dir
-            )
-            moved = requests.transition(
-                request_id,
-                "appeal_drafted",
-                uow=uow,
-                by=by,
-                reason=f"appeal drafted ({letter.control_number}): {decision_reason}",
-                idempotency_key=key,
-            )
-            results.append(
-                FallbackResult(
-                    request_id, "appeal", moved.stored_status, decision_reason, appeal_letter=letter.control_number
-                )
-            )
+            letter = _draft_appeal(request_id, rt=rt, by=by, key=key, why=why)
+            results.append(FallbackResult(request_id, "appeal", "appeal_drafted", why, appeal_letter=letter))
             continue
-        offer = payments.request_offer(request_id, uow=uow, prices=clinic.prices, start=today)
+        offer = payments.request_offer(request_id, uow=rt.uow(), prices=rt.clinic.prices, start=when.today)
         counts = tuple(o.count for o in offer.offer.options)
         terms = f"pay in full {offer.offer.pay_in_full}" + (
             f" or {'/'.join(str(c) for c in counts)} monthly installments" if counts else ""
         )
         alternative = f"; suggest {decision.alternative_treatment}" if decision.alternative_treatment else ""
-        moved = requests.transition(
+        moved = services.transition(
             request_id,
             "payment_plan",
-            uow=uow,
+            uow=rt.uow(),
+            ctx=rt.ctx,
             by=by,
-            reason=f"self-pay offered ({terms}){alternative}: {decision_reason}",
+            reason=f"self-pay offered ({terms}){alternative}: {why}",
             idempotency_key=key,
         )
         results.append(
@@ -122,7 +99,7 @@ def handle_denials(
                 request_id,
                 "fall_back",
                 moved.stored_status,
-                decision_reason,
+                why,
                 alternative_treatment=decision.alternative_treatment,
                 pay_in_full=str(offer.offer.pay_in_full),
                 installment_options=counts,
@@ -130,3 +107,25 @@ def handle_denials(
         )
         log.info("request %s: fell back to self-pay", request_id)
     return results
+
+
+def _draft_appeal(request_id: int, *, rt: Runtime, by: str, key: str, why: str) -> str:
+    """Move to appeal_drafted and make the appeal letter answering the denial (once per denial)."""
+    services.transition(
+        request_id,
+        "appeal_drafted",
+        uow=rt.uow(),
+        ctx=rt.ctx,
+        by=by,
+        reason=f"appeal drafted: {why}",
+        idempotency_key=key,
+    )
+    with rt.uow() as uow:
+        _, request = services.load(uow, request_id)
+        payer = uow.payers.get(request.payer_id) if request.payer_id is not None else None
+        documents = RequestDocuments(
+            request, checker=rt.checker, clinic=rt.clinic, store=rt.store, when=rt.ctx.when(), payer=payer
+        )
+        letter = documents.appeal().document.control_number
+        uow.commit()
+    return letter

@@ -14,9 +14,8 @@ from itertools import islice
 from pathlib import Path
 
 from coverage.errors import InvalidInput, PriorAuthError
-from coverage.policies.service import Checker
-from coverage.requests import service as requests
-from coverage.store.uow import UnitOfWork
+from coverage.services import requests as services
+from coverage.workflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +59,12 @@ def _fields(error: PriorAuthError) -> tuple[str, ...]:
     return tuple(sorted({line.split(":", 1)[0].strip() for line in error.lines()}))
 
 
-def intake_slice(path: str, start: int, stop: int, *, uow: UnitOfWork, checker: Checker, by: str) -> IntakeSlice:
+def intake_slice(path: str, start: int, stop: int, *, rt: Runtime, by: str) -> IntakeSlice:
     """Intake the cases at positions ``start`` to ``stop - 1``; one bad case does not stop the others."""
     result = IntakeSlice()
     for position, raw in enumerate(islice(_items(_source(Path(path))), start, stop), start=start):
         try:
-            taken = requests.intake(raw, uow=uow, checker=checker, by=by)
+            taken = services.intake(raw, uow=rt.uow(), checker=rt.checker, ctx=rt.ctx, by=by)
         except PriorAuthError as error:
             result.invalid.append((position, _fields(error)))
             log.warning("intake: case at position %s refused (%s)", position, ", ".join(_fields(error)))

@@ -1,4 +1,4 @@
-"""What the workflow's tasks work with: the settings, the records database, the checker, the clinic, the gateways.
+"""What the workflow's tasks work with: the settings, the records, the checker, the clinic, the gateways.
 
 A Prefect task receives ids only, so it finds its collaborators here: one :class:`Runtime` per
 process, built from the settings on first use (a worker process builds its own), or set by the
@@ -7,8 +7,8 @@ caller (the demo, the tests) with :func:`use_runtime`.
 Which payer gateway answers is a setting:
 
 - ``PRIORAUTH_GATEWAY=manual`` (the default): a payer whose directory channel is fax, phone or
-  portal gets the packet prepared and a task for staff; ``electronic`` goes to the sandbox until
-  a Da Vinci PAS or X12 278 gateway replaces it;
+  portal gets its documents prepared and a send task for a person (nothing is marked sent);
+  ``electronic`` goes to the sandbox until a Da Vinci PAS or X12 278 gateway replaces it;
 - ``PRIORAUTH_GATEWAY=sandbox``: every request goes to the simulated payer
   (``PRIORAUTH_SANDBOX_SEED``, ``PRIORAUTH_SANDBOX_DELAY_HOURS``).
 """
@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coverage.payers.gateways import Channel, ManualGateway, PayerGateway, SandboxGateway
-from coverage.requests.clocks import ClockSettings
+from coverage.payers.gateways import PayerGateway, SandboxGateway
+from coverage.requests.lifecycle import PERSON_CHANNELS
+from coverage.services.context import Context
 
 if TYPE_CHECKING:
     from coverage.clinic import Clinic
     from coverage.policies.service import Checker
     from coverage.settings import Settings
     from coverage.store.db import Database
+    from coverage.store.documents import DocumentStore
     from coverage.store.uow import UnitOfWork
 
 #: Who the audit trail names for changes the workflow makes.
@@ -48,40 +49,38 @@ class Runtime:
     database: Database
     checker: Checker
     clinic: Clinic
+    store: DocumentStore
+    ctx: Context = field(default_factory=Context)
     electronic: PayerGateway = field(default_factory=SandboxGateway)
     all_electronic: bool = False
-    clocks: ClockSettings = field(default_factory=ClockSettings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         from coverage.clinic import load_clinic
         from coverage.policies.service import Checker
         from coverage.store.db import open_database
+        from coverage.store.documents import DocumentStore
 
         return cls(
             settings=settings,
             database=open_database(settings),
             checker=Checker.from_settings(settings),
             clinic=load_clinic(settings),
+            store=DocumentStore(settings.documents_location),
+            ctx=Context.from_settings(settings),
             electronic=sandbox_from_settings(settings),
             all_electronic=settings.gateway == "sandbox",
-            clocks=ClockSettings.from_settings(settings),
         )
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work on the records database."""
         return self.database.unit_of_work()
 
-    def gateway(self, channel: str) -> PayerGateway:
-        """The gateway for a payer's submission channel (or a submission's recorded channel)."""
-        if self.all_electronic or channel == "electronic":
+    def gateway(self, channel: str) -> PayerGateway | None:
+        """The gateway for a payer's channel; ``None`` when a person sends (fax, portal, phone)."""
+        if self.all_electronic or channel not in PERSON_CHANNELS:
             return self.electronic
-        manual: Channel = "portal" if channel == "portal" else "phone" if channel == "phone" else "fax"
-        return ManualGateway(manual)
-
-    @property
-    def documents_dir(self) -> Path:
-        return self.settings.documents_dir
+        return None
 
 
 _current: Runtime | None = None

@@ -1,8 +1,7 @@
-"""A patient takes the self-pay offer: the plan, its agreement PDF, and payments with their receipt.
+"""A patient takes the self-pay offer: the plan, its agreement, and a first payment with its receipt.
 
-Staff do this with ``priorauth payments``; the demo does it here so every fallback ends with
-real documents. The PDFs go where the workflow's other documents go, attached by control
-number (a document already attached is not made again).
+Staff do this with ``priorauth plan`` and ``priorauth payments``; the demo does it here so every
+fallback ends with real documents, made by the same documents service.
 """
 
 from __future__ import annotations
@@ -10,13 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
-from coverage.clinic import Clinic
-from coverage.payments import service as payments
-from coverage.payments.documents import PlanDocument
-from coverage.requests import service as requests
-from coverage.store.uow import UnitOfWork
+from coverage.services import payments
+from coverage.services import requests as services
+from coverage.services.documents import RequestDocuments
+from coverage.services.plan_documents import PlanDocument
+from coverage.workflow.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,67 +28,51 @@ class PlanDocuments:
     documents: tuple[str, ...]
 
 
-def _attach(
-    plan_id: int, document: PlanDocument, *, uow: UnitOfWork, clinic: Clinic, documents_dir: Path, case_id: str
-) -> str:
-    rendered = payments.render_plan_document(plan_id, document, uow=uow, clinic=clinic, attach=False)
-    plan = payments.get_plan(plan_id, uow=uow)
-    known = {d.control_number for d in requests.get_request(plan.request_id, uow=uow).documents}
-    if rendered.control_number not in known:
-        folder = documents_dir / case_id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{rendered.control_number}.pdf"
-        path.write_bytes(rendered.pdf)
-        requests.attach_document(
-            plan.request_id,
-            uow=uow,
-            kind=document,
-            content=rendered.pdf,
-            sha256=rendered.sha256,
-            control_number=rendered.control_number,
-            path=str(path),
-        )
-    return rendered.control_number
+def plan_paper(request_id: int, plan_id: int, kind: PlanDocument, *, rt: Runtime) -> str:
+    """A plan's agreement, receipt or superbill, made once and kept with the request."""
+    plan = payments.get_plan(plan_id, uow=rt.uow())
+    with rt.uow() as uow:
+        _, request = services.load(uow, request_id)
+        documents = RequestDocuments(request, checker=rt.checker, clinic=rt.clinic, store=rt.store, when=rt.ctx.when())
+        made = documents.plan_paper(kind, plan)
+        uow.commit()
+    return made.document.control_number
 
 
 def accept_offer(
     request_id: int,
     *,
-    uow: UnitOfWork,
-    clinic: Clinic,
-    documents_dir: Path,
+    rt: Runtime,
     by: str,
     start: dt.date,
     installments: int | None = None,
     first_payment: bool = False,
 ) -> PlanDocuments:
-    """Store the plan (``installments`` monthly, or the first offered count; reuse an active plan), render
-    its agreement, and with ``first_payment`` record the first installment and render the receipt."""
-    case_id = requests.get_request(request_id, uow=uow).request.case_id
-    active = [p for p in payments.plans_for_request(request_id, uow=uow) if p.status == "active"]
+    """Store the plan (``installments`` monthly, or the first offered count; reuse an active plan), make
+    its agreement, and with ``first_payment`` record the first installment and make the receipt."""
+    active = [p for p in payments.plans_for_request(request_id, uow=rt.uow()) if p.status == "active"]
     if active:
         plan = active[-1]
     else:
         if installments is None:
-            offer = payments.request_offer(request_id, uow=uow, prices=clinic.prices, start=start)
+            offer = payments.request_offer(request_id, uow=rt.uow(), prices=rt.clinic.prices, start=start)
             counts = [o.count for o in offer.offer.options]
             installments = counts[0] if counts else None
         plan = payments.create_plan(
             request_id,
-            uow=uow,
-            prices=clinic.prices,
+            uow=rt.uow(),
+            prices=rt.clinic.prices,
             start=start,
             by=by,
+            ctx=rt.ctx,
             installments=installments,
             pay_in_full=installments is None,
         )
-    documents = [_attach(plan.id, "payment-plan", uow=uow, clinic=clinic, documents_dir=documents_dir, case_id=case_id)]
+    documents = [plan_paper(request_id, plan.id, "payment-plan", rt=rt)]
     if first_payment and not plan.payments:
         plan = payments.record_payment(
-            plan.id, uow=uow, amount=plan.installments[0].amount, paid_on=start, by=by, method="card"
+            plan.id, uow=rt.uow(), amount=plan.installments[0].amount, paid_on=start, by=by, method="card"
         )
     if plan.payments:
-        documents.append(
-            _attach(plan.id, "receipt", uow=uow, clinic=clinic, documents_dir=documents_dir, case_id=case_id)
-        )
+        documents.append(plan_paper(request_id, plan.id, "receipt", rt=rt))
     return PlanDocuments(request_id, plan.id, plan.total, plan.balance, tuple(documents))

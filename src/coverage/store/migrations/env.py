@@ -5,7 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import coverage.payments.tables  # noqa: F401  # registers the payments tables on Base.metadata
 from coverage.store.db import make_engine
 from coverage.store.tables import Base
 

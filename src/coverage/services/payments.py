@@ -21,15 +21,13 @@ Errors name ids and fields, never patients.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from coverage.cases import Case, parse_case_object
-from coverage.clinic import Clinic, PriceList
+from coverage.clinic import PriceList
 from coverage.errors import IllegalTransition, InvalidInput, NotFound
-from coverage.payments.documents import PlanDocument, letter_options, superbill_suggested
 from coverage.payments.ledger import OverdueInstallment, PaymentRecord, PlanRecord, PlanStatus
 from coverage.payments.offers import (
     Course,
@@ -39,17 +37,16 @@ from coverage.payments.offers import (
     build_offer,
     choose_installments,
     manufacturer_savings,
+    superbill_suggested,
 )
 from coverage.payments.plans import CENT, Installment, Schedule, discounted, split_evenly, term_problems
-from coverage.payments.repository import PlanRepository
-from coverage.payments.tables import Payment, PaymentPlan, PlanInstallment
-from coverage.requests.lifecycle import can_transition, parse_status
-from coverage.requests.service import transition_within
-from coverage.store.tables import PARequest, utcnow
+from coverage.requests import model as m
+from coverage.requests.lifecycle import PLANNABLE
+from coverage.services import requests as services
+from coverage.services.context import Context, actor
+from coverage.store.tables import Payment, PaymentPlan, PlanInstallment, utcnow
 
 if TYPE_CHECKING:
-    from coverage.letters.render import RenderedDocument
-    from coverage.requests.views import WorkItem
     from coverage.store.uow import UnitOfWork
 
 
@@ -103,20 +100,13 @@ def plan_record(plan: PaymentPlan, earlier: list[PaymentPlan] | None = None) -> 
     )
 
 
-def _request(uow: UnitOfWork, request_id: int) -> PARequest:
-    request = uow.requests.get(request_id)
-    if request is None:
-        raise NotFound(f"request {request_id}: not found")
-    return request
+def _request(uow: UnitOfWork, request_id: int) -> m.Request:
+    return services.load(uow, request_id)[1]
 
 
 def request_case(request_id: int, *, uow: UnitOfWork) -> Case:
-    """The case version a stored request was made from (inside an open unit of work)."""
-    request = _request(uow, request_id)
-    record = uow.cases.get(request.case_record_id)
-    if record is None:
-        raise NotFound(f"request {request_id}: its case record {request.case_record_id} is missing")
-    return parse_case_object(record.document)
+    """The current case version of a stored request (inside an open unit of work)."""
+    return parse_case_object(_request(uow, request_id).current_version.document)
 
 
 def request_course(request_id: int, *, uow: UnitOfWork, prices: PriceList) -> Course:
@@ -126,8 +116,8 @@ def request_course(request_id: int, *, uow: UnitOfWork, prices: PriceList) -> Co
     return build_course(prices, request.treatment, case.request.dose_mg, with_consultation=request.kind == "initial")
 
 
-def _get_plan(plans: PlanRepository, plan_id: int, *, for_update: bool = False) -> PaymentPlan:
-    plan = plans.get(plan_id, for_update=for_update)
+def _get_plan(uow: UnitOfWork, plan_id: int, *, for_update: bool = False) -> PaymentPlan:
+    plan = uow.plans.get(plan_id, for_update=for_update)
     if plan is None:
         raise NotFound(f"plan {plan_id}: not found")
     return plan
@@ -216,10 +206,11 @@ class RequestOffer:
         }
 
 
-def _check_plannable(request: PARequest) -> None:
-    status = parse_status(request.status)
-    if status != "payment_plan" and not can_transition(status, "payment_plan"):
-        raise IllegalTransition(f"request {request.id}: is {status}; a payment plan follows no coverage or a denial")
+def _check_plannable(request: m.Request) -> None:
+    if request.status not in PLANNABLE:
+        raise IllegalTransition(
+            f"request {request.id}: is {request.status}; a payment plan follows no coverage or a denial"
+        )
 
 
 def request_offer(request_id: int, *, uow: UnitOfWork, prices: PriceList, start: dt.date) -> RequestOffer:
@@ -242,7 +233,7 @@ def request_offer(request_id: int, *, uow: UnitOfWork, prices: PriceList, start:
 
 
 def _quote(
-    request: PARequest,
+    request: m.Request,
     case: Case,
     *,
     prices: PriceList,
@@ -271,6 +262,7 @@ def _quote(
     else:
         assert installments is not None
         schedule = split_evenly(course_total, installments, start, minimum=prices.minimum_installment)
+    assert request.id is not None
     return PlanQuote(request.id, request.treatment, case.request.dose_mg, course_total, discount, schedule)
 
 
@@ -300,6 +292,7 @@ def create_plan(
     prices: PriceList,
     start: dt.date,
     by: str,
+    ctx: Context,
     installments: int | None = None,
     pay_in_full: bool = False,
     total: Decimal | None = None,
@@ -310,11 +303,13 @@ def create_plan(
     The request moves to ``payment_plan`` (when it is not there yet) in the same transaction as
     the plan is stored, so neither lands without the other.
     """
+    by, when = actor(by), ctx.when()
     with uow:
         request = _request(uow, request_id)
+        _check_plannable(request)
         if request.status != "payment_plan":
-            transition_within(request_id, "payment_plan", uow=uow, by=by, reason="self-pay payment plan")
-        plans = PlanRepository(uow.session)
+            request.move("payment_plan", when, by, reason="self-pay payment plan")
+        plans = uow.plans
         active = plans.active_for_request(request_id)
         if active is not None:
             raise IllegalTransition(
@@ -344,16 +339,15 @@ def create_plan(
 def get_plan(plan_id: int, *, uow: UnitOfWork) -> PlanRecord:
     """A stored plan with its schedule, payments, and the payments of the plans it replaced."""
     with uow:
-        plans = PlanRepository(uow.session)
-        plan = _get_plan(plans, plan_id)
-        return plan_record(plan, plans.chain(plan))
+        plan = _get_plan(uow, plan_id)
+        return plan_record(plan, uow.plans.chain(plan))
 
 
 def plans_for_request(request_id: int, *, uow: UnitOfWork) -> list[PlanRecord]:
     """Every plan of a request (active, cancelled, restructured), oldest first."""
     with uow:
         _request(uow, request_id)
-        return [plan_record(p) for p in PlanRepository(uow.session).for_request(request_id)]
+        return [plan_record(p) for p in uow.plans.for_request(request_id)]
 
 
 def balance(plan_id: int, *, uow: UnitOfWork) -> Decimal:
@@ -369,8 +363,8 @@ def record_payment(
     if method is not None and not 1 <= len(method.strip()) <= METHOD_LENGTH:
         raise InvalidInput([f"method: 1 to {METHOD_LENGTH} characters (card, cash, check, hsa, fsa)"])
     with uow:
-        plans = PlanRepository(uow.session)
-        plan = _get_plan(plans, plan_id, for_update=True)
+        plans = uow.plans
+        plan = _get_plan(uow, plan_id, for_update=True)
         _require_active(plan, "take payments")
         owed = plan_record(plan).balance
         if amount > owed:
@@ -394,8 +388,8 @@ def record_payment(
 def cancel_plan(plan_id: int, *, uow: UnitOfWork, by: str, reason: str | None = None) -> PlanRecord:
     """Close an active plan; its installments and payments stay on record."""
     with uow:
-        plans = PlanRepository(uow.session)
-        plan = _get_plan(plans, plan_id, for_update=True)
+        plans = uow.plans
+        plan = _get_plan(uow, plan_id, for_update=True)
         _require_active(plan, "be cancelled")
         plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "cancelled", utcnow(), by, reason
         uow.flush()
@@ -416,8 +410,8 @@ def restructure_plan(
 ) -> PlanRecord:
     """Replace an active plan by a new one for its remaining balance; the old plan keeps its payments."""
     with uow:
-        plans = PlanRepository(uow.session)
-        plan = _get_plan(plans, plan_id, for_update=True)
+        plans = uow.plans
+        plan = _get_plan(uow, plan_id, for_update=True)
         _require_active(plan, "be restructured")
         remaining = plan_record(plan).balance
         if remaining <= 0:
@@ -447,7 +441,7 @@ def overdue_installments(as_of: dt.date, *, uow: UnitOfWork) -> list[OverdueInst
     """Unpaid installments of active plans due before ``as_of``, oldest due first."""
     with uow:
         found: list[OverdueInstallment] = []
-        for plan in PlanRepository(uow.session).active_with_installments_due_before(as_of):
+        for plan in uow.plans.active_with_installments_due_before(as_of):
             request = _request(uow, plan.request_id)
             found.extend(
                 OverdueInstallment(
@@ -464,73 +458,7 @@ def overdue_installments(as_of: dt.date, *, uow: UnitOfWork) -> list[OverdueInst
     return sorted(found, key=lambda o: (o.due_date, o.plan_id, o.number))
 
 
-def render_plan_document(
-    plan_id: int,
-    document: PlanDocument,
-    *,
-    uow: UnitOfWork,
-    clinic: Clinic,
-    service_dates: Sequence[dt.date] = (),
-    through: dt.date | None = None,
-    attach: bool = True,
-) -> RenderedDocument:
-    """Render a stored plan's agreement, receipt or superbill with the letters templates; store it on the request.
-
-    The case and its latest determination come from the plan's request; with ``attach`` the PDF
-    is stored as a document of the request (kind = the document name).
-    """
-    from coverage.letters.render import render_document
-    from coverage.policies.service import Checker
-    from coverage.requests.service import attach_document, get_case_document, get_request
-    from coverage.settings import load_settings
-
-    plan = get_plan(plan_id, uow=uow)
-    if document == "receipt" and not (plan.payments or plan.earlier_payments):
-        raise InvalidInput([f"PLAN: plan {plan_id} has no payments yet; a receipt lists payments received"])
-    case = parse_case_object(get_case_document(plan.request_id, uow=uow))
-    determination = get_request(plan.request_id, uow=uow).determination
-    if determination is None:
-        determination = Checker.from_settings(load_settings()).determine(case)
-    rendered = render_document(
-        document,
-        case=case,
-        determination=determination,
-        clinic=clinic,
-        options=letter_options(document, plan, service_dates=service_dates, through=through),
-    )
-    if attach:
-        attach_document(plan.request_id, uow=uow, kind=document, content=rendered.pdf, sha256=rendered.sha256)
-    return rendered
-
-
-#: The worklist kind of a plan with overdue installments (rank it in ``coverage.requests.service.WORK_RANK``).
-OVERDUE_KIND = "installment_overdue"
-
-
-def overdue_work_items(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
-    """One worklist item per active plan with installments overdue on ``as_of``, due on the oldest one."""
-    from coverage.requests.views import WorkItem
-
-    items: list[WorkItem] = []
-    with uow:
-        for plan in PlanRepository(uow.session).active_with_installments_due_before(as_of):
-            late = plan_record(plan).overdue(as_of)
-            if not late:
-                continue
-            request = _request(uow, plan.request_id)
-            payer = uow.payers.get(request.payer_id) if request.payer_id is not None else None
-            owed = sum((s.remaining for s in late), Decimal("0.00"))
-            count = f"{len(late)} installment{'s' if len(late) > 1 else ''}"
-            items.append(
-                WorkItem(
-                    request_id=request.id,
-                    case_id=request.case_id,
-                    kind=OVERDUE_KIND,
-                    due=late[0].due_date,
-                    status=parse_status(request.status),
-                    urgency=request.urgency,
-                    payer_name=payer.name if payer is not None else None,
-                    detail=f"plan {plan.id}: {count} overdue, {owed} owed",
-                )
-            )
-    return items
+def overdue_plans(as_of: dt.date, *, uow: UnitOfWork) -> list[PlanRecord]:
+    """Active plans with an installment overdue on ``as_of`` (inside an open unit of work)."""
+    records = (plan_record(plan) for plan in uow.plans.active_with_installments_due_before(as_of))
+    return [record for record in records if record.overdue(as_of)]

@@ -15,7 +15,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
-from coverage.cases import Case
 from coverage.letters.options import LetterOptions, Payment
 from coverage.payments.ledger import PlanRecord
 from coverage.payments.plans import Schedule
@@ -74,8 +73,3 @@ def letter_options(
         payments=payments,
         service_dates=tuple(sorted(set(service_dates))),
     )
-
-
-def superbill_suggested(case: Case) -> bool:
-    """A superbill helps only an insured patient with out-of-network benefits."""
-    return case.coverage.plan_type != "self_pay" and case.coverage.out_of_network_benefits is True

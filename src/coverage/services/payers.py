@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coverage.errors import InvalidInput, NotFound
+from coverage.fields import MAX_ID, text_problem
 from coverage.requests.lifecycle import CHANNELS
 from coverage.store import tables as t
 from coverage.store.uow import UnitOfWork
@@ -30,6 +31,7 @@ class PayerView:
     policy_id: str | None
     turnaround_days: int
     urgent_turnaround_hours: int
+    appeal_window_days: int | None
     created_at: dt.datetime
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,6 +45,7 @@ class PayerView:
             "policy_id": self.policy_id,
             "turnaround_days": self.turnaround_days,
             "urgent_turnaround_hours": self.urgent_turnaround_hours,
+            "appeal_window_days": self.appeal_window_days,
         }
 
 
@@ -57,8 +60,13 @@ def _view(row: t.Payer) -> PayerView:
         policy_id=row.policy_id,
         turnaround_days=row.turnaround_days,
         urgent_turnaround_hours=row.urgent_turnaround_hours,
+        appeal_window_days=row.appeal_window_days,
         created_at=row.created_at,
     )
+
+
+#: Bounds of a payer's clocks: days to answer, hours to answer an urgent request, days to appeal.
+CLOCK_BOUNDS = {"turnaround_days": (1, 365), "urgent_turnaround_hours": (1, 720), "appeal_window_days": (1, 730)}
 
 
 def add_payer(
@@ -72,39 +80,57 @@ def add_payer(
     phone: str | None = None,
     portal_url: str | None = None,
     policy_id: str | None = None,
+    appeal_window_days: int | None = None,
     known_policies: Collection[str] | None = None,
 ) -> PayerView:
     """Add a payer to the directory; a name already there (ignoring case) is refused.
 
     With ``known_policies``, a ``policy_id`` that is not one of them is refused.
     """
-    name = " ".join(name.split())
     problems = []
-    if not name:
+    clean: dict[str, str | None] = {}
+    for field, value, kind in (
+        ("name", " ".join(name.split()), "title"),
+        ("fax", fax, "short"),
+        ("phone", phone, "short"),
+        ("portal_url", portal_url, "title"),
+        ("policy_id", policy_id, "id"),
+    ):
+        problem = text_problem(value, kind=kind) if value is not None else None
+        if problem is not None:
+            problems.append(f"{field}: {problem}")
+        clean[field] = value.strip() if value is not None and value.strip() else None
+    if clean["name"] is None:
         problems.append("name: required")
     if channel not in CHANNELS:
         problems.append(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
     if policy_id is not None and known_policies is not None and policy_id not in known_policies:
         problems.append(f"policy_id: {policy_id!r} is not a known policy id")
-    if turnaround_days < 1:
-        problems.append("turnaround_days: must be at least 1")
-    if urgent_turnaround_hours < 1:
-        problems.append("urgent_turnaround_hours: must be at least 1")
+    for field, number in (
+        ("turnaround_days", turnaround_days),
+        ("urgent_turnaround_hours", urgent_turnaround_hours),
+        ("appeal_window_days", appeal_window_days),
+    ):
+        low, high = CLOCK_BOUNDS[field]
+        if number is not None and not low <= number <= high:
+            problems.append(f"{field}: must be {low} to {high}")
     if problems:
         raise InvalidInput(problems)
+    assert clean["name"] is not None
     with uow:
-        if uow.payers.by_name(name) is not None:
-            raise InvalidInput([f"name: a payer named {name!r} is already in the directory"])
+        if uow.payers.by_name(clean["name"]) is not None:
+            raise InvalidInput([f"name: a payer named {clean['name']!r} is already in the directory"])
         row = uow.payers.add(
             t.Payer(
-                name=name,
-                fax=fax,
-                phone=phone,
-                portal_url=portal_url,
+                name=clean["name"],
+                fax=clean["fax"],
+                phone=clean["phone"],
+                portal_url=clean["portal_url"],
                 channel=channel,
-                policy_id=policy_id,
+                policy_id=clean["policy_id"],
                 turnaround_days=turnaround_days,
                 urgent_turnaround_hours=urgent_turnaround_hours,
+                appeal_window_days=appeal_window_days,
                 created_at=t.utcnow(),
             )
         )
@@ -124,8 +150,9 @@ def get_payer(name_or_id: str | int, *, uow: UnitOfWork) -> PayerView:
     """A payer by id or by name (ignoring case), or :class:`NotFound`."""
     with uow:
         row = None
-        if isinstance(name_or_id, int) or name_or_id.isdigit():
-            row = uow.payers.get(int(name_or_id))
+        if isinstance(name_or_id, int) or (name_or_id.isascii() and name_or_id.isdigit()):
+            number = int(name_or_id)
+            row = uow.payers.get(number) if number <= MAX_ID else None
         if row is None and isinstance(name_or_id, str):
             row = uow.payers.by_name(name_or_id)
         if row is None:

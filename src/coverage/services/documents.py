@@ -1,0 +1,321 @@
+"""The one place that makes a stored request's documents: letters, packet, fax cover, notices, plan papers.
+
+The CLI, the flows and the web app all come here. A document's control number,
+``<request id>-<code>-<hash>``, is a hash of what makes it that document (lifecycle rule 2:
+the request, its case version, the kind and the sending; the answer for a notice; the plan
+for plan papers), computed *before* rendering: a document already on the request is reused,
+even on a later day, and only what is new is rendered, dated the clinic's today, and written
+to the document store as ``<request id>/<control number>.pdf`` (rule 13).
+
+This module also owns the mappings a document needs: the decision a notice reports for each
+answer, the price-list item of a treatment and dose, and the default number of installments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coverage.determinations import Determination
+from coverage.errors import ConfigurationError, InvalidInput
+from coverage.letters.kinds import get_kind
+from coverage.letters.options import Decision, Denial, Enclosure, LetterOptions
+from coverage.payments.ledger import PlanRecord
+from coverage.requests import model as m
+from coverage.services.plan_documents import PlanDocument, letter_options
+from coverage.services.requests import case_of, evaluate, units_per_session
+from coverage.store.documents import DocumentStore, document_key
+
+if TYPE_CHECKING:
+    from coverage.cases import Case
+    from coverage.clinic import Clinic, PriceList
+    from coverage.policies.service import Checker
+    from coverage.store.tables import Payer
+
+#: What one unit of each billing code is (lifecycle rule 9).
+UNIT_LABELS = {
+    "J0013": "1 unit = 1 mg",
+    "S0013": "1 unit = 1 mg",
+    "G2082": "1 unit = one session",
+    "G2083": "1 unit = one session",
+    "96365": "1 unit = one infusion",
+}
+#: The decision a patient's notice reports for each kind of answer (not-required answers get none).
+NOTICE_DECISIONS = {
+    "approved": "approved",
+    "partially_approved": "partially_approved",
+    "modified": "approved",
+    "pended": "pended",
+    "denied": "denied",
+}
+#: Titles of the documents as a fax cover lists them.
+ENCLOSURE_TITLES = {
+    "request": "Letter of medical necessity",
+    "continuation": "Continuation request",
+    "appeal": "Appeal",
+    "packet": "Documentation of prior treatment",
+}
+#: The largest outside PDF that can be attached (bytes).
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+_PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
+_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+
+
+def pdf_page_count(pdf: bytes) -> int:
+    """Pages of a PDF: page objects, also inside compressed object streams."""
+    count = len(_PAGE.findall(pdf))
+    for match in _STREAM.finditer(pdf):
+        try:
+            count += len(_PAGE.findall(zlib.decompress(match.group(1))))
+        except zlib.error:
+            continue  # an image or font stream, not objects
+    return max(count, 1)
+
+
+def default_installments(prices: PriceList) -> int:
+    """The installment count a plan document shows when none is asked for: 6 if offered, else the first."""
+    counts = prices.installment_counts
+    if not counts:
+        raise ConfigurationError("clinic prices.installment_counts: the clinic offers no installment plan")
+    return 6 if 6 in counts else counts[0]
+
+
+def _identity_hash(identity: dict[str, Any]) -> str:
+    payload = json.dumps(identity, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:8].upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    """A document of the request, and whether this call made it (else it was already there)."""
+
+    document: m.Document
+    new: bool
+
+
+class RequestDocuments:
+    """A stored request's documents, over its current case version and evaluation."""
+
+    def __init__(
+        self,
+        request: m.Request,
+        *,
+        checker: Checker,
+        clinic: Clinic,
+        store: DocumentStore,
+        when: m.When,
+        payer: Payer | None = None,
+        template_dir: Path | None = None,
+    ) -> None:
+        assert request.id is not None
+        self.request = request
+        self.request_id = request.id
+        self.clinic, self.store, self.when, self.payer = clinic, store, when, payer
+        self.template_dir = template_dir
+        case = case_of(request, checker)
+        evaluation = request.evaluation
+        evaluated_on = evaluation.evaluated_on if evaluation is not None and evaluation.evaluated_on else when.today
+        #: The case as it was evaluated: its ``as_of`` is the evaluation's day (rule 1).
+        self.case: Case = case.model_copy(update={"as_of": evaluated_on})
+        self.determination = (
+            Determination.from_dict(evaluation.result)
+            if evaluation is not None
+            else evaluate(case, checker, when.today)
+        )
+        policy_id = case.coverage.policy_id
+        self.policy = checker.registry.get(policy_id) if policy_id else None
+
+    # --- the machinery ----------------------------------------------------------------------
+
+    def number(self, kind: str, identity: dict[str, Any]) -> str:
+        """The control number of a document: the request id, the kind's code, a hash of what makes it."""
+        code = get_kind(kind).code
+        return f"{self.request_id}-{code}-{_identity_hash({'kind': kind, **identity})}"
+
+    def ensure(self, kind: str, identity: dict[str, Any], options: LetterOptions | None = None) -> Made:
+        """The request's document with this identity: found, or rendered, stored and added."""
+        number = self.number(kind, identity)
+        found = self.request.document(number)
+        if found is not None:
+            return Made(found, new=False)
+        from coverage.letters.render import render_document
+
+        rendered = render_document(
+            kind,
+            case=self.case,
+            determination=self.determination,
+            clinic=self.clinic,
+            policy=self.policy,
+            options=dataclasses.replace(options or LetterOptions(), expedited_reason=self.request.expedited_reason),
+            template_dir=self.template_dir,
+            dated=self.when.today,
+            number=number,
+        )
+        key = document_key(self.request_id, number)
+        self.store.put(key, rendered.pdf)
+        document = m.Document(
+            kind=kind,
+            control_number=number,
+            sha256="sha256:" + rendered.sha256,
+            size=len(rendered.pdf),
+            pages=rendered.page_count,
+            dated=self.when.today,
+            created_at=self.when.now,
+            title=rendered.title,
+            key=key,
+            case_version=self.request.current_version.version,
+        )
+        self.request.documents.append(document)
+        return Made(document, new=True)
+
+    def _sending(self) -> dict[str, Any]:
+        return {"version": self.request.current_version.version, "sending": self.request.sending}
+
+    # --- what goes to the payer -------------------------------------------------------------
+
+    def letter(self) -> Made:
+        """The request letter (or continuation letter), or the appeal when the request is drafted as one."""
+        if self.request.status == "appeal_drafted":
+            return self.appeal()
+        kind = "continuation" if self.case.request.kind == "continuation" else "request"
+        return self.ensure(kind, self._sending())
+
+    def appeal(self, denial: Denial | None = None) -> Made:
+        """The appeal answering the request's latest denial: its reason, date and the payer's reference."""
+        answer = self.request.last_denial
+        if denial is None:
+            if answer is None:
+                raise InvalidInput([f"request {self.request_id}: has no denial to appeal"])
+            denial = Denial(reason=answer.reason or "denied", denied_on=answer.decided_on, reference=answer.reference)
+        identity = {**self._sending(), "denial": dataclasses.asdict(denial)}
+        return self.ensure("appeal", identity, LetterOptions(denial=denial))
+
+    def packet(self) -> Made:
+        return self.ensure("packet", self._sending())
+
+    def attachments(self) -> list[m.Document]:
+        return [d for d in self.request.live_documents if d.kind == "attachment"]
+
+    def enclosures(self) -> list[m.Document]:
+        """What a sending carries: the letter, the packet, and the outside documents attached."""
+        return [self.letter().document, self.packet().document, *self.attachments()]
+
+    def cover(self, enclosed: list[m.Document], fax: str | None) -> Made:
+        """The fax cover listing the enclosures with their control numbers and pages."""
+        enclosures = tuple(
+            Enclosure(
+                title=d.title if d.kind == "attachment" and d.title else ENCLOSURE_TITLES.get(d.kind, d.kind),
+                control_number=d.control_number,
+                pages=self.pages(d),
+            )
+            for d in enclosed
+        )
+        identity = {"sending": self.request.sending, "enclosures": [e.control_number for e in enclosures], "fax": fax}
+        return self.ensure("fax-cover", identity, LetterOptions(recipient_fax=fax, enclosures=enclosures))
+
+    def pages(self, document: m.Document) -> int:
+        if document.pages is not None:
+            return document.pages
+        if document.key is not None:
+            return pdf_page_count(self.store.get(document.key))
+        if document.path is not None and Path(document.path).is_file():
+            return pdf_page_count(Path(document.path).read_bytes())
+        return 1
+
+    # --- what goes to the patient -----------------------------------------------------------
+
+    def notice(self, answer: m.Answer) -> Made | None:
+        """The patient's notice of a payer's answer (once per answer), or ``None`` when none is sent."""
+        decision = NOTICE_DECISIONS.get(answer.decision)
+        if decision is None or answer.id is None:
+            return None
+        auth = answer.authorization
+        if auth is not None and auth.partial and decision == "approved":
+            decision = "partially_approved"
+        return self.ensure(
+            "decision-notice", {"answer": answer.id}, LetterOptions(decision=self.decision(answer, decision))
+        )
+
+    def decision(self, answer: m.Answer, status: str) -> Decision:
+        """An answer as a notice states it: units of the code and the sessions they pay for (rule 9)."""
+        code, per_session = units_per_session(self.request)
+        units = answer.units
+        sessions = units // per_session if units is not None and per_session else None
+        return Decision(
+            status=status,  # type: ignore[arg-type]  # one of NOTICE_DECISIONS' values
+            decided_on=answer.decided_on,
+            auth_number=answer.authorization_number,
+            valid_from=answer.valid_from,
+            valid_to=answer.valid_to,
+            units=units,
+            reason=answer.reason if status == "denied" else answer.info_requested,
+            code=code,
+            unit_label=UNIT_LABELS.get(code or ""),
+            sessions=sessions,
+            dose_mg=self.case.request.dose_mg,
+        )
+
+    def stored_options(self) -> LetterOptions:
+        """What the request's record says, for a letter made on request (``letter --request``)."""
+        answer = self.request.latest_answer
+        decision = None
+        if answer is not None and answer.decision in NOTICE_DECISIONS:
+            decision = self.decision(answer, NOTICE_DECISIONS[answer.decision])
+        denial = self.request.last_denial
+        return LetterOptions(
+            denial=Denial(reason=denial.reason or "denied", denied_on=denial.decided_on, reference=denial.reference)
+            if denial is not None
+            else None,
+            decision=decision,
+            recipient_fax=self.payer.fax if self.payer is not None else None,
+        )
+
+    def plan_paper(
+        self,
+        kind: PlanDocument,
+        plan: PlanRecord,
+        *,
+        service_dates: Sequence[dt.date] = (),
+        through: dt.date | None = None,
+    ) -> Made:
+        """A plan's agreement, receipt or superbill (once per plan, payments and sessions listed)."""
+        if kind == "receipt" and not (plan.payments or plan.earlier_payments):
+            raise InvalidInput([f"PLAN: plan {plan.id} has no payments yet; a receipt lists payments received"])
+        options = letter_options(kind, plan, service_dates=service_dates, through=through)
+        identity = {
+            "plan": plan.id,
+            "payments": [p.id for p in (*plan.earlier_payments, *plan.payments)],
+            "service_dates": [d.isoformat() for d in options.service_dates],
+            "through": through.isoformat() if through else None,
+        }
+        return self.ensure(kind, identity, options)
+
+    def on_request(self, kind: str, options: LetterOptions) -> Made:
+        """Any document kind for this request with these options (a clerk's ``letter --request``)."""
+        identity = {**self._sending(), "options": dataclasses.asdict(options, dict_factory=_plain)}
+        return self.ensure(kind, identity, options)
+
+
+def _plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {key: str(value) if isinstance(value, Decimal | dt.date) else value for key, value in items}
+
+
+def read(document: m.Document, *, store: DocumentStore, fallback: bytes | None = None) -> bytes:
+    """A stored document's bytes: from the store, from an earlier version's path, or its stored content."""
+    if document.key is not None:
+        return store.get(document.key)
+    if document.path is not None and Path(document.path).is_file():
+        return Path(document.path).read_bytes()
+    if fallback is not None:
+        return fallback
+    raise InvalidInput([f"document {document.control_number}: its file is not in the document store"])

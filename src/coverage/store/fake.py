@@ -1,0 +1,273 @@
+"""An in-memory unit of work for the domain and service tests: the same interface, no database.
+
+Objects live in dictionaries; a flush or a commit numbers new ones, as a database would. There
+is no isolation and no rollback of objects already changed: the moves check every rule before
+they change anything, and the SQL tests cover what only a database does (locks, constraints).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from coverage.requests.lifecycle import FINAL
+from coverage.requests.model import Course, Request
+from coverage.store.repositories import (
+    CourseRepository,
+    PatientRepository,
+    PayerRepository,
+    PlanRepository,
+    payer_name_key,
+)
+from coverage.store.tables import Coverage, Patient, Payer, PaymentPlan
+from coverage.store.uow import UnitOfWork
+
+
+class _Numbers:
+    """Ids per kind of object, as a database's sequences give them."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, itertools.count[int]] = {}
+
+    def give(self, thing: Any) -> None:
+        if getattr(thing, "id", None) is None:
+            counter = self._counters.setdefault(type(thing).__name__, itertools.count(1))
+            thing.id = next(counter)
+
+
+class FakePatients(PatientRepository):
+    def __init__(self) -> None:
+        self.rows: list[Patient] = []
+        self.coverages: list[Coverage] = []
+
+    def get(self, patient_id: int) -> Patient | None:
+        return next((p for p in self.rows if p.id == patient_id), None)
+
+    def by_external_id(self, external_id: str) -> Patient | None:
+        return next((p for p in self.rows if p.external_id == external_id), None)
+
+    def add(self, patient: Patient) -> Patient:
+        self.rows.append(patient)
+        return patient
+
+    def find_coverage(
+        self,
+        patient_id: int,
+        *,
+        plan_type: str,
+        policy_id: str | None,
+        payer_name: str | None,
+        member_id: str | None,
+        group_number: str | None,
+    ) -> Coverage | None:
+        wanted = (patient_id, plan_type, policy_id, payer_name, member_id, group_number)
+        found = [
+            c
+            for c in self.coverages
+            if (c.patient_id, c.plan_type, c.policy_id, c.payer_name, c.member_id, c.group_number) == wanted
+        ]
+        return found[-1] if found else None
+
+    def add_coverage(self, coverage: Coverage) -> Coverage:
+        self.coverages.append(coverage)
+        return coverage
+
+    def coverage(self, coverage_id: int) -> Coverage | None:
+        return next((c for c in self.coverages if c.id == coverage_id), None)
+
+
+class FakePayers(PayerRepository):
+    def __init__(self) -> None:
+        self.rows: list[Payer] = []
+
+    def get(self, payer_id: int) -> Payer | None:
+        return next((p for p in self.rows if p.id == payer_id), None)
+
+    def by_name(self, name: str) -> Payer | None:
+        key = payer_name_key(name)
+        return next((p for p in self.rows if p.name_key == key), None)
+
+    def all(self) -> Sequence[Payer]:
+        return sorted(self.rows, key=lambda p: p.name_key)
+
+    def add(self, payer: Payer) -> Payer:
+        payer.name_key = payer_name_key(payer.name)
+        self.rows.append(payer)
+        return payer
+
+
+class FakeCourses(CourseRepository):
+    def __init__(self) -> None:
+        self.rows: list[Course] = []
+
+    def _requests(self) -> Iterator[Request]:
+        return (r for c in self.rows for r in c.requests)
+
+    def add(self, course: Course) -> Course:
+        self.rows.append(course)
+        return course
+
+    def by_request(self, request_id: int) -> Course | None:
+        return next((c for c in self.rows if any(r.id == request_id for r in c.requests)), None)
+
+    def by_case_id(self, case_id: str) -> Course | None:
+        return next((c for c in self.rows if c.case_id == case_id), None)
+
+    def by_session(self, session_id: int) -> Course | None:
+        return next((c for c in self.rows if any(s.id == session_id for s in c.sessions)), None)
+
+    def next_case_version(self, case_id: str) -> int:
+        course = self.by_case_id(case_id)
+        versions = [v.version for r in course.requests for v in r.case_versions] if course else []
+        return max(versions, default=0) + 1
+
+    def answer_holder(self, idempotency_key: str) -> int | None:
+        return next((r.id for r in self._requests() for a in r.answers if a.idempotency_key == idempotency_key), None)
+
+    def submission_holder(self, idempotency_key: str) -> int | None:
+        requests = self._requests()
+        return next((r.id for r in requests for s in r.submissions if s.idempotency_key == idempotency_key), None)
+
+    def event_key_used(self, idempotency_key: str) -> bool:
+        return any(e.idempotency_key == idempotency_key for r in self._requests() for e in r.events)
+
+    def open_courses(self) -> Sequence[Course]:
+        return [c for c in self.rows if any(r.status not in FINAL for r in c.requests)]
+
+    def requests(
+        self,
+        *,
+        statuses: Collection[str] | None = None,
+        payer_id: int | None = None,
+        request_ids: Collection[int] | None = None,
+    ) -> Sequence[Request]:
+        found = [
+            r
+            for r in self._requests()
+            if (statuses is None or r.status in statuses)
+            and (payer_id is None or r.payer_id == payer_id)
+            and (request_ids is None or r.id in request_ids)
+        ]
+        return sorted(found, key=lambda r: r.id or 0)
+
+    def due_for_check(self, statuses: Collection[str], *, checked_before: dt.datetime, limit: int) -> list[int]:
+        found = [
+            r
+            for r in self._requests()
+            if r.status in statuses and (r.checked_at is None or r.checked_at < checked_before)
+        ]
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        found.sort(key=lambda r: (r.due_at is None, r.due_at or far, r.id or 0))
+        return [r.id for r in found[:limit] if r.id is not None]
+
+    def mark_checked(self, request_ids: Collection[int], at: dt.datetime) -> None:
+        for request in self._requests():
+            if request.id in request_ids:
+                request.checked_at = at
+
+    def document_content(self, document_id: int) -> bytes | None:
+        return None
+
+
+class FakePlans(PlanRepository):
+    def __init__(self) -> None:
+        self.rows: list[PaymentPlan] = []
+
+    def get(self, plan_id: int, *, for_update: bool = False) -> PaymentPlan | None:
+        return next((p for p in self.rows if p.id == plan_id), None)
+
+    def add(self, plan: PaymentPlan) -> PaymentPlan:
+        self.rows.append(plan)
+        return plan
+
+    def for_request(self, request_id: int) -> Sequence[PaymentPlan]:
+        return [p for p in self.rows if p.request_id == request_id]
+
+    def active_for_request(self, request_id: int) -> PaymentPlan | None:
+        active = [p for p in self.for_request(request_id) if p.status == "active"]
+        return active[-1] if active else None
+
+    def active_with_installments_due_before(self, as_of: dt.date) -> Sequence[PaymentPlan]:
+        return [p for p in self.rows if p.status == "active" and any(i.due_date < as_of for i in p.installments)]
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """Everything in memory; ``commits`` counts the commits (a test can see that a service committed)."""
+
+    courses: FakeCourses
+    patients: FakePatients
+    payers: FakePayers
+    plans: FakePlans
+
+    def __init__(self) -> None:
+        self.courses = FakeCourses()
+        self.patients = FakePatients()
+        self.payers = FakePayers()
+        self.plans = FakePlans()
+        self.commits = 0
+        self._numbers = _Numbers()
+        self._open = False
+
+    def __enter__(self) -> Self:
+        if self._open:
+            raise RuntimeError("this unit of work is already open")
+        self._open = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._open = False
+
+    def _everything(self) -> Iterable[Any]:
+        yield from self.patients.rows
+        yield from self.patients.coverages
+        yield from self.payers.rows
+        for course in self.courses.rows:
+            yield course
+            for request in course.requests:
+                request.course_id = course.id
+                yield request
+                for part in (
+                    request.case_versions,
+                    request.evaluations,
+                    request.submissions,
+                    request.authorizations,
+                    request.answers,
+                    request.send_tasks,
+                    request.signoffs,
+                    request.documents,
+                    request.events,
+                ):
+                    for item in part:
+                        if hasattr(item, "request_id"):
+                            item.request_id = request.id
+                        yield item
+                for task in request.send_tasks:
+                    yield from task.failures
+            for session in course.sessions:
+                session.course_id = course.id
+                yield session
+        for plan in self.plans.rows:
+            yield plan
+            yield from plan.installments
+            yield from plan.payments
+
+    def flush(self) -> None:
+        # Parents first, so that children can take their parents' ids (as foreign keys).
+        for _ in range(2):
+            for thing in self._everything():
+                self._numbers.give(thing)
+
+    def commit(self) -> None:
+        self.flush()
+        self.commits += 1
+
+    def rollback(self) -> None:
+        """Nothing to forget: see the module's docstring."""
