@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -130,11 +131,12 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture
 def workflow_runtime(database: Database, data_dir: Path, checker: Checker) -> Iterator[Runtime]:
     """The workflow's runtime on the test's database, with a sandbox payer that answers at once."""
-    import datetime as dt
 
     from coverage.clinic import load_clinic
     from coverage.payers.gateways import SandboxGateway
+    from coverage.services.context import Context
     from coverage.settings import load_settings
+    from coverage.store.documents import DocumentStore
     from coverage.workflow.runtime import Runtime, use_runtime
 
     settings = load_settings()
@@ -143,6 +145,8 @@ def workflow_runtime(database: Database, data_dir: Path, checker: Checker) -> It
         database=database,
         checker=checker,
         clinic=load_clinic(settings),
+        store=DocumentStore(settings.documents_location),
+        ctx=Context.from_settings(settings),
         electronic=SandboxGateway(delay=dt.timedelta(0), expedited_delay=dt.timedelta(0)),
         all_electronic=True,
     )
@@ -151,3 +155,92 @@ def workflow_runtime(database: Database, data_dir: Path, checker: Checker) -> It
         yield runtime
     finally:
         use_runtime(None)
+
+
+# --- Cases dated relative to today: the records evaluate on the day of the act (lifecycle rule 1),
+# so a test that takes a case in must not depend on the day the samples were written.
+
+
+def today() -> dt.date:
+    """The clinic's today, as the records see it."""
+    from coverage.requests.clocks import clinic_today
+
+    return clinic_today()
+
+
+def case_gathered(name: str, gathered: dt.date | None = None, **changes: Any) -> dict[str, Any]:
+    """A sample case with every date moved so that its facts were gathered on ``gathered`` (default today).
+
+    ``changes`` replace top-level keys or, with ``__``, nested ones (``request__dose_mg=84``).
+    """
+    from coverage.cli.demo import SAMPLES_GATHERED, shift_dates
+
+    data: dict[str, Any] = shift_dates(load_case_dict(name), ((gathered or today()) - SAMPLES_GATHERED).days)
+    for key, value in changes.items():
+        target = data
+        *parents, last = key.split("__")
+        for parent in parents:
+            target = target[parent]
+        target[last] = value
+    return data
+
+
+def write_case(folder: Path, data: dict[str, Any], name: str = "case.json") -> Path:
+    """A case written to a file, for the commands."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+# --- The command line, in process, against the test's database.
+
+
+class Cli:
+    """``priorauth ARGS...`` in process: JSON back with ``--json``, the text otherwise; ``fails`` for errors."""
+
+    def __init__(self) -> None:
+        from typer.testing import CliRunner
+
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> Any:
+        from coverage.cli import app
+
+        result = self.runner.invoke(app, list(args))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    def fails(self, *args: str) -> list[str]:
+        """Run a command that must be refused: exit 2, no traceback; the error lines."""
+        import contextlib
+        import io
+        import sys
+
+        from coverage.cli import main
+
+        err = io.StringIO()
+        argv = sys.argv
+        sys.argv = ["priorauth", *args]
+        try:
+            with (
+                contextlib.redirect_stderr(err),
+                contextlib.redirect_stdout(io.StringIO()),
+                pytest.raises(SystemExit) as exited,
+            ):
+                main()
+        finally:
+            sys.argv = argv
+        text = err.getvalue()
+        assert exited.value.code == 2, text
+        assert "Traceback" not in text, text
+        return text.splitlines()
+
+
+@pytest.fixture
+def cli(database: Database, database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The command line on the test's database (documents in the test's data folder)."""
+    monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
+    return Cli()

@@ -23,10 +23,25 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point of the ``priorauth`` console script: domain errors become one line each, exit 2."""
+    """Entry point of the ``priorauth`` console script: domain and usage errors become one line each, exit 2."""
+    import typer
+
     try:
-        app()
+        code = app(standalone_mode=False)
     except PriorAuthError as error:
         for line in error.lines():
             print(f"error: {line}", file=sys.stderr)
         sys.exit(2)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    except typer.TyperException as error:
+        # Typer's own parsing errors (a missing argument, an unknown option): one line, and where to look.
+        format_message = getattr(error, "format_message", None)
+        message = format_message() if callable(format_message) else str(error)
+        context = getattr(error, "ctx", None)
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        if message.strip():  # empty when the help was shown for a command given no arguments
+            print(f"error: {message}{hint}", file=sys.stderr)
+        sys.exit(getattr(error, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -130,12 +130,12 @@ def _prepare_folder() -> tuple[Path, Path]:
     return records, log
 
 
-def _shift(value: Any, days: int) -> Any:
+def shift_dates(value: Any, days: int) -> Any:
     """Every ``YYYY-MM-DD`` date of a case moved by ``days`` (birth dates stay: a person's age is theirs)."""
     if isinstance(value, dict):
-        return {k: v if k == "birth_date" else _shift(v, days) for k, v in value.items()}
+        return {k: v if k == "birth_date" else shift_dates(v, days) for k, v in value.items()}
     if isinstance(value, list):
-        return [_shift(v, days) for v in value]
+        return [shift_dates(v, days) for v in value]
     if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
         try:
             return (dt.date.fromisoformat(value) + dt.timedelta(days=days)).isoformat()
@@ -153,7 +153,7 @@ def dated_samples(folder: Path, today: dt.date) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for path in sorted(samples.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        (folder / path.name).write_text(json.dumps(_shift(data, days), indent=2), encoding="utf-8")
+        (folder / path.name).write_text(json.dumps(shift_dates(data, days), indent=2), encoding="utf-8")
     return folder
 
 
