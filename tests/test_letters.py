@@ -1,9 +1,13 @@
-"""Letters rendered to PDF and read back: names, codes, trial rows, counts, dates, totals."""
+"""Letters rendered to PDF and read back: names, codes, trial rows, counts, dates, totals.
+
+Documents are dated the day they are made; the tests that read dates back make them on ``DATED``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import io
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +20,7 @@ from coverage.cli import app
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters import (
     LETTER_KINDS,
+    Decision,
     LetterOptions,
     RenderedDocument,
     RenderJob,
@@ -24,8 +29,21 @@ from coverage.letters import (
     render_many,
     render_packet,
 )
+from coverage.letters.templates import long_date
 from coverage.policies.service import Checker
-from tests.test_letters_support import APPROVAL, DENIAL, EXAMPLES, PAYMENTS, PLAN, SERVICE_DATES, Inputs, inputs_for
+from coverage.requests.clocks import clinic_today
+from tests.conftest import Cli
+from tests.test_letters_support import (
+    APPROVAL,
+    DATED,
+    DENIAL,
+    EXAMPLES,
+    PAYMENTS,
+    PLAN,
+    SERVICE_DATES,
+    Inputs,
+    inputs_for,
+)
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -35,6 +53,8 @@ def pdf_text(pdf: bytes) -> str:
 
 
 def render(inputs: Inputs, kind: str, options: LetterOptions | None = None, **kw: object) -> RenderedDocument:
+    """A document made on ``DATED`` unless ``dated`` says otherwise."""
+    kw.setdefault("dated", DATED)
     return render_document(
         kind,
         case=inputs.case,
@@ -58,7 +78,9 @@ def request_letter(ex01: Inputs) -> RenderedDocument:
 
 @pytest.fixture(scope="module")
 def packet(ex01: Inputs) -> RenderedDocument:
-    return render_packet(case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy)
+    return render_packet(
+        case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy, dated=DATED
+    )
 
 
 def test_request_letter_carries_patient_codes_and_every_trial(request_letter: RenderedDocument) -> None:
@@ -72,7 +94,7 @@ def test_request_letter_carries_patient_codes_and_every_trial(request_letter: Re
         "F33.2",
         "NDC 50458-028-02",
         "Fax: (800) 555-0199",
-        "November 20, 2026",
+        "December 2, 2026",  # the day it was made, not the case's as_of (November 20)
         "Rosa Delgado, MD",
         "NPI 1234567893",
         "SPR-000123",
@@ -101,20 +123,92 @@ def test_every_page_has_the_phi_header_and_page_x_of_y(request_letter: RenderedD
 
 
 def test_control_number_is_stable_and_follows_the_inputs(ex01: Inputs, request_letter: RenderedDocument) -> None:
-    assert re.fullmatch(r"EX-01-meets-LMN-[0-9A-F]{8}", request_letter.control_number)
-    _, same, _ = render_html(
-        "request",
-        case=ex01.case,
-        determination=ex01.determination,
-        clinic=ex01.clinic,
-        policy=ex01.policy,
-        options=LetterOptions(recipient_fax="(800) 555-0199"),
-    )
-    _, other, _ = render_html(
-        "request", case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy
-    )
+    """A preview's number names no case (lifecycle rule 13) and changes with the options and the day."""
+    assert re.fullmatch(r"PREVIEW-LMN-[0-9A-F]{8}", request_letter.control_number)
+
+    def number(options: LetterOptions, dated: dt.date = DATED) -> str:
+        _, found, _ = render_html(
+            "request",
+            case=ex01.case,
+            determination=ex01.determination,
+            clinic=ex01.clinic,
+            policy=ex01.policy,
+            options=options,
+            dated=dated,
+        )
+        return found
+
+    same = number(LetterOptions(recipient_fax="(800) 555-0199"))
     assert same == request_letter.control_number
-    assert other != same
+    assert number(LetterOptions()) != same
+    assert number(LetterOptions(recipient_fax="(800) 555-0199"), DATED + dt.timedelta(days=1)) != same
+    assert "EX-01" not in same
+
+
+def test_a_given_number_is_printed_as_given(ex01: Inputs) -> None:
+    html, number, _ = render_html(
+        "request", case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, dated=DATED, number="8-LMN-1"
+    )
+    assert number == "8-LMN-1"
+    assert "Control No. 8-LMN-1" in html
+    assert "PREVIEW" not in html
+
+
+def _starting(html: str) -> str:
+    found = re.search(r"starting (\w+ \d+, \d{4})", html)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_document_is_dated_the_day_it_is_made(ex01: Inputs) -> None:
+    """Lifecycle rule 2: the date line is the day of making; the start asked for is never before it."""
+    assert ex01.case.as_of == dt.date(2026, 11, 20)
+    assert ex01.case.request.start_date == dt.date(2026, 12, 1)
+
+    def made_on(dated: dt.date | None) -> str:
+        html, _, _ = render_html(
+            "request", case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, dated=dated
+        )
+        return html
+
+    early = made_on(dt.date(2026, 11, 24))  # before the requested start: the case's start stands
+    assert '<p class="date-line">November 24, 2026</p>' in early
+    assert _starting(early) == "December 1, 2026"
+    assert "start 12/01/2026" in early
+    late = made_on(dt.date(2026, 12, 9))  # after it: the letter asks to start on the day it is made
+    assert '<p class="date-line">December 9, 2026</p>' in late
+    assert _starting(late) == "December 9, 2026"
+    assert "start 12/09/2026" in late
+    assert "November 20, 2026" not in late  # the case's as_of dates facts, not the letter
+    today = clinic_today()
+    by_default = made_on(None)
+    assert f'<p class="date-line">{long_date(today)}</p>' in by_default
+    assert _starting(by_default) == long_date(max(today, dt.date(2026, 12, 1)))
+
+
+def test_every_document_kind_carries_its_date(checker: Checker) -> None:
+    """Notices, receipts, superbills and agreements are dated the day they are made too."""
+    day = dt.date(2027, 1, 4)
+    for example, kind, options, shown in (
+        ("EX-01-meets", "decision-notice", LetterOptions(decision=APPROVAL), "January 4, 2027"),
+        ("EX-06-self-pay", "receipt", LetterOptions(payments=PAYMENTS), "January 4, 2027"),
+        ("EX-06-self-pay", "superbill", LetterOptions(service_dates=SERVICE_DATES), "01/04/2027"),
+        ("EX-06-self-pay", "payment-plan", LetterOptions(plan=PLAN), "January 4, 2027"),
+        ("EX-01-meets", "fax-cover", LetterOptions(), "January 4, 2027"),
+        ("EX-01-meets", "packet", LetterOptions(), "January 4, 2027"),
+    ):
+        inputs = inputs_for(checker, example)
+        html, _, _ = render_html(
+            kind,
+            case=inputs.case,
+            determination=inputs.determination,
+            clinic=inputs.clinic,
+            policy=inputs.policy,
+            options=options,
+            dated=day,
+        )
+        assert shown in html, kind
+        assert '<meta name="dcterms.created" content="2027-01-04">' in html, kind
 
 
 def test_packet_lists_trials_with_counts_and_reasons(checker: Checker) -> None:
@@ -138,10 +232,12 @@ def test_packet_lists_trials_with_counts_and_reasons(checker: Checker) -> None:
 
 
 def test_same_inputs_give_the_same_bytes(ex01: Inputs, packet: RenderedDocument) -> None:
-    again = render_packet(case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy)
+    again = render_packet(
+        case=ex01.case, determination=ex01.determination, clinic=ex01.clinic, policy=ex01.policy, dated=DATED
+    )
     assert again.pdf == packet.pdf
     assert again.sha256 == packet.sha256
-    assert b"CreationDate" not in packet.pdf or b"D:20261120" in packet.pdf
+    assert b"CreationDate" not in packet.pdf or b"D:20261202" in packet.pdf
 
 
 def test_pdfa_variant_is_archival(ex01: Inputs) -> None:
@@ -186,6 +282,65 @@ def test_continuation_shows_baseline_current_and_improvement(checker: Checker) -
             determination=inputs.determination,
             clinic=inputs.clinic,
         )
+
+
+EXPEDITED = "EXPEDITED REVIEW REQUESTED"
+REASON = "Active suicidal ideation; a standard review would delay treatment."
+
+
+@pytest.mark.parametrize(
+    ("example", "kind", "options"),
+    [
+        ("EX-01-meets", "request", LetterOptions()),
+        ("EX-08-continuation", "continuation", LetterOptions()),
+        ("EX-01-meets", "appeal", LetterOptions(denial=DENIAL)),
+        ("EX-01-meets", "packet", LetterOptions()),
+        ("EX-01-meets", "fax-cover", LetterOptions(recipient_fax="(800) 555-0199")),
+    ],
+)
+def test_an_expedited_request_says_so_with_its_reason(
+    checker: Checker, example: str, kind: str, options: LetterOptions
+) -> None:
+    """Lifecycle rule 12: what goes to the payer says EXPEDITED REVIEW REQUESTED, and why."""
+    inputs = inputs_for(checker, example)
+    expedited = pdf_text(render(inputs, kind, replace(options, expedited_reason=REASON)).pdf)
+    assert EXPEDITED in expedited
+    assert REASON in expedited
+    standard = pdf_text(render(inputs, kind, options).pdf)
+    assert EXPEDITED not in standard
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("decision-notice", LetterOptions(decision=APPROVAL)),
+        ("receipt", LetterOptions(payments=PAYMENTS)),
+        ("superbill", LetterOptions()),
+    ],
+)
+def test_papers_for_the_patient_do_not_say_expedited(checker: Checker, kind: str, options: LetterOptions) -> None:
+    inputs = inputs_for(checker, "EX-06-self-pay" if kind != "decision-notice" else "EX-01-meets")
+    text = pdf_text(render(inputs, kind, replace(options, expedited_reason=REASON)).pdf)
+    assert EXPEDITED not in text
+    assert REASON not in text
+
+
+def test_decision_notice_states_units_of_the_code_and_sessions(ex01: Inputs) -> None:
+    """Lifecycle rule 9: the units of the billing code, what one unit is, and the sessions they pay for."""
+    given = Decision(status="approved", auth_number="A-77", valid_from=DATED, valid_to=dt.date(2027, 5, 30), units=448)
+    text = pdf_text(render(ex01, "decision-notice", LetterOptions(decision=given)).pdf)
+    assert "448 units of J0013 (1 unit = 1 mg), 8 sessions at 56 mg" in text
+    stated = replace(given, units=450, code="J0013", unit_label="1 unit = 1 mg", sessions=8, dose_mg=56)
+    text = pdf_text(render(ex01, "decision-notice", LetterOptions(decision=stated)).pdf)
+    assert "450 units of J0013 (1 unit = 1 mg), 8 sessions at 56 mg" in text  # the decision's own words win
+
+
+def test_a_medicare_notice_counts_sessions(checker: Checker) -> None:
+    """G2082/G2083: one unit is one session."""
+    medicare = inputs_for(checker, "EX-05-medicare")
+    given = Decision(status="approved", valid_from=DATED, valid_to=dt.date(2027, 5, 30), units=8)
+    text = pdf_text(render(medicare, "decision-notice", LetterOptions(decision=given)).pdf)
+    assert "8 units of G2083 (1 unit = one session), 8 sessions at 84 mg" in text
 
 
 def test_request_variant_follows_treatment_and_indication(checker: Checker) -> None:
@@ -307,6 +462,7 @@ def test_batch_on_the_pool_matches_single_renders(ex01: Inputs, request_letter: 
             clinic=ex01.clinic,
             policy=ex01.policy,
             options=LetterOptions(recipient_fax="(800) 555-0199"),
+            dated=DATED,
         ),
         RenderJob(
             kind="decision-notice",
@@ -320,13 +476,14 @@ def test_batch_on_the_pool_matches_single_renders(ex01: Inputs, request_letter: 
     documents = render_many(jobs, workers=2)
     assert [d.kind for d in documents] == ["request", "decision-notice"]
     assert documents[0].sha256 == request_letter.sha256
+    assert long_date(clinic_today()) in pdf_text(documents[1].pdf)  # undated jobs: the batch's today
 
 
 def test_no_phi_in_log_lines(ex01: Inputs, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="coverage.letters")
-    render(ex01, "decision-notice", LetterOptions(decision=APPROVAL))
+    document = render(ex01, "decision-notice", LetterOptions(decision=APPROVAL))
     logged = " ".join(r.getMessage() for r in caplog.records)
-    assert "EX-01-meets" in logged
+    assert document.control_number in logged
     for phi in ("Dana", "Whitaker", "1983", "XEH123456789"):
         assert phi not in logged
 
@@ -361,11 +518,19 @@ def test_cli_letter_writes_pdf_and_prints_sha256(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    import hashlib
-
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     assert result.stdout.strip() == f"sha256 {digest} {out}"
-    assert "Not approved" in pdf_text(out.read_bytes())
+    text = pdf_text(out.read_bytes())
+    assert "Not approved" in text
+    assert long_date(clinic_today()) in text  # a preview is dated the day it is made
+
+
+def test_cli_notice_explains_the_units(tmp_path: Path) -> None:
+    out = tmp_path / "notice.pdf"
+    args = ["letter", str(EXAMPLES / "EX-01-meets.json"), "--kind", "decision-notice", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--decision", "approved", "--units", "448"])
+    assert result.exit_code == 0, result.output
+    assert "448 units of J0013 (1 unit = 1 mg), 8 sessions at 56 mg" in pdf_text(out.read_bytes())
 
 
 def test_cli_payment_plan_defaults_from_the_price_list(tmp_path: Path) -> None:
@@ -387,6 +552,15 @@ def test_cli_payment_plan_defaults_from_the_price_list(tmp_path: Path) -> None:
     text = pdf_text(out.read_bytes())
     assert "$3,300.00" in text  # 6 infusions at $550.00
     assert "3 of 3 February 1, 2027 $1,100.00" in text
+
+
+@pytest.mark.parametrize("count", ["7", "0"])
+def test_cli_payment_plan_refuses_a_count_the_clinic_does_not_offer(tmp_path: Path, count: str) -> None:
+    out = tmp_path / "plan.pdf"
+    case = str(EXAMPLES / "EX-06-self-pay.json")
+    errors = Cli().fails("letter", case, "--kind", "payment-plan", "--out", str(out), "--installments", count)
+    assert errors == [f"error: --installments: the clinic offers 3, 6, 12 monthly installments, not {count}"]
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -413,4 +587,5 @@ def test_cli_packet(tmp_path: Path) -> None:
     assert result.stdout.startswith("sha256 ")
     text = pdf_text(out.read_bytes())
     assert "Counted: 4 antidepressants in 2 classes (SNRI, SSRI); 1 augmentation trial." in text
-    assert json.loads((EXAMPLES / "EX-07-iv-covered.json").read_text())["case_id"] in text
+    assert re.search(r"Control No\. PREVIEW-DOC-[0-9A-F]{8}", text)
+    assert "EX-07-iv-covered" not in text  # a preview's number names no case

@@ -1,5 +1,6 @@
 """Golden HTML per template: the rendered HTML of each document kind, compared byte for byte.
 
+Every document is dated ``DATED`` so the files do not change with the day the tests run.
 Regenerate after an intended template change with
 ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_letters_golden.py`` and review the diff.
 """
@@ -13,7 +14,7 @@ import pytest
 
 from coverage.letters import render_html
 from coverage.policies.service import Checker
-from tests.test_letters_support import GOLDEN_CASES, inputs_for
+from tests.test_letters_support import DATED, GOLDEN_CASES, inputs_for
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -34,6 +35,7 @@ def test_template_renders_its_golden_html(
         clinic=inputs.clinic,
         policy=inputs.policy,
         options=options,
+        dated=DATED,
     )
     golden = GOLDEN / f"{name}.html"
     if UPDATE:

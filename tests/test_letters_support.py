@@ -1,4 +1,9 @@
-"""Shared inputs for the letter tests: example cases with their determinations and the sample clinic."""
+"""Shared inputs for the letter tests: example cases with their determinations and the sample clinic.
+
+Previews are dated the day they are made (lifecycle rule 2); the tests that compare text or bytes
+give them a fixed day, ``DATED``: after the samples' requested start (December 1, 2026), so the
+letters ask to start on ``DATED``.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from coverage.policies.service import Checker
 from coverage.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
+#: The day the golden and read-back documents are made.
+DATED = dt.date(2026, 12, 2)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,10 @@ APPROVAL = Decision(
     valid_from=dt.date(2026, 12, 1),
     valid_to=dt.date(2027, 5, 29),
     units=1344,
+    code="J0013",
+    unit_label="1 unit = 1 mg",
+    sessions=24,
+    dose_mg=56,
 )
 PAYMENTS = (
     Payment(paid_on=dt.date(2026, 12, 1), amount=Decimal("550.00"), method="card", reference="AUTH-4242"),
@@ -82,8 +93,8 @@ GOLDEN_CASES: list[tuple[str, str, str, LetterOptions]] = [
         LetterOptions(
             recipient_fax="(800) 555-0199",
             enclosures=(
-                Enclosure("Prior authorization request and letter of medical necessity", "EX-01-meets-LMN-0A1B2C3D", 3),
-                Enclosure("Documentation of prior treatment", "EX-01-meets-DOC-4E5F6A7B", 3),
+                Enclosure("Prior authorization request and letter of medical necessity", "PREVIEW-LMN-0A1B2C3D", 3),
+                Enclosure("Documentation of prior treatment", "PREVIEW-DOC-4E5F6A7B", 3),
             ),
         ),
     ),

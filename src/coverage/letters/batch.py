@@ -8,10 +8,11 @@ warm-up document at start, and the same pool serves every batch until :func:`clo
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from coverage.cases import Case
@@ -34,6 +35,9 @@ class RenderJob:
     options: LetterOptions = field(default_factory=LetterOptions)
     pdf_variant: str | None = None
     template_dir: Path | None = None
+    #: The document's date: give it, so that a batch is dated one day in every worker process.
+    dated: dt.date | None = None
+    number: str | None = None
 
 
 def render_job(job: RenderJob) -> RenderedDocument:
@@ -47,6 +51,8 @@ def render_job(job: RenderJob) -> RenderedDocument:
         options=job.options,
         pdf_variant=job.pdf_variant,
         template_dir=job.template_dir,
+        dated=job.dated,
+        number=job.number,
     )
 
 
@@ -81,7 +87,15 @@ atexit.register(close_pool)
 
 
 def render_many(jobs: Sequence[RenderJob], *, workers: int | None = None) -> list[RenderedDocument]:
-    """Render every job, in order, on the shared pool (in this process when there is one job or one core)."""
+    """Render every job, in order, on the shared pool (in this process when there is one job or one core).
+
+    Jobs without a date are dated the clinic's today, once for the whole batch.
+    """
+    if any(job.dated is None for job in jobs):
+        from coverage.requests.clocks import clinic_today
+
+        today = clinic_today()
+        jobs = [job if job.dated is not None else replace(job, dated=today) for job in jobs]
     size = workers or os.cpu_count() or 1
     if size == 1 or len(jobs) <= 1:
         return [render_job(job) for job in jobs]

@@ -1,7 +1,9 @@
 """What a document needs beyond the case and its determination: typed, immutable options.
 
-The CLI gathers them from its flags; the records store will fill them from a stored request
-(``--request ID``). Money is ``Decimal``; dates are ``datetime.date``.
+The CLI gathers them from its flags for a preview; for a stored request
+:class:`coverage.services.documents.RequestDocuments` fills them from the record (the payer's
+answers, the payer's fax, the request's expedited reason). Money is ``Decimal``; dates are
+``datetime.date``.
 """
 
 from __future__ import annotations
@@ -9,12 +11,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from coverage.payments.plans import Schedule
 
 DecisionStatus = Literal["approved", "partially_approved", "denied", "pended"]
 DECISION_STATUSES: tuple[DecisionStatus, ...] = ("approved", "partially_approved", "denied", "pended")
+
+#: What one unit of each billing code is (lifecycle rule 9): notices say it beside the units.
+UNIT_LABELS: Final[dict[str, str]] = {
+    "J0013": "1 unit = 1 mg",
+    "S0013": "1 unit = 1 mg",
+    "G2082": "1 unit = one session",
+    "G2083": "1 unit = one session",
+    "96365": "1 unit = one infusion",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +42,8 @@ class Decision:
     """The payer's decision on a request, for the patient's notice.
 
     ``units`` are the billing code's units (``code``; ``unit_label`` says what one unit is), and
-    ``sessions`` how many sessions they pay for at ``dose_mg`` (lifecycle rule 9).
+    ``sessions`` how many sessions they pay for at ``dose_mg`` (lifecycle rule 9). Left out, the
+    renderer fills them from the case's billing code and dose.
     """
 
     status: DecisionStatus

@@ -2,9 +2,12 @@
 
 :func:`render_document` is the seam every caller uses (the CLI, the flows, the payments
 module): it takes the data objects, never a file or a database id, so the CLI only gathers
-inputs and the records store can later pass a stored request's data. Output is deterministic:
-the document date is the case's ``as_of``, metadata are fixed, and the control number is a
-hash of the inputs, so the same inputs give the same bytes (and the same sha256).
+inputs and the records store can pass a stored request's data. A document is dated the day it
+is made (``dated``, default the clinic's today; lifecycle rule 2), and the start it asks for is
+the later of the case's ``start_date`` and that day. Output is deterministic: metadata are
+fixed, and a preview's control number is a hash of the inputs and the date, so the same inputs
+give the same bytes (and the same sha256). Stored documents get their number from
+:mod:`coverage.services.documents` (``number``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from coverage.documentation.requirements import SPECIALTY_LABELS, diagnosis_titl
 from coverage.drugs import DrugTable, default_drug_table
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters.kinds import DocumentKind, check_options, get_kind, template_name
-from coverage.letters.options import Enclosure, LetterOptions
+from coverage.letters.options import UNIT_LABELS, Decision, Enclosure, LetterOptions
 from coverage.letters.templates import get_template, render_template
 from coverage.policies.engine import billing_lines
 from coverage.policies.loader import LoadedPolicy, load_registry
@@ -104,9 +107,16 @@ def _json_default(value: object) -> object:
 
 
 def control_number(
-    *, kind: DocumentKind, case: Case, determination: Determination, options: LetterOptions, policy_hash: str | None
+    *,
+    kind: DocumentKind,
+    case: Case,
+    determination: Determination,
+    options: LetterOptions,
+    policy_hash: str | None,
+    dated: dt.date,
 ) -> str:
-    """A preview's number, ``PREVIEW-<kind code>-<8 hex>``: the same inputs always give the same number."""
+    """A preview's number, ``PREVIEW-<kind code>-<8 hex>``: the same inputs on the same day give the same
+    number. It names no case: a stored document's number is its request's (lifecycle rule 13)."""
     payload = json.dumps(
         {
             "kind": kind.name,
@@ -114,6 +124,7 @@ def control_number(
             "determination": determination.to_dict(),
             "options": dataclasses.asdict(options),
             "policy": policy_hash,
+            "dated": dated,
         },
         sort_keys=True,
         default=_json_default,
@@ -174,6 +185,25 @@ def service_lines(
     return tuple(lines)
 
 
+def decision_in_units(decision: Decision | None, codes: tuple[BillingLine, ...], case: Case) -> Decision | None:
+    """The decision with its units explained (lifecycle rule 9): the billing code, what one unit is, and
+    how many sessions the units pay for at the case's dose, where the decision does not say."""
+    if decision is None or decision.units is None or not codes:
+        return decision
+    line = codes[0]
+    code = decision.code or line.code
+    sessions = decision.sessions
+    if sessions is None and code == line.code and line.units > 0:
+        sessions = decision.units // line.units
+    return dataclasses.replace(
+        decision,
+        code=code,
+        unit_label=decision.unit_label or UNIT_LABELS.get(code),
+        sessions=sessions,
+        dose_mg=decision.dose_mg if decision.dose_mg is not None else case.request.dose_mg,
+    )
+
+
 def _warnings(kind: DocumentKind, determination: Determination) -> list[str]:
     """What staff should know before sending: a request whose determination is not a clean pass."""
     if kind.name not in ("request", "continuation", "appeal", "packet"):
@@ -221,6 +251,7 @@ def build_context(
     payer_name = case.coverage.payer_name or (policy.policy.name if policy is not None else "")
     service_day = max(request.start_date, dated) if request.start_date is not None else dated
     codes = _codes(case, determination, policy, service_day)
+    options = dataclasses.replace(options, decision=decision_in_units(options.decision, codes, case))
     lines: tuple[ServiceLine, ...] = ()
     if kind.name in ("superbill", "receipt") and (kind.name == "superbill" or options.service_dates):
         lines = service_lines(case=case, determination=determination, clinic=clinic, policy=policy, options=options)
@@ -282,6 +313,10 @@ def render_html(
     options = options or LetterOptions()
     check_options(document_kind, options)
     policy = _resolve_policy(case, policy)
+    if dated is None:
+        from coverage.requests.clocks import clinic_today
+
+        dated = clinic_today()
     if number is None:
         number = control_number(
             kind=document_kind,
@@ -289,11 +324,8 @@ def render_html(
             determination=determination,
             options=options,
             policy_hash=policy.hash if policy is not None else None,
+            dated=dated,
         )
-    if dated is None:
-        from coverage.requests.clocks import clinic_today
-
-        dated = clinic_today()
     template = get_template(
         template_name(document_kind, case), template_dir=template_dir, policy_id=case.coverage.policy_id
     )
@@ -410,6 +442,7 @@ def render_packet(
     pdf_variant: str | None = None,
     template_dir: Path | None = None,
     dated: dt.date | None = None,
+    number: str | None = None,
 ) -> RenderedDocument:
     """The documentation packet of prior treatment, criterion by criterion."""
     return render_document(
@@ -422,4 +455,5 @@ def render_packet(
         pdf_variant=pdf_variant,
         template_dir=template_dir,
         dated=dated,
+        number=number,
     )
