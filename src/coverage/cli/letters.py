@@ -2,9 +2,13 @@
 
 The commands only gather inputs (the case, its determination, the clinic, options from flags)
 and hand them to :func:`coverage.letters.render_document`, the same seam the flows and the
-records store use. ``--request ID`` loads them from a stored request instead: its latest case
-version and determination, and the payer's recorded answer (denial reason, authorization),
-which options given on the command line override.
+records store use. A preview is dated today and numbered ``PREVIEW-<code>-<hash>``.
+
+``--request ID`` asks the records for a stored request's document instead
+(:class:`coverage.services.documents.RequestDocuments`, the one place that makes them): the one
+already made is copied (the letter of the sending, the appeal of the denial, the notice of the
+latest answer), or it is made once and kept in the document store. Options given on the
+command line override what the record says (the denial, the answer, the payer's fax).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from coverage.letters.options import Decision, Denial, LetterOptions, Payment
     from coverage.letters.render import RenderedDocument
     from coverage.policies.loader import LoadedPolicy
+    from coverage.services.documents import Made, RequestDocuments
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +68,8 @@ def load_case_inputs(path: Path) -> CaseInputs:
 
 
 def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags: dict[str, Any]) -> None:
-    """A stored request's document: the record's answer fills what the flags leave out; it is kept
-    with the request (made once for the same inputs) and a copy written to ``out``."""
-    import dataclasses
-
+    """A stored request's document, made once by :class:`~coverage.services.documents.RequestDocuments`
+    (or found, as sent), and a copy written to ``out``."""
     from coverage.cli.records import records
     from coverage.clinic import load_clinic
     from coverage.services import documents as service
@@ -89,50 +92,7 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
                 payer=payer,
                 template_dir=r.settings.template_dir,
             )
-            stored = documents.stored_options()
-            given = {k: v for k, v in flags.items() if v not in (None, [], ())}
-            if not given and kind in ("request", "continuation", "packet"):
-                made = documents.letter() if kind != "packet" else documents.packet()
-            elif not given and kind == "appeal":
-                made = documents.appeal()
-            else:
-                inputs = CaseInputs(documents.case, documents.determination, documents.policy, documents.clinic, None)
-                chosen = flags["decision"]
-                decision = (
-                    _decision(
-                        chosen,
-                        decided_on=flags["decided_on"],
-                        auth_number=flags["auth_number"],
-                        valid_from=flags["valid_from"],
-                        valid_to=flags["valid_to"],
-                        units=flags["units"],
-                        reason=flags["decision_reason"],
-                    )
-                    if chosen
-                    else stored.decision
-                )
-                options = _options(
-                    kind,
-                    inputs,
-                    denial=flags["denial"] or stored.denial,
-                    decision=decision,
-                    total=flags["total"],
-                    installments=flags["installments"],
-                    start=flags["start"],
-                    description=flags["description"],
-                    payments=flags["payments"],
-                    service_dates=flags["service_dates"],
-                    price_item=flags["price_item"],
-                    recipient_fax=flags["recipient_fax"] or stored.recipient_fax,
-                    attention=flags["attention"],
-                    enclose=["request", "packet"],
-                    pdfa=False,
-                    render_enclosures=False,
-                )
-                if kind == "fax-cover":
-                    made = documents.cover(documents.enclosures(), options.recipient_fax)
-                else:
-                    made = documents.on_request(kind, dataclasses.replace(options, enclosures=()))
+            made = _stored_document(documents, kind, flags)
             uow.commit()
         pdf = service.read(made.document, store=store)
     try:
@@ -140,6 +100,64 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
     except OSError as error:
         raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
+
+
+def _stored_document(documents: RequestDocuments, kind: str, flags: dict[str, Any]) -> Made:
+    """The document the records already make for this kind (the letter of the sending, the appeal of the
+    denial, the notice of the latest answer); with options given, the document made with them. What the
+    flags leave out comes from the record: the denial, the latest answer, the payer's fax."""
+    import dataclasses
+
+    given = {name for name, value in flags.items() if value not in (None, [], ())}
+    if not given:
+        if kind in ("request", "continuation"):
+            return documents.request_letter(kind)
+        if kind == "packet":
+            return documents.packet()
+        if kind == "appeal":
+            return documents.appeal()
+        answer = documents.request.latest_answer
+        notice = documents.notice(answer) if kind == "decision-notice" and answer is not None else None
+        if notice is not None:
+            return notice
+    if kind == "appeal" and given == {"denial"}:
+        return documents.appeal(flags["denial"])
+    stored = documents.stored_options()
+    inputs = CaseInputs(documents.case, documents.determination, documents.policy, documents.clinic, None)
+    decision = (
+        _decision(
+            flags["decision"],
+            decided_on=flags["decided_on"],
+            auth_number=flags["auth_number"],
+            valid_from=flags["valid_from"],
+            valid_to=flags["valid_to"],
+            units=flags["units"],
+            reason=flags["decision_reason"],
+        )
+        if flags["decision"]
+        else stored.decision
+    )
+    options = _options(
+        kind,
+        inputs,
+        denial=flags["denial"] or stored.denial,
+        decision=decision,
+        total=flags["total"],
+        installments=flags["installments"],
+        start=flags["start"],
+        description=flags["description"],
+        payments=flags["payments"],
+        service_dates=flags["service_dates"],
+        price_item=flags["price_item"],
+        recipient_fax=flags["recipient_fax"] or stored.recipient_fax,
+        attention=flags["attention"],
+        enclose=["request", "packet"],
+        pdfa=False,
+        render_enclosures=False,
+    )
+    if kind == "fax-cover":
+        return documents.cover(documents.enclosures(), options.recipient_fax, attention=options.recipient_attention)
+    return documents.on_request(kind, dataclasses.replace(options, enclosures=()))
 
 
 def _date(option: str, value: str | None) -> dt.date | None:
@@ -381,7 +399,7 @@ def _options(
     """The typed options from the flags; the plan and the fax enclosures are worked out here."""
     from coverage.letters.options import LetterOptions
     from coverage.letters.render import render_document
-    from coverage.payments.offers import price_key
+    from coverage.payments.offers import default_installments, price_key
     from coverage.payments.plans import split_evenly
 
     case, clinic = inputs.case, inputs.clinic
@@ -395,8 +413,6 @@ def _options(
             amount = item.amount * item.course_sessions
         else:
             raise InvalidInput([f"--total: required (the clinic price list has no item {key!r})"])
-        from coverage.services.documents import default_installments
-
         counts = clinic.prices.installment_counts
         if installments is not None and installments not in counts:
             offered = ", ".join(map(str, counts))

@@ -156,6 +156,14 @@ def build_offer(total: Decimal, prices: PriceList, start: dt.date) -> Offer:
     )
 
 
+def default_installments(prices: PriceList) -> int:
+    """The installment count a plan document shows when none is asked for: 6 if offered, else the first."""
+    counts = prices.installment_counts
+    if not counts:
+        raise ConfigurationError("clinic prices.installment_counts: the clinic offers no installment plan")
+    return 6 if 6 in counts else counts[0]
+
+
 def choose_installments(total: Decimal, count: int, start: dt.date, prices: PriceList) -> Schedule:
     """The schedule of an offered option; a count the clinic does not offer is refused, naming why.
 

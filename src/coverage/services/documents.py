@@ -7,8 +7,13 @@ for plan papers), computed *before* rendering: a document already on the request
 even on a later day, and only what is new is rendered, dated the clinic's today, and written
 to the document store as ``<request id>/<control number>.pdf`` (rule 13).
 
-This module also owns the mappings a document needs: the decision a notice reports for each
-answer, the price-list item of a treatment and dose, and the default number of installments.
+A document for the payer belongs to a sending: the next one while the request is being
+prepared for it (``ready``, ``pended``, ``appeal_drafted``, a draft; an appeal while a denial
+awaits it), else the latest one made, so that a copy asked for after the sending is the
+document that was sent, not a new one.
+
+This module also owns the decision a notice reports for each answer and the titles a fax cover
+lists the enclosures under.
 """
 
 from __future__ import annotations
@@ -26,29 +31,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coverage.determinations import Determination
-from coverage.errors import ConfigurationError, InvalidInput
+from coverage.errors import InvalidInput
 from coverage.letters.kinds import get_kind
-from coverage.letters.options import Decision, Denial, Enclosure, LetterOptions
+from coverage.letters.options import UNIT_LABELS, Decision, Denial, Enclosure, LetterOptions
 from coverage.payments.ledger import PlanRecord
 from coverage.requests import model as m
+from coverage.requests.lifecycle import SENDABLE
 from coverage.services.plan_documents import PlanDocument, letter_options
 from coverage.services.requests import case_of, evaluate, units_per_session
 from coverage.store.documents import DocumentStore, document_key
 
 if TYPE_CHECKING:
     from coverage.cases import Case
-    from coverage.clinic import Clinic, PriceList
+    from coverage.clinic import Clinic
     from coverage.policies.service import Checker
     from coverage.store.tables import Payer
 
-#: What one unit of each billing code is (lifecycle rule 9).
-UNIT_LABELS = {
-    "J0013": "1 unit = 1 mg",
-    "S0013": "1 unit = 1 mg",
-    "G2082": "1 unit = one session",
-    "G2083": "1 unit = one session",
-    "96365": "1 unit = one infusion",
-}
 #: The decision a patient's notice reports for each kind of answer (not-required answers get none).
 NOTICE_DECISIONS = {
     "approved": "approved",
@@ -80,14 +78,6 @@ def pdf_page_count(pdf: bytes) -> int:
         except zlib.error:
             continue  # an image or font stream, not objects
     return max(count, 1)
-
-
-def default_installments(prices: PriceList) -> int:
-    """The installment count a plan document shows when none is asked for: 6 if offered, else the first."""
-    counts = prices.installment_counts
-    if not counts:
-        raise ConfigurationError("clinic prices.installment_counts: the clinic offers no installment plan")
-    return 6 if 6 in counts else counts[0]
 
 
 def _identity_hash(identity: dict[str, Any]) -> str:
@@ -178,8 +168,25 @@ class RequestDocuments:
         self.request.documents.append(document)
         return Made(document, new=True)
 
-    def _sending(self) -> dict[str, Any]:
-        return {"version": self.request.current_version.version, "sending": self.request.sending}
+    def sending_of(self, kind: str) -> int:
+        """The sending a document for the payer belongs to (see the module's docstring)."""
+        request = self.request
+        sent = len(request.live_submissions)
+        upcoming = (
+            request.status in SENDABLE
+            or request.status == "draft"
+            or (kind == "appeal" and request.status in ("denied", "appeal_denied"))
+        )
+        return sent + 1 if upcoming or sent == 0 else sent
+
+    def _sending(self, kind: str) -> dict[str, Any]:
+        return {"version": self.request.current_version.version, "sending": self.sending_of(kind)}
+
+    def _to_payer(self, **options: Any) -> LetterOptions:
+        """Options of a letter to the payer: its fax in the recipient block when a fax reaches it."""
+        payer = self.payer
+        fax = payer.fax if payer is not None and payer.channel == "fax" else None
+        return LetterOptions(recipient_fax=fax, **options)
 
     # --- what goes to the payer -------------------------------------------------------------
 
@@ -187,8 +194,14 @@ class RequestDocuments:
         """The request letter (or continuation letter), or the appeal when the request is drafted as one."""
         if self.request.status == "appeal_drafted":
             return self.appeal()
-        kind = "continuation" if self.case.request.kind == "continuation" else "request"
-        return self.ensure(kind, self._sending())
+        return self.request_letter()
+
+    def request_letter(self, kind: str | None = None) -> Made:
+        """The request letter, or the continuation letter of a continuation case (``kind``: asked for by name)."""
+        own = "continuation" if self.case.request.kind == "continuation" else "request"
+        if kind == "continuation" and own != "continuation":
+            raise InvalidInput(["request.kind: the continuation letter needs a continuation case (request.kind)"])
+        return self.ensure(own, self._sending(own), self._to_payer())
 
     def appeal(self, denial: Denial | None = None) -> Made:
         """The appeal answering the request's latest denial: its reason, date and the payer's reference."""
@@ -197,11 +210,12 @@ class RequestDocuments:
             if answer is None:
                 raise InvalidInput([f"request {self.request_id}: has no denial to appeal"])
             denial = Denial(reason=answer.reason or "denied", denied_on=answer.decided_on, reference=answer.reference)
-        identity = {**self._sending(), "denial": dataclasses.asdict(denial)}
-        return self.ensure("appeal", identity, LetterOptions(denial=denial))
+        identity = {**self._sending("appeal"), "denial": dataclasses.asdict(denial)}
+        return self.ensure("appeal", identity, self._to_payer(denial=denial))
 
     def packet(self) -> Made:
-        return self.ensure("packet", self._sending())
+        """The documentation packet of the sending."""
+        return self.ensure("packet", self._sending("packet"))
 
     def attachments(self) -> list[m.Document]:
         return [d for d in self.request.live_documents if d.kind == "attachment"]
@@ -210,8 +224,9 @@ class RequestDocuments:
         """What a sending carries: the letter, the packet, and the outside documents attached."""
         return [self.letter().document, self.packet().document, *self.attachments()]
 
-    def cover(self, enclosed: list[m.Document], fax: str | None) -> Made:
-        """The fax cover listing the enclosures with their control numbers and pages."""
+    def cover(self, enclosed: list[m.Document], fax: str | None, *, attention: str | None = None) -> Made:
+        """The fax cover listing the enclosures with their control numbers and pages (``attention``: the
+        recipient's attention line, when not the utilization-management default)."""
         enclosures = tuple(
             Enclosure(
                 title=d.title if d.kind == "attachment" and d.title else ENCLOSURE_TITLES.get(d.kind, d.kind),
@@ -220,10 +235,18 @@ class RequestDocuments:
             )
             for d in enclosed
         )
-        identity = {"sending": self.request.sending, "enclosures": [e.control_number for e in enclosures], "fax": fax}
-        return self.ensure("fax-cover", identity, LetterOptions(recipient_fax=fax, enclosures=enclosures))
+        identity: dict[str, Any] = {
+            "sending": self.sending_of("fax-cover"),
+            "enclosures": [e.control_number for e in enclosures],
+            "fax": fax,
+        }
+        if attention is not None:
+            identity["attention"] = attention
+        options = LetterOptions(recipient_fax=fax, recipient_attention=attention, enclosures=enclosures)
+        return self.ensure("fax-cover", identity, options)
 
     def pages(self, document: m.Document) -> int:
+        """A document's pages: as recorded, or counted in its file."""
         if document.pages is not None:
             return document.pages
         if document.key is not None:
@@ -302,7 +325,7 @@ class RequestDocuments:
 
     def on_request(self, kind: str, options: LetterOptions) -> Made:
         """Any document kind for this request with these options (a clerk's ``letter --request``)."""
-        identity = {**self._sending(), "options": dataclasses.asdict(options, dict_factory=_plain)}
+        identity = {**self._sending(kind), "options": dataclasses.asdict(options, dict_factory=_plain)}
         return self.ensure(kind, identity, options)
 
 
