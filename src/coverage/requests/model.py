@@ -233,7 +233,7 @@ class SendTask:
 
 @dataclass(eq=False)
 class SignOff:
-    """A clinician's review of a prepared sending: pending, approved or rejected."""
+    """A clinician's review of a prepared sending: pending, approved, rejected, or withdrawn by an undo."""
 
     requested_at: dt.datetime
     case_version: int
@@ -557,11 +557,13 @@ class Request:
             raise IllegalTransition(
                 f"request {self.id}: is {current}; a case can be amended in {', '.join(sorted(AMENDABLE))}"
             )
+        target: Status = current if current in ("denied", "appeal_drafted") else self._status_for(outcome)
+        if target != current and not can_move(current, target):
+            raise IllegalTransition(f"request {self.id}: cannot go from {current} to {target} ({self._allowed()})")
         version.request_id = self.id
         self.case_versions.append(version)
         self.evaluations.append(evaluation)
-        target: Status = current if current in ("denied", "appeal_drafted") else self._status_for(outcome)
-        event = self._move(target, "amend", when, by, reason=f"case version {version.version}: {outcome.reason}")
+        event = self._record("amend", target, when, by, reason=f"case version {version.version}: {outcome.reason}")
         self._close_task("amended", when)
         return event
 
@@ -575,7 +577,7 @@ class Request:
         if document not in self.documents:
             self.documents.append(document)
         target: Status = "ready" if current == "pended" else current
-        event = self._move(target, "attach", when, by, reason=f"attached {document.title} ({document.pages} p.)")
+        event = self._record("attach", target, when, by, reason=f"attached {document.title} ({document.pages} p.)")
         self._close_task("attached", when)
         return event
 
@@ -614,8 +616,9 @@ class Request:
         signoff.decided_at, signoff.by, signoff.note = when.now, by, note
         verdict = "approved" if approve else "rejected"
         reason = f"sign-off {verdict}" + (f": {note}" if note else "")
+        # ready and pended may go back to draft (the table); an appeal stays drafted.
         target: Status = self.stored_status if approve or self.status == "appeal_drafted" else "draft"
-        event = self._move(target, "signoff", when, by, reason=reason)
+        event = self._record("signoff", target, when, by, reason=reason)
         if not approve:
             self._close_task("sign-off rejected", when)
         return event
@@ -773,21 +776,20 @@ class Request:
         target = targets.get(answer.decision)
         if target is None:
             raise IllegalTransition(f"request {self.id}: an answer to {current} cannot be {answer.decision}")
+        granting = answer.decision in ("approved", "partially_approved")
+        if granting and (answer.authorization_number is None or answer.valid_from is None or answer.valid_to is None):
+            raise InvalidInput(["--auth-number: an approval needs its number and dates"])
+        if granting and answer.units is None:
+            raise InvalidInput(["--units: an approval needs its units (or --sessions)"])
         answer.appeal = current == "appeal_submitted"
         answer.recorded_at, answer.by = when.now, by
         self.answers.append(answer)
-        if answer.decision in ("approved", "partially_approved"):
+        if granting:
             self._grant(answer, code=code, when=when)
         if answer.decision == "denied":
             self.appeal_window_days = terms.appeal_window_days
-        self._move(
-            target,
-            "answer",
-            when,
-            by,
-            reason=self._answer_reason(answer),
-            payer_reference=answer.reference,
-        )
+        # Every target of ANSWER_TARGETS is a move of the table, or the same status (pended again).
+        self._record("answer", target, when, by, reason=self._answer_reason(answer), payer_reference=answer.reference)
         self.due_at = None
         return answer, True
 
@@ -810,10 +812,10 @@ class Request:
         return f"{answer.decision.replace('_', ' ')}{day}"
 
     def _grant(self, answer: Answer, *, code: str | None, when: When) -> None:
-        if answer.authorization_number is None or answer.valid_from is None or answer.valid_to is None:
-            raise InvalidInput(["--auth-number: an approval needs its number and dates"])
-        if answer.units is None:
-            raise InvalidInput(["--units: an approval needs its units (or --sessions)"])
+        assert answer.authorization_number is not None  # checked by record_answer
+        assert answer.valid_from is not None
+        assert answer.valid_to is not None
+        assert answer.units is not None
         for earlier in self.live_authorizations:
             earlier.superseded = True  # an appeal won over a partial approval: one current authorization
         authorization = Authorization(
@@ -895,6 +897,8 @@ class Request:
         if what == "submit":
             submission = self.live_submissions[-1]
             submission.voided = True
+            # A task opened after this sending prepared the next one: it goes; the sent one reopens.
+            self._close_task("the sending it followed was undone", when)
             for task in self.send_tasks:
                 if task.submission is submission:
                     task.closed_at = task.closed_reason = task.submission = None
@@ -908,8 +912,9 @@ class Request:
             attached.withdrawn = True
             self._close_task("the attachment it held was undone", when)
         elif what == "signoff":
-            signoff = next(s for s in reversed(self.signoffs) if s.status != "pending")
-            signoff.status, signoff.decided_at, signoff.by, signoff.note = "pending", None, None, None
+            # The decision is withdrawn: the sending needs a clinician again, asked at the next send.
+            signoff = next(s for s in reversed(self.signoffs) if s.status in ("approved", "rejected"))
+            signoff.status = "withdrawn"
         undo = self._record("undo", back, when, by, reason=f"undo {what} ({event.reason or event.to_status}): {reason}")
         undo.undoes_event_id = event.id
         self._restart_clock(terms, when)

@@ -380,7 +380,9 @@ def request_view(
     assert course.id is not None
     current = request.current_authorization
     in_force = current if current is not None and current.covers(as_of) else None
-    signoff = request.signoff if request.status in ("ready", "pended", "appeal_drafted") else None
+    signoff = request.signoff if request.status in ("ready", "pended", "appeal_drafted", "draft") else None
+    if signoff is not None and signoff.status == "withdrawn":
+        signoff = None
     evaluation = request.evaluation
     return RequestView(
         request_id=request.id,

@@ -364,7 +364,7 @@ signoffs = Table(
     _when("decided_at", nullable=True),
     Column("by", String(120)),
     Column("note", Text),
-    CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+    CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn')", name="status"),
     Index(
         "uq_signoffs_one_pending",
         "request_id",

@@ -158,7 +158,9 @@ def _create_tables() -> None:
         sa.Column("decided_at", WHEN, nullable=True),
         sa.Column("by", sa.String(length=120), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name=op.f("ck_signoffs_status")),
+        sa.CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'withdrawn')", name=op.f("ck_signoffs_status")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signoffs")),
     )
     op.create_index("ix_signoffs_request_id", "signoffs", ["request_id"])
