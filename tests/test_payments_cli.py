@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from coverage.cli import main
-from tests.conftest import EXAMPLES
+from tests.conftest import case_gathered, today, write_case
 
 
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
@@ -102,7 +103,11 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
 ) -> None:
     from pypdf import PdfReader
 
-    code, _, err = run(capsys, monkeypatch, "intake", str(EXAMPLES / "EX-02-iv-not-covered.json"), "--json")
+    def text(pdf: Path) -> str:
+        return "".join(page.extract_text() for page in PdfReader(pdf).pages)
+
+    case = write_case(tmp_path, case_gathered("EX-02-iv-not-covered"))
+    code, _, err = run(capsys, monkeypatch, "intake", str(case), "--json")
     assert code == 0, err
 
     code, out, _ = run(capsys, monkeypatch, "plan", "1", "--json", "--start", "2026-01-31")
@@ -128,9 +133,14 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
     ]
     code, out, err = run(capsys, monkeypatch, *args)
     assert code == 0, err
-    text = "".join(page.extract_text() for page in PdfReader(agreement).pages)
-    assert "Payment plan agreement" in text
-    assert "600.00" in text
+    assert "Payment plan agreement" in text(agreement)
+    assert "600.00" in text(agreement)
+
+    copy = tmp_path / "copy.pdf"  # the agreement again: the stored one, not a second
+    code, out, err = run(capsys, monkeypatch, "payments", "agreement", "1", "--out", str(copy))
+    assert code == 0, err
+    assert copy.read_bytes() == agreement.read_bytes()
+    assert out.strip() == f"sha256 {hashlib.sha256(copy.read_bytes()).hexdigest()} {copy}"
 
     code, _, err = run(
         capsys, monkeypatch, "payments", "record", "1", "--amount", "600.00", "--date", "2026-01-31", "--method", "hsa"
@@ -160,9 +170,22 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
     receipt = tmp_path / "receipt.pdf"
     code, _, err = run(capsys, monkeypatch, "payments", "receipt", "1", "--out", str(receipt))
     assert code == 0, err
-    assert "600.00" in "".join(page.extract_text() for page in PdfReader(receipt).pages)
+    assert "600.00" in text(receipt)
+
+    superbill = tmp_path / "superbill.pdf"
+    args = ["payments", "superbill", "1", "--out", str(superbill), "--service-date", "2026-02-03"]
+    code, _, err = run(capsys, monkeypatch, *args)
+    assert code == 0, err
+    assert "02/03/2026" in text(superbill)
+    assert "96365" in text(superbill)
 
     code, out, _ = run(capsys, monkeypatch, "requests", "show", "1", "--json")
     request = json.loads(out)
     assert request["status"] == "payment_plan"
-    assert [d["kind"] for d in request["documents"]] == ["payment-plan", "receipt"]
+    assert [d["kind"] for d in request["documents"]] == ["payment-plan", "receipt", "superbill"]
+    assert [d["control_number"].split("-")[:2] for d in request["documents"]] == [
+        ["1", "PPA"],
+        ["1", "RCT"],
+        ["1", "SBL"],
+    ]
+    assert {d["dated"] for d in request["documents"]} == {today().isoformat()}

@@ -9,7 +9,13 @@ import pytest
 
 from coverage.clinic import Clinic, PriceList, load_clinic
 from coverage.errors import ConfigurationError, InvalidInput
-from coverage.payments.offers import build_course, build_offer, choose_installments, manufacturer_savings
+from coverage.payments.offers import (
+    build_course,
+    build_offer,
+    choose_installments,
+    default_installments,
+    manufacturer_savings,
+)
 from coverage.payments.plans import split_evenly
 from coverage.settings import Settings
 
@@ -79,6 +85,16 @@ def test_choosing_an_unconfigured_count_lists_the_offered_ones(prices: PriceList
         choose_installments(Decimal("1000.00"), 4, START, prices)
     assert raised.value.lines() == ["installments: 4 is not offered (offered: 3, 6)"]
     assert choose_installments(Decimal("1000.00"), 6, START, prices) == split_evenly(Decimal("1000.00"), 6, START)
+
+
+@pytest.mark.parametrize(("counts", "default"), [([3, 6, 12], 6), ([12, 4], 4), ([24], 24)])
+def test_a_plan_document_shows_6_installments_when_offered(prices: PriceList, counts: list[int], default: int) -> None:
+    assert default_installments(prices.model_copy(update={"installment_counts": sorted(counts)})) == default
+
+
+def test_a_clinic_without_installments_has_no_default(prices: PriceList) -> None:
+    with pytest.raises(ConfigurationError, match="installment_counts"):
+        default_installments(prices.model_copy(update={"installment_counts": []}))
 
 
 @pytest.mark.parametrize(

@@ -1,38 +1,57 @@
-"""Payment plans stored and read back on SQLite and PostgreSQL: plans, installments, payments, history."""
+"""Payment plans stored and read back on SQLite and PostgreSQL: plans, installments, payments, history.
+
+The rule that a refused plan leaves its request as it was is also checked on the in-memory unit
+of work, which has no rollback to hide a move made too early.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import coverage.payments.tables  # noqa: F401  # registers the self-pay tables, so each test starts empty
+from coverage import worklist
 from coverage.clinic import PriceList, load_clinic
 from coverage.errors import IllegalTransition, InvalidInput, NotFound
-from coverage.payments.service import (
+from coverage.policies.service import Checker
+from coverage.services import payments
+from coverage.services.context import Context
+from coverage.services.payments import (
     balance,
     cancel_plan,
-    create_plan,
     get_plan,
     overdue_installments,
-    overdue_work_items,
     plans_for_request,
     quote_plan,
     record_payment,
     request_offer,
     restructure_plan,
 )
-from coverage.policies.service import Checker
-from coverage.requests.service import get_request
+from coverage.services.requests import get_request, intake
 from coverage.settings import Settings
-from tests.conftest import EXAMPLES
+from coverage.store.fake import FakeUnitOfWork
+from tests.conftest import case_gathered
 
 if TYPE_CHECKING:
+    from coverage.store.db import Database
     from coverage.store.uow import UnitOfWork
 
 START = dt.date(2026, 1, 31)
+CTX = Context()
+create_plan: Callable[..., Any] = partial(payments.create_plan, ctx=CTX)
+
+
+@pytest.fixture
+def uow(database: Database) -> UnitOfWork:
+    """A unit of work on the test's records database (conftest's ``uow`` builds the abstract class)."""
+    from coverage.store.uow import SqlUnitOfWork
+
+    return SqlUnitOfWork(database.sessions)
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +60,9 @@ def prices() -> PriceList:
 
 
 def _intake(uow: UnitOfWork, checker: Checker, name: str) -> int:
-    from coverage.requests.service import intake
-
-    return intake((EXAMPLES / f"{name}.json").read_bytes(), uow=uow, checker=checker, by="intake").request_id
+    """A sample case gathered today, taken in."""
+    text = json.dumps(case_gathered(name))
+    return intake(text, uow=uow, checker=checker, ctx=CTX, by="intake").request_id
 
 
 @pytest.fixture
@@ -150,7 +169,11 @@ def test_overdue_installments_as_of(uow: UnitOfWork, prices: PriceList, iv_reque
     ]
     assert overdue[0].case_id == "EX-02-iv-not-covered"
     assert overdue[0].to_dict()["remaining"] == "300.00"
-    [item] = overdue_work_items(dt.date(2026, 4, 1), uow=uow)
+
+    def installments_overdue(as_of: dt.date) -> list[worklist.WorkItem]:
+        return [i for i in worklist.build(as_of, uow=uow, ctx=CTX) if i.kind == "installment_overdue"]
+
+    [item] = installments_overdue(dt.date(2026, 4, 1))
     assert (item.request_id, item.kind, item.due, item.status) == (
         iv_request,
         "installment_overdue",
@@ -158,7 +181,7 @@ def test_overdue_installments_as_of(uow: UnitOfWork, prices: PriceList, iv_reque
         "payment_plan",
     )
     assert item.detail == f"plan {plan.id}: 2 installments overdue, 900.00 owed"
-    assert overdue_work_items(dt.date(2026, 2, 28), uow=uow) == []
+    assert installments_overdue(dt.date(2026, 2, 28)) == []
 
 
 def test_cancel_keeps_the_history_and_stops_payments(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
@@ -196,30 +219,45 @@ def test_restructure_moves_the_balance_and_keeps_payments(uow: UnitOfWork, price
 
 def test_plan_rules(uow: UnitOfWork, checker: Checker, prices: PriceList, iv_request: int) -> None:
     ready = _intake(uow, checker, "EX-01-meets")
-    with pytest.raises(IllegalTransition, match=f"request {ready}: cannot go from ready to payment_plan"):
+    with pytest.raises(IllegalTransition, match=f"request {ready}: is ready; a payment plan follows no coverage"):
         create_plan(ready, uow=uow, prices=prices, start=START, by="x", installments=6)
     with pytest.raises(InvalidInput) as raised:
         quote_plan(iv_request, uow=uow, prices=prices, start=START, installments=12, total=Decimal("1000.00"))
     assert raised.value.lines() == [
         "installments: 12 installments of 83.33 fall below the minimum monthly installment 100.00"
     ]
-    with pytest.raises(NotFound, match="request 999999"):
+    with pytest.raises(NotFound, match="request 999999: no such request"):
         create_plan(999999, uow=uow, prices=prices, start=START, by="x", installments=6)
+    with pytest.raises(InvalidInput, match="--by"):
+        create_plan(iv_request, uow=uow, prices=prices, start=START, by=" ", installments=6)
     create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=6)
     with pytest.raises(IllegalTransition, match="is active; restructure or cancel it"):
         create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=3)
     assert len(plans_for_request(iv_request, uow=uow)) == 1
 
 
-def test_plan_and_the_move_to_payment_plan_land_together(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
-    with pytest.raises(InvalidInput):  # refused after the move was made inside the transaction
+def _plan_and_move_land_together(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    with pytest.raises(InvalidInput):  # the terms are refused: neither the plan nor the move lands
         create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=12, total=Decimal("1000.00"))
-    assert get_request(iv_request, uow=uow).request.status == "draft"
+    assert get_request(iv_request, uow=uow, ctx=CTX).request.status == "draft"
     assert plans_for_request(iv_request, uow=uow) == []
     create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=6)
-    detail = get_request(iv_request, uow=uow)
+    with pytest.raises(IllegalTransition, match="is active"):  # a second plan: the request stays as it is
+        create_plan(iv_request, uow=uow, prices=prices, start=START, by="x", installments=3)
+    detail = get_request(iv_request, uow=uow, ctx=CTX)
     assert detail.request.status == "payment_plan"
-    assert (detail.events[-1].from_status, detail.events[-1].to_status) == ("draft", "payment_plan")
+    moves = [(e.from_status, e.to_status) for e in detail.events]
+    assert moves[-1] == ("draft", "payment_plan")
+    assert moves.count(("draft", "payment_plan")) == 1
+
+
+def test_plan_and_the_move_to_payment_plan_land_together(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
+    _plan_and_move_land_together(uow, prices, iv_request)
+
+
+def test_a_refused_plan_moves_nothing_even_without_a_rollback(checker: Checker, prices: PriceList) -> None:
+    memory = FakeUnitOfWork()
+    _plan_and_move_land_together(memory, prices, _intake(memory, checker, "EX-02-iv-not-covered"))
 
 
 def test_the_migrations_have_one_head_and_downgrade_cleanly(database_url: str) -> None:

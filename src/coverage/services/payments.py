@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from coverage.cases import Case, parse_case_object
 from coverage.clinic import PriceList
 from coverage.errors import IllegalTransition, InvalidInput, NotFound
+from coverage.fields import optional_text
 from coverage.payments.ledger import OverdueInstallment, PaymentRecord, PlanRecord, PlanStatus
 from coverage.payments.offers import (
     Course,
@@ -301,14 +302,12 @@ def create_plan(
 
     Without ``total`` the course comes from the price list for the request's treatment and dose.
     The request moves to ``payment_plan`` (when it is not there yet) in the same transaction as
-    the plan is stored, so neither lands without the other.
+    the plan is stored, so neither lands without the other; every rule is checked before the
+    move, so a refused plan leaves the request as it was (also in the in-memory unit of work).
     """
     by, when = actor(by), ctx.when()
     with uow:
         request = _request(uow, request_id)
-        _check_plannable(request)
-        if request.status != "payment_plan":
-            request.move("payment_plan", when, by, reason="self-pay payment plan")
         plans = uow.plans
         active = plans.active_for_request(request_id)
         if active is not None:
@@ -319,6 +318,8 @@ def create_plan(
         quote = _quote(
             request, case, prices=prices, start=start, installments=installments, pay_in_full=pay_in_full, total=total
         )
+        if request.status != "payment_plan":
+            request.move("payment_plan", when, by, reason="self-pay payment plan")
         plan = plans.add(
             _new_plan(
                 request_id,
@@ -359,6 +360,7 @@ def record_payment(
     plan_id: int, *, uow: UnitOfWork, amount: Decimal, paid_on: dt.date, by: str, method: str | None = None
 ) -> PlanRecord:
     """Record money received; it settles the oldest unpaid installment first. More than the balance is refused."""
+    by = actor(by)
     amount = _money(amount, "amount")
     if method is not None and not 1 <= len(method.strip()) <= METHOD_LENGTH:
         raise InvalidInput([f"method: 1 to {METHOD_LENGTH} characters (card, cash, check, hsa, fsa)"])
@@ -387,6 +389,7 @@ def record_payment(
 
 def cancel_plan(plan_id: int, *, uow: UnitOfWork, by: str, reason: str | None = None) -> PlanRecord:
     """Close an active plan; its installments and payments stay on record."""
+    by, reason = actor(by), optional_text("--reason", reason)
     with uow:
         plans = uow.plans
         plan = _get_plan(uow, plan_id, for_update=True)
@@ -409,6 +412,7 @@ def restructure_plan(
     reason: str | None = None,
 ) -> PlanRecord:
     """Replace an active plan by a new one for its remaining balance; the old plan keeps its payments."""
+    by, reason = actor(by), optional_text("--reason", reason)
     with uow:
         plans = uow.plans
         plan = _get_plan(uow, plan_id, for_update=True)
