@@ -32,7 +32,7 @@ from coverage.letters import (
 from coverage.letters.templates import long_date
 from coverage.policies.service import Checker
 from coverage.requests.clocks import clinic_today
-from tests.conftest import Cli
+from tests.conftest import Cli, case_gathered, write_case
 from tests.test_letters_support import (
     APPROVAL,
     DATED,
@@ -535,23 +535,22 @@ def test_cli_notice_explains_the_units(tmp_path: Path) -> None:
 
 def test_cli_payment_plan_defaults_from_the_price_list(tmp_path: Path) -> None:
     out = tmp_path / "plan.pdf"
-    result = runner.invoke(
-        app,
-        [
-            "letter",
-            str(EXAMPLES / "EX-06-self-pay.json"),
-            "--kind",
-            "payment-plan",
-            "--out",
-            str(out),
-            "--installments",
-            "3",
-        ],
-    )
+    args = ["letter", str(EXAMPLES / "EX-06-self-pay.json"), "--kind", "payment-plan", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--installments", "3", "--start", "2026-12-01"])
     assert result.exit_code == 0, result.output
     text = pdf_text(out.read_bytes())
     assert "$3,300.00" in text  # 6 infusions at $550.00
     assert "3 of 3 February 1, 2027 $1,100.00" in text
+
+
+def test_cli_payment_plan_asks_for_nothing_before_the_day_it_is_made(tmp_path: Path) -> None:
+    """A course that was to start a month ago: the first installment is due today, not in the past."""
+    case = write_case(tmp_path, case_gathered("EX-06-self-pay", clinic_today() - dt.timedelta(days=40)))
+    out = tmp_path / "plan.pdf"
+    result = runner.invoke(app, ["letter", str(case), "--kind", "payment-plan", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = pdf_text(out.read_bytes())
+    assert f"1 of 6 {long_date(clinic_today())} $550.00" in text
 
 
 @pytest.mark.parametrize("count", ["7", "0"])

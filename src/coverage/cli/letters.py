@@ -230,7 +230,9 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
     decision_reason: Annotated[str | None, typer.Option(help="decision-notice: the payer's reason.")] = None,
     total: Annotated[str | None, typer.Option(help="payment-plan: total (default: course price).")] = None,
     installments: Annotated[int | None, typer.Option(help="payment-plan: number of monthly installments.")] = None,
-    start: Annotated[str | None, typer.Option(help="payment-plan: first due date (default: start date).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="payment-plan: first due date (default: the start date, not before today).")
+    ] = None,
     description: Annotated[str | None, typer.Option(help="payment-plan: services covered.")] = None,
     payment: Annotated[
         list[str] | None, typer.Option(help="receipt/superbill: DATE:AMOUNT[:METHOD[:REF]], repeatable.")
@@ -401,6 +403,7 @@ def _options(
     from coverage.letters.render import render_document
     from coverage.payments.offers import default_installments, price_key
     from coverage.payments.plans import split_evenly
+    from coverage.requests.clocks import clinic_today
 
     case, clinic = inputs.case, inputs.clinic
     plan = None
@@ -420,7 +423,9 @@ def _options(
                 [f"--installments: the clinic offers {offered} monthly installments, not {installments}"]
             )
         count = installments if installments is not None else default_installments(clinic.prices)
-        first_due = _date("--start", start) or case.request.start_date or case.as_of
+        # An agreement made today asks for nothing before today: the first installment is due on the
+        # later of the course's start and today (lifecycle rule 2), unless --start says otherwise.
+        first_due = _date("--start", start) or max(case.request.start_date or case.as_of, clinic_today())
         plan = split_evenly(amount, count, first_due)
     options = LetterOptions(
         denial=denial,
