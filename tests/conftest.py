@@ -111,9 +111,9 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def uow(database: Database) -> UnitOfWork:
     """A unit of work on the test's records database."""
-    from coverage.store.uow import UnitOfWork
+    from coverage.store.uow import SqlUnitOfWork
 
-    return UnitOfWork(database.sessions)
+    return SqlUnitOfWork(database.sessions)
 
 
 # --- Workflow and flows (issue: flows). Prefect's test harness costs seconds to start: once per run.

@@ -1,139 +1,109 @@
-"""The billing staff's journeys, entirely from the CLI, on both databases, with the audit trail."""
+"""The records commands: one line per problem naming the option, exit 2, never a traceback; ids of any
+size; the embedded database on first use; and what only the command line does."""
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from coverage.cli import app, main
-from coverage.store.db import Database
-from tests.conftest import SAMPLE_CASES
+from tests.conftest import Cli, case_gathered, write_case
 
-runner = CliRunner()
+pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def cli(database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Run ``priorauth ARGS...`` against the test database; return parsed JSON when --json is given."""
-    monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(app, list(args))
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout) if "--json" in args else result.stdout
-
-    return run
-
-
-def events(show: dict[str, Any]) -> list[tuple[str | None, str, str]]:
-    return [(e["from"], e["to"], e["by"]) for e in show["events"]]
+#: Every command that takes an id, with the rest of its arguments.
+ID_COMMANDS = [
+    ["requests", "show", "{id}"],
+    ["requests", "send", "{id}"],
+    ["requests", "submit", "{id}", "--channel", "fax"],
+    ["requests", "record", "{id}", "--denied", "--reason", "no"],
+    ["requests", "transition", "{id}", "cancelled"],
+    ["requests", "undo", "{id}", "--reason", "x"],
+    ["requests", "continue", "{id}"],
+    ["requests", "appeal", "{id}"],
+    ["requests", "signoff", "{id}", "--approve"],
+    ["requests", "send-failed", "{id}", "--reason", "busy"],
+    ["sessions", "add", "{id}", "--date", "2026-12-01"],
+    ["sessions", "list", "{id}"],
+    ["sessions", "void", "{id}", "--reason", "x"],
+    ["plan", "{id}"],
+    ["payments", "show", "{id}"],
+    ["letter", "--request", "{id}", "--kind", "request", "--out", "x.pdf"],
+]
 
 
-def test_intake_to_approval_expiry_and_renewal(cli: Any) -> None:
-    cli("payers", "add", "Example Health Plan", "--turnaround-days", "10", "--channel", "portal")
-    taken = cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--json", "--by", "intake-1")
-    request_id = str(taken["request_id"])
-    assert taken["determination"]["outcome"] == "meets_criteria"
+@pytest.mark.parametrize("argv", ID_COMMANDS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("value", ["99999999999999999999", "2147483648", "0", "-1", "12a"])
+def test_an_id_out_of_range_is_one_line(cli: Cli, argv: list[str], value: str) -> None:
+    lines = cli.fails(*[value if part == "{id}" else part for part in argv])
+    assert len(lines) == 1, lines
+    assert "is not an id" in lines[0] or lines[0].startswith("error: No such option: -1"), lines
 
-    cli("requests", "submit", request_id, "--channel", "portal", "--reference", "PT-1", "--by", "billing-1")
-    cli(
-        "requests", "record", request_id, "--approved", "--auth-number", "AUTH-55", "--from", "2026-12-01",
-        "--to", "2027-05-31", "--units", "1400", "--by", "billing-1",
-    )  # fmt: skip
-    used = cli("requests", "use", request_id, "--units", "56", "--by", "nurse-1", "--json")
-    assert used["units_used"] == 56
 
-    show = cli("requests", "show", request_id, "--as-of", "2027-05-10", "--json")
-    assert show["status"] == "expiring"
-    assert show["authorization"] == {
-        "number": "AUTH-55", "valid_from": "2026-12-01", "valid_to": "2027-05-31",
-        "units_authorized": 1400, "units_used": 56, "partial": False,
-    }  # fmt: skip
-    work = cli("worklist", "--as-of", "2027-05-10", "--json")
-    assert [(w["request_id"], w["kind"]) for w in work] == [(int(request_id), "expiring")]
-    assert cli("worklist", "--as-of", "2027-03-01", "--json") == []
-
-    cli("requests", "transition", request_id, "renewed", "--reason", "continuation approved", "--by", "billing-2")
-    show = cli("requests", "show", request_id, "--json")
-    assert events(show) == [
-        (None, "ready", "intake-1"),
-        ("ready", "submitted", "billing-1"),
-        ("submitted", "approved", "billing-1"),
-        ("approved", "approved", "nurse-1"),
-        ("approved", "renewed", "billing-2"),
+def test_an_id_that_names_nothing_is_one_line(cli: Cli) -> None:
+    assert cli.fails("requests", "show", "2147483647") == ["error: request 2147483647: no such request"]
+    assert cli.fails("payers", "show", "99999999999999999999") == [
+        "error: payer '99999999999999999999': not in the directory"
     ]
-    assert {"from", "to", "at", "by", "reason"} <= set(show["events"][0])
-    assert show["events"][-1]["reason"] == "continuation approved"
-    listed = cli("requests", "list", "--status", "renewed", "--payer", "example health plan", "--json")
-    assert [r["request_id"] for r in listed] == [int(request_id)]
 
 
-@pytest.mark.parametrize("decision", ["appeal_approved", "appeal_denied"])
-def test_denial_to_appeal(cli: Any, decision: str) -> None:
-    request_id = str(cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--expedited", "--json")["request_id"])
-    cli("requests", "submit", request_id, "--by", "b")
-    cli("requests", "record", request_id, "--denied", "--reason", "trial shorter than 6 weeks", "--by", "b")
-    show = cli("requests", "show", request_id, "--json")
-    assert show["status"] == "denied"
-    assert show["urgency"] == "expedited"
-    assert show["appeal_deadline"] is not None
-    cli("requests", "transition", request_id, "appeal_drafted", "--by", "b")
-    cli("requests", "submit", request_id, "--by", "b")  # appeal_drafted -> appeal_submitted
-    cli("requests", "transition", request_id, decision, "--reason", "letter of 2027-01-05", "--by", "b")
-    show = cli("requests", "show", request_id, "--json")
-    assert [e["to"] for e in show["events"]] == [
-        "ready", "submitted", "denied", "appeal_drafted", "appeal_submitted", decision,
-    ]  # fmt: skip
-    assert show["events"][2]["reason"] == "trial shorter than 6 weeks"
-    if decision == "appeal_denied":
-        cli("requests", "transition", request_id, "external_review", "--by", "b")
-        assert cli("requests", "show", request_id, "--json")["status"] == "external_review"
+def test_usage_mistakes_are_one_line(cli: Cli) -> None:
+    assert cli.fails("requests", "show") == [
+        "error: Missing argument 'REQUEST_ID'. (see `priorauth requests show --help`)"
+    ]
+    assert cli.fails("requests", "show", "1", "--bogus")[0].startswith("error: No such option: --bogus")
+    lines = cli.fails("requests", "record", "1", "--approved", "--denied")
+    assert lines == [
+        "error: answer: give exactly one of --approved, --partial, --modified, --pended, --denied, --not-required"
+    ]
 
 
-def test_errors_are_one_line_and_exit_2(
-    cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_text_options_are_bounded_and_clean(cli: Cli, tmp_path: Path) -> None:
+    request_id = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-01-meets"))), "--json")["request_id"])
+    assert cli.fails("requests", "submit", request_id, "--reference", "R" * 41) == [
+        "error: --reference: at most 40 characters (got 41)"
+    ]
+    assert cli.fails("requests", "transition", request_id, "cancelled", "--reason", "a\u202eb") == [
+        "error: --reason: contains a control character or an invisible direction mark"
+    ]
+    assert cli.fails("requests", "submit", request_id, "--by", "x" * 121) == [
+        "error: --by: at most 120 characters (got 121)"
+    ]
+    assert cli("requests", "show", request_id, "--json")["stored_status"] == "ready"
+
+
+def test_a_huge_or_bad_case_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_text('{"case_id": "' + "x" * 300_000 + '"}')
+    assert cli.fails("intake", str(big)) == [f"error: {big}: larger than 256 KB; a case is a few KB"]
+    data = case_gathered("EX-01-meets")
+    data["medication_trials"] = data["medication_trials"][:1] * 51
+    assert cli.fails("intake", str(write_case(tmp_path, data))) == ["error: medication_trials: at most 50 items"]
+    data = case_gathered("EX-01-meets")
+    data["patient"]["given_name"] = "Dana\x00"
+    lines = cli.fails("intake", str(write_case(tmp_path, data)))
+    assert lines == ["error: patient.given_name: contains a control character or an invisible direction mark"]
+    assert cli("requests", "list", "--json") == []
+
+
+def test_a_downgrade_needs_yes(cli: Cli) -> None:
+    assert cli.fails("db", "downgrade", "base") == [
+        "error: --yes: a downgrade to base drops tables and the records in them; confirm with --yes"
+    ]
+    assert "latest 0003" in cli("db", "current")
+
+
+def test_first_use_creates_the_embedded_database(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request_id = str(cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--json")["request_id"])
-    capsys.readouterr()
-    for argv, expected in (
-        (
-            ["requests", "transition", request_id, "cancelled", "--expected-version", "99"],
-            f"error: request {request_id}: version 99",
-        ),
-        (
-            ["requests", "transition", request_id, "approved"],
-            "error: status: use `priorauth requests record --approved`",
-        ),
-        (["requests", "show", "9999"], "error: request 9999: no such request"),
-        (["requests", "record", request_id, "--approved"], "error: --auth-number: required with --approved"),
-        (["worklist", "--as-of", "tomorrow"], "error: --as-of: 'tomorrow' is not a date"),
-    ):
-        monkeypatch.setattr(sys, "argv", ["priorauth", *argv])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        assert exited.value.code == 2
-        err = capsys.readouterr().err
-        assert err.startswith(expected), err
-        assert "Traceback" not in err
-
-
-def test_first_use_creates_the_embedded_database(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PRIORAUTH_DATABASE_URL", raising=False)
-    result = runner.invoke(app, ["intake", str(SAMPLE_CASES / "EX-05-medicare.json"), "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["status"] == "not_required"
+    taken = Cli()("intake", str(write_case(tmp_path, case_gathered("EX-05-medicare"))), "--json")
+    assert taken["status"] == "not_required"
     assert (data_dir / "priorauth.db").is_file()
-    upgraded = runner.invoke(app, ["db", "upgrade"])
-    assert upgraded.exit_code == 0
-    assert "database at revision" in upgraded.stdout
+    assert "database at revision" in Cli()("db", "upgrade")
 
 
 def test_check_does_not_import_sqlalchemy() -> None:
@@ -141,108 +111,87 @@ def test_check_does_not_import_sqlalchemy() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _fails(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
-    """Run ``priorauth ARGV`` as the console script does; it must fail with exit 2 and one line."""
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["priorauth", *argv])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    err = capsys.readouterr().err
-    assert exited.value.code == 2, err
-    assert "Traceback" not in err
-    assert err.startswith("error: "), err
-    return err
+def test_send_refuses_what_is_not_sendable(cli: Cli, tmp_path: Path) -> None:
+    request_id = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-05-medicare"))), "--json")["request_id"])
+    sendable = "only ready, pended or appeal_drafted requests are sent"
+    assert cli.fails("requests", "send", request_id) == [
+        f"error: REQUEST_ID: request {request_id} is not_required; {sendable}"
+    ]
 
 
-@pytest.mark.parametrize(
-    ("status", "command"),
-    [
-        ("submitted", "`priorauth requests submit`"),
-        ("appeal_submitted", "`priorauth requests submit`"),
-        ("pended", "`priorauth requests record --pended`"),
-        ("approved", "`priorauth requests record --approved`"),
-        ("partially_approved", "`priorauth requests record --partial`"),
-        ("denied", "`priorauth requests record --denied`"),
-        ("payment_plan", "`priorauth plan`"),
-    ],
-)
-def test_transition_refuses_statuses_that_have_their_own_command(
-    cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: str, command: str
-) -> None:
-    request_id = str(cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--json")["request_id"])
-    cli("requests", "submit", request_id, "--by", "b")
-    err = _fails(["requests", "transition", request_id, status], monkeypatch, capsys)
-    assert err == f"error: status: use {command} (it records " + err.split("(it records ", 1)[1]
-    assert f"to move a request to {status}" in err
-    assert [e["to"] for e in cli("requests", "show", request_id, "--json")["events"]] == ["ready", "submitted"]
+def test_attach_an_outside_pdf(cli: Cli, tmp_path: Path, data_dir: Path) -> None:
+    cli("payers", "add", "Example Health Plan", "--channel", "fax", "--fax", "555-0100")
+    request_id = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-01-meets"))), "--json")["request_id"])
+    not_pdf = tmp_path / "note.txt"
+    not_pdf.write_text("chart note")
+    assert cli.fails("requests", "attach", request_id, str(not_pdf), "--title", "Chart note") == [
+        "error: FILE.pdf: note.txt is not a PDF"
+    ]
+    sent = cli("requests", "send", request_id, "--json")
+    from coverage.services.documents import pdf_page_count
 
-
-def test_a_case_id_of_another_patient_is_refused(
-    cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"))
-    other = json.loads((SAMPLE_CASES / "EX-01-meets.json").read_text())
-    other["patient"].update(id="P-7777", given_name="Robin", family_name="Other")
-    path = tmp_path / "other.json"
-    path.write_text(json.dumps(other))
-    err = _fails(["intake", str(path)], monkeypatch, capsys)
-    assert err == "error: case_id: EX-01-meets is already the case of another patient\n"
-    assert cli("requests", "list", "--json")[0]["patient_id"] == "P-1001"
-    assert len(cli("requests", "list", "--json")) == 1
-
-
-def test_an_appeal_won_then_its_authorization_is_not_a_renewal(cli: Any) -> None:
-    request_id = str(cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--json")["request_id"])
-    cli("requests", "submit", request_id, "--by", "b")
-    cli("requests", "record", request_id, "--denied", "--reason", "trial too short", "--by", "b")
-    cli("requests", "transition", request_id, "appeal_drafted", "--by", "b")
-    cli("requests", "submit", request_id, "--by", "b")
-    cli("requests", "transition", request_id, "appeal_approved", "--by", "b")
-    cli(
-        "requests", "record", request_id, "--approved", "--auth-number", "AP-1", "--from", "2026-12-01",
-        "--to", "2027-05-31", "--units", "30", "--by", "b",
-    )  # fmt: skip
-    show = cli("requests", "show", request_id, "--as-of", "2027-01-01", "--json")
-    assert show["status"] == "appeal_approved"
-    assert show["authorization"]["number"] == "AP-1"
-    assert [e["to"] for e in show["events"]][-2:] == ["appeal_approved", "appeal_approved"]
+    pages_before = sent["pages"]
+    letter = next(d for d in cli("requests", "show", request_id, "--json")["documents"] if d["kind"] == "request")
+    outside = tmp_path / "labs.pdf"
+    outside.write_bytes((data_dir / "documents" / letter["key"]).read_bytes())
+    attached = pdf_page_count(outside.read_bytes())
+    cli("requests", "attach", request_id, str(outside), "--title", "Lab results")
+    shown = cli("requests", "show", request_id, "--json")
+    assert shown["send_task"] is None  # the documents changed: prepared again at the next send
+    assert cli.fails("requests", "attach", request_id, str(outside), "--title", "Again")[0].startswith(
+        "error: FILE.pdf: already attached"
+    )
+    again = cli("requests", "send", request_id, "--json")
+    assert again["pages"] == pages_before + attached
+    assert any(number.startswith(f"{request_id}-ATT-") for number in again["documents"])
+    key = next(
+        d["key"] for d in cli("requests", "show", request_id, "--json")["documents"] if d["kind"] == "attachment"
+    )
+    stored = data_dir / "documents" / key
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert stored.parent.stat().st_mode & 0o777 == 0o700
+    cli("requests", "undo", request_id, "--reason", "wrong patient's labs")
+    documents = cli("requests", "show", request_id, "--json")["documents"]
+    assert [d["withdrawn"] for d in documents if d["kind"] == "attachment"] == [True]
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--approved", "--auth-number", "A", "--from", "2026-12-01", "--to", "2027-01-01", "--units", "0"],
-         "error: --units: must be at least 1"),
-        (["--approved", "--auth-number", "  ", "--from", "2026-12-01", "--to", "2027-01-01", "--units", "3"],
-         "error: --auth-number: required"),
-        (["--approved", "--auth-number", "A", "--from", "2027-12-01", "--to", "2027-01-01", "--units", "3"],
-         "error: --to: 2027-01-01 is before --from 2027-12-01"),
-        (["--pended", "--info-requested", "   "], "error: --info-requested: required with --pended"),
-        (["--denied", "--reason", "  "], "error: --reason: required with --denied"),
+        (["--approved", "--auth-number", "A"], "error: --from: required with --approved"),
+        (["--approved", "--auth-number", "A", "--from", "2026-12-01", "--to", "2026-11-01", "--units", "5"],
+         "error: --to: 2026-11-01 is before --from 2026-12-01"),
+        (["--partial", "--auth-number", "A", "--from", "2026-12-01", "--to", "2027-01-01", "--units", "0"],
+         "error: --units: must be 1 to 100000"),
+        (["--approved", "--auth-number", "A", "--from", "2026-12-01", "--to", "2027-01-01", "--units", "1e3"],
+         "error: --units: '1e3' is not a whole number"),
+        (["--denied"], "error: --reason: required with --denied (the payer's specific reason)"),
+        (["--pended"], "error: --info-requested: required with --pended (what the payer asks for)"),
+        (["--denied", "--reason", "x", "--decided-on", "12/01/2026"],
+         "error: --decided-on: '12/01/2026' is not a date (YYYY-MM-DD)"),
     ],
 )  # fmt: skip
-def test_record_names_the_option_at_fault(
-    cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
-) -> None:
-    request_id = str(cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--json")["request_id"])
+def test_record_names_the_option_at_fault(cli: Cli, tmp_path: Path, args: list[str], expected: str) -> None:
+    request_id = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-01-meets"))), "--json")["request_id"])
     cli("requests", "submit", request_id, "--by", "b")
-    assert _fails(["requests", "record", request_id, *args], monkeypatch, capsys).startswith(expected)
+    assert cli.fails("requests", "record", request_id, *args)[0] == expected
     assert cli("requests", "show", request_id, "--json")["status"] == "submitted"
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--turnaround-days", "0"], "error: --turnaround-days: must be at least 1"),
-        (["--turnaround-days", "-3"], "error: --turnaround-days: must be at least 1"),
-        (["--urgent-hours", "0"], "error: --urgent-hours: must be at least 1"),
+        (["--turnaround-days", "0"], "error: --turnaround-days: must be 1 to 365"),
+        (["--turnaround-days", "-3"], "error: --turnaround-days: must be 1 to 365"),
+        (["--turnaround-days", "99999999999999999999"], "error: --turnaround-days: '99999999999999999999' is not"),
+        (["--urgent-hours", "0"], "error: --urgent-hours: must be 1 to 720"),
+        (["--appeal-days", "x"], "error: --appeal-days: 'x' is not a whole number"),
+        (["--fax", "555\x000"], "error: --fax: contains a control character"),
         (["--policy", "nope"], "error: --policy: 'nope' is not a known policy id"),
     ],
 )
-def test_payers_add_refuses_zero_turnaround_and_unknown_policies(
-    cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
-) -> None:
-    assert _fails(["payers", "add", "Zero Plan", *args], monkeypatch, capsys).startswith(expected)
+def test_payers_add_refuses_zero_turnaround_and_unknown_policies(cli: Cli, args: list[str], expected: str) -> None:
+    assert cli.fails("payers", "add", "Zero Plan", *args)[0].startswith(expected)
     assert cli("payers", "list", "--json") == []
     added = cli("payers", "add", "Known Plan", "--policy", "standard-commercial", "--turnaround-days", "1", "--json")
     assert (added["policy_id"], added["turnaround_days"]) == ("standard-commercial", 1)
@@ -264,42 +213,38 @@ def test_payers_add_refuses_zero_turnaround_and_unknown_policies(
         ({"PRIORAUTH_DATABASE_URL": "mysql://x@localhost/x"}, ["db", "current"], "error: PRIORAUTH_DATABASE_URL: "),
         ({"PRIORAUTH_DATA_DIR": "/proc/x"}, ["requests", "list"], "error: PRIORAUTH_DATA_DIR: cannot create"),
         ({}, ["db", "upgrade", "--revision", "nosuch"], "error: revision 'nosuch': "),
-        ({}, ["db", "downgrade", "nosuch"], "error: revision 'nosuch': "),
+        ({}, ["db", "downgrade", "nosuch", "--yes"], "error: revision 'nosuch': "),
     ],
 )
 def test_unusable_database_settings_are_one_line(
-    data_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    env: dict[str, str],
-    argv: list[str],
-    expected: str,
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], argv: list[str], expected: str
 ) -> None:
     monkeypatch.delenv("PRIORAUTH_DATABASE_URL", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    err = _fails(argv, monkeypatch, capsys)
-    assert err.startswith(expected), err
-    assert "s3cret" not in err
-    assert err.count("\n") == 1
+    lines = Cli().fails(*argv)
+    assert lines[0].startswith(expected), lines
+    assert "s3cret" not in lines[0]
+    assert len(lines) == 1
 
 
-def test_a_data_dir_that_is_a_file_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PRIORAUTH_DATABASE_URL", raising=False)
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("PRIORAUTH_DATA_DIR", str(tmp_path / "file"))
-    assert _fails(["requests", "list"], monkeypatch, capsys).startswith("error: PRIORAUTH_DATA_DIR: cannot create")
+    assert Cli().fails("requests", "list")[0].startswith("error: PRIORAUTH_DATA_DIR: cannot create")
 
 
-def test_today_is_the_clinic_s_date(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import datetime as dt
+def test_today_is_the_clinic_s_date(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    request_id = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-05-medicare"))), "--json")["request_id"])
+    real = dt.datetime
 
-    from coverage.requests import clocks
+    class Late(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return real(2026, 12, 2, 3, 0, tzinfo=dt.UTC).astimezone(tz) if tz else real(2026, 12, 2, 3, 0)
 
-    request_id = str(cli("intake", str(SAMPLE_CASES / "EX-01-meets.json"), "--json")["request_id"])
-    monkeypatch.setattr(clocks, "_now_utc", lambda: dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC))
+    monkeypatch.setattr(dt, "datetime", Late)
     assert cli("requests", "show", request_id, "--json")["as_of"] == "2026-12-01"  # New York, the default
     monkeypatch.setenv("PRIORAUTH_TIMEZONE", "Europe/Paris")
     assert cli("requests", "show", request_id, "--json")["as_of"] == "2026-12-02"

@@ -27,7 +27,7 @@ def main() -> None:
     import typer
 
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="priorauth")
     except PriorAuthError as error:
         for line in error.lines():
             print(f"error: {line}", file=sys.stderr)
