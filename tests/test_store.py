@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,9 @@ from coverage.store.db import (
 from coverage.store.uow import Conflict, UnitOfWork
 
 RECORD_TABLES = {
-    "patients", "coverages", "payers", "cases", "pa_requests", "determinations", "documents",
-    "status_events", "submissions", "authorizations",
+    "patients", "coverages", "payers", "courses", "cases", "pa_requests", "determinations", "documents",
+    "status_events", "submissions", "answers", "authorizations", "treatment_sessions", "send_tasks",
+    "send_failures", "signoffs", "payment_plans", "payment_plan_installments", "payments",
 }  # fmt: skip
 
 
@@ -87,13 +89,18 @@ def test_sqlite_pragmas(database: Database) -> None:
 
 
 def test_foreign_keys_are_enforced(uow: UnitOfWork) -> None:
-    def orphan_event() -> None:
+    from coverage.requests.model import Course
+
+    def orphan_course() -> None:
         with uow:
-            uow.requests.add_child(t.StatusEvent(request_id=999, to_status="ready", by="test", at=t.utcnow()))
+            now = t.utcnow()
+            uow.courses.add(
+                Course(case_id="C-1", patient_id=999, treatment="esketamine", created_at=now, updated_at=now)
+            )
             uow.flush()
 
     with pytest.raises(Conflict):
-        orphan_event()
+        orphan_course()
 
 
 def test_leaving_without_commit_rolls_back(uow: UnitOfWork) -> None:
@@ -131,7 +138,8 @@ def test_other_database_errors_become_storage_errors_without_values(uow: UnitOfW
 
     def bad_write() -> None:
         with uow:
-            uow.session.execute(sa.text("INSERT INTO no_such_table (name) VALUES (:name)"), {"name": "Dana Secret"})
+            # The unit of work offers no session; the test reaches the one it holds to break it.
+            uow._open.execute(sa.text("INSERT INTO no_such_table (name) VALUES (:name)"), {"name": "Dana Secret"})  # type: ignore[attr-defined]
 
     with pytest.raises(StorageError) as raised:
         bad_write()
@@ -156,7 +164,8 @@ def test_a_value_too_long_for_its_column_is_a_storage_error(database: Database, 
     assert "5555555555" not in str(raised.value)
 
 
-def test_free_text_from_cases_has_no_length_limit() -> None:
+def test_free_text_from_cases_is_text_in_the_database() -> None:
+    # The case models bound every text (coverage.fields); the columns take what the models allow.
     columns = {
         ("patients", "external_id"), ("patients", "given_name"), ("patients", "family_name"),
         ("coverages", "payer_name"), ("coverages", "policy_id"), ("coverages", "member_id"),
@@ -208,3 +217,118 @@ def test_an_unknown_revision_is_one_line(database: Database) -> None:
     with pytest.raises(ConfigurationError, match=r"^revision 'nosuch': "):
         downgrade(database.engine, "nosuch")
     assert current_revision(database.engine) == head_revision()
+
+
+# --- The migration of existing records (lifecycle.md): 0002's rows become courses, answers, sessions.
+
+
+def _old_rows(connection: sa.Connection) -> None:
+    """Records as the version before the lifecycle wrote them."""
+    at = dt.datetime(2026, 11, 1, 15, 0, tzinfo=dt.UTC)
+    if connection.dialect.name == "sqlite":
+        at = at.replace(tzinfo=None)  # how UTCDateTime stores it there
+    day = dt.date(2026, 11, 1)
+
+    def insert(table: str, **values: object) -> int:
+        columns = ", ".join(values)
+        marks = ", ".join(f":{name}" for name in values)
+        connection.execute(sa.text(f"INSERT INTO {table} ({columns}) VALUES ({marks})"), values)
+        return int(connection.execute(sa.text(f"SELECT MAX(id) FROM {table}")).scalar_one())
+
+    patient = insert("patients", external_id="P-1", given_name="Dana", created_at=at, updated_at=at)
+    coverage = insert(
+        "coverages", patient_id=patient, plan_type="commercial", policy_id="standard-commercial", created_at=at
+    )
+    document = '{"case_id": "x"}'
+    for case_id, statuses in (
+        ("C-RENEWED", ["renewed"]),
+        ("C-DENIED", ["denied"]),
+        ("C-TWO-OPEN", ["draft", "ready"]),
+        ("C-PENDED", ["pended"]),
+    ):
+        for number, status in enumerate(statuses, start=1):
+            record = insert(
+                "cases", case_id=case_id, version=number, patient_id=patient, document=document,
+                sha256="sha256:x", received_at=at, received_by="old",
+            )  # fmt: skip
+            request = insert(
+                "pa_requests", case_id=case_id, case_record_id=record, patient_id=patient, coverage_id=coverage,
+                status=status, version=3, urgency="standard", treatment="esketamine", indication="trd",
+                kind="initial", created_at=at, updated_at=at, status_changed_at=at,
+                denial_reason="trial too short" if status == "denied" else None,
+                info_requested="recent PHQ-9" if status == "pended" else None,
+            )  # fmt: skip
+            insert(
+                "determinations", request_id=request, case_record_id=record, outcome="meets_criteria",
+                next_step="submit_prior_auth", created_at=at,
+                result='{"billing": [{"code": "J0013", "units": 56, "modifier": null}]}',
+            )  # fmt: skip
+            history = {
+                "renewed": [None, "ready", "submitted", "approved", "approved", "renewed"],
+                "denied": [None, "ready", "submitted", "denied"],
+                "pended": [None, "ready", "submitted", "pended"],
+                "draft": [None, "draft"],
+                "ready": [None, "ready"],
+            }[status]
+            for before, after in itertools.pairwise(history):
+                insert("status_events", request_id=request, from_status=before, to_status=after, at=at, by="old")
+            if status == "renewed":
+                insert(
+                    "authorizations", request_id=request, number="A-1", valid_from=day, valid_to=day,
+                    units_authorized=448, units_used=448, partial=False, created_at=at,
+                )  # fmt: skip
+                insert(
+                    "authorizations", request_id=request, number="A-2", valid_from=day,
+                    valid_to=dt.date(2027, 4, 30), units_authorized=448, units_used=112, partial=False, created_at=at,
+                )  # fmt: skip
+            if status in ("renewed", "denied", "pended"):
+                insert("submissions", request_id=request, channel="fax", submitted_at=at, by="old")
+            for _ in range(2):  # the same document stored twice by two runs
+                insert(
+                    "documents", request_id=request, kind="request", sha256="sha256:x", path="/old/x.pdf",
+                    size=3, control_number=f"{case_id}-LMN-1", created_at=at,
+                )  # fmt: skip
+
+
+def test_the_migration_of_existing_records(database: Database) -> None:
+    from coverage.store.uow import SqlUnitOfWork
+
+    engine = database.engine
+    downgrade(engine, "0002_payments")
+    with engine.begin() as connection:
+        _old_rows(connection)
+    upgrade(engine)
+    uow = SqlUnitOfWork(database.sessions)
+    with uow:
+        courses = {
+            c.case_id: c
+            for c in (uow.courses.by_case_id(i) for i in ("C-RENEWED", "C-DENIED", "C-TWO-OPEN", "C-PENDED"))
+            if c
+        }
+        assert set(courses) == {"C-RENEWED", "C-DENIED", "C-TWO-OPEN", "C-PENDED"}
+        for course in courses.values():
+            assert course.check_invariants() == [], course.case_id
+
+        renewed = courses["C-RENEWED"].requests[0]
+        assert renewed.status == "approved"
+        assert [e.to_status for e in renewed.events][-2:] == ["renewed", "approved"]  # old names stay readable
+        assert renewed.events[-1].action == "migration"
+        assert [(a.number, a.superseded) for a in renewed.authorizations] == [("A-1", True), ("A-2", False)]
+        current = renewed.current_authorization
+        assert current is not None
+        assert (current.code, current.units_adjustment, renewed.units_used(current)) == ("J0013", 112, 112)
+        assert [a.decision for a in renewed.answers] == ["approved", "approved"]
+        assert [e.action for e in renewed.events[:4]] == ["intake", "submit", "answer", "note"]
+        assert [d.control_number for d in renewed.documents] == ["C-RENEWED-LMN-1"]  # the duplicate is gone
+
+        denied = courses["C-DENIED"].requests[0]
+        assert [(a.decision, a.reason) for a in denied.answers] == [("denied", "trial too short")]
+        assert denied.appeal_deadline(180) is not None
+
+        older, newer = courses["C-TWO-OPEN"].requests
+        assert (older.status, older.events[-1].reason) == ("cancelled", "superseded")
+        assert newer.status == "ready"
+
+        pended = courses["C-PENDED"].requests[0]
+        assert [(a.decision, a.info_requested) for a in pended.answers] == [("pended", "recent PHQ-9")]
+        assert all(s.sent_on == dt.date(2026, 11, 1) for s in pended.submissions)

@@ -275,7 +275,7 @@ authorizations = Table(
     _flag("partial"),
     _flag("voided"),
     _flag("superseded"),
-    _when("created_at", nullable=True),
+    _when("created_at"),
     CheckConstraint("valid_to >= valid_from", name="valid_dates"),
     CheckConstraint("units_authorized >= 0 AND units_adjustment >= 0", name="units_non_negative"),
 )
