@@ -61,14 +61,17 @@ def handle_denials(request_ids: Sequence[int], *, rt: Runtime, by: str) -> list[
             assert evaluation is not None  # intake always evaluates
             determination = Determination.from_dict(evaluation.result)
             denial = request.last_denial
+            denial_reason = denial.reason if denial is not None else None
             sendings = len(request.live_submissions)
         if status == "draft" and determination.outcome in NOT_COVERABLE:
             decision = decide_fallback(determination, reason_code=None, reason=None, final=True)
             why = f"{determination.outcome}: " + decision.reason.removeprefix("final denial; ")
         elif status in ("denied", "appeal_denied"):
-            text = denial.reason if denial is not None else None
             decision = decide_fallback(
-                determination, reason_code=reason_code(text), reason=text, final=status == "appeal_denied"
+                determination,
+                reason_code=reason_code(denial_reason),
+                reason=denial_reason,
+                final=status == "appeal_denied",
             )
             why = decision.reason
         else:
