@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-#: The sample patient's name, birth date (in the formats a log line or a letter might use) and member id.
+#: The sample patient's name, birth date (in the formats a log line or a letter might use), member id,
+#: and the clinic's case ids (Prefect sees request ids only).
 PHI = [
     re.compile(r"\bDana\b", re.IGNORECASE),
     re.compile(r"Whitaker", re.IGNORECASE),
     re.compile(r"1983-05-14|05/14/1983|5/14/1983|14/05/1983|1983/05/14|19830514|May 14,? 1983|14 May 1983"),
     re.compile(r"XEH123456789", re.IGNORECASE),
+    re.compile(r"EX-0\d-[a-z]"),
 ]
 
 
@@ -47,22 +49,31 @@ def test_demo_decides_every_sample_and_leaves_no_phi_in_prefect(tmp_path: Path) 
         [sys.executable, "-m", "coverage", "demo"], env=env, capture_output=True, text=True, timeout=240, check=False
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    final = {m.group(1): m.group(2) for m in re.finditer(r"│ (EX-\d\d-[\w-]+)\s+│ \d+\s+│ (\w+)", done.stdout)}
+    final = {
+        m.group(1).strip(): m.group(2) for m in re.finditer(r"│ (EX-\d\d-[\w() -]+?)\s+│ \d+\s+│ (\w+)", done.stdout)
+    }
     assert final == {
-        "EX-01-meets": "appeal_approved",
+        "EX-01-meets": "approved",
         "EX-02-iv-not-covered": "payment_plan",
         "EX-03-subtherapeutic-dose": "payment_plan",
         "EX-04-missing-docs": "partially_approved",
         "EX-05-medicare": "not_required",
         "EX-06-self-pay": "payment_plan",
-        "EX-07-iv-covered": "payment_plan",
+        "EX-07-iv-covered": "approved",
         "EX-08-continuation": "approved",
+        "EX-01-meets (continuation)": "approved",
     }, done.stdout
+    for step in ("sign-off", "send task", "pends it", "on the same request", "undone", "session", "continuation"):
+        assert step in done.stdout, step
+    log = re.search(r"Prefect's log lines: (\S+)", done.stdout)
+    assert log is not None
+    assert "Flow run" in Path(log.group(1)).read_text()
+    assert "Flow run" not in done.stdout + done.stderr  # Prefect's lines go to the log file, not the screen
     documents = tmp_path / "data" / "demo" / "data" / "documents"
-    for case in final:
-        pdfs = list((documents / case).glob("*.pdf"))
-        assert pdfs, case
-        assert all(p.read_bytes().startswith(b"%PDF-") for p in pdfs)
+    pdfs = list(documents.glob("*/*.pdf"))
+    assert len(pdfs) >= 20
+    assert all(p.read_bytes().startswith(b"%PDF-") for p in pdfs)
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in pdfs)
 
     cells = _text_cells(tmp_path / "prefect" / "prefect.db")
     assert any("request_id" in c for c in cells["flow_run"]), "no flow-run parameters recorded: the scan means nothing"

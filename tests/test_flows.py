@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Coroutine, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flows import fallback, intake, prior_authorization, renewals, status
 
+from coverage.cli.demo import dated_samples
 from coverage.payers.gateways import SandboxGateway, SubmissionPacket, SubmissionReceipt
-from coverage.requests import service as requests
+from coverage.services import requests as services
 from coverage.workflow.runtime import Runtime
-from tests.conftest import SAMPLE_CASES
+from tests.conftest import today
 
 pytestmark = [
     pytest.mark.postgres,
@@ -36,16 +38,21 @@ def run() -> Iterator[Run]:
 
 
 def _statuses(rt: Runtime) -> dict[str, str]:
-    return {v.case_id: v.stored_status for v in requests.list_requests(uow=rt.uow())}
+    return {v.case_id: v.stored_status for v in services.list_requests(uow=rt.uow(), ctx=rt.ctx)}
 
 
 def _ids(rt: Runtime) -> dict[str, int]:
-    return {v.case_id: v.request_id for v in requests.list_requests(uow=rt.uow())}
+    return {v.case_id: v.request_id for v in services.list_requests(uow=rt.uow(), ctx=rt.ctx)}
 
 
-def test_intake_send_check_fall_back_renew(workflow_runtime: Runtime, run: Run) -> None:
+def _kinds(rt: Runtime, request_id: int) -> list[str]:
+    return [d.kind for d in services.get_request(request_id, uow=rt.uow(), ctx=rt.ctx).documents]
+
+
+def test_intake_send_check_fall_back_renew(workflow_runtime: Runtime, run: Run, tmp_path: Path) -> None:
     rt = workflow_runtime
-    taken = run(intake.intake_batch(str(SAMPLE_CASES), batch_size=3))
+    samples = dated_samples(tmp_path / "samples", today())
+    taken = run(intake.intake_batch(str(samples), batch_size=3))
     assert taken["cases"] == 8
     assert taken["invalid_positions"] == []
     ids = _ids(rt)
@@ -56,10 +63,10 @@ def test_intake_send_check_fall_back_renew(workflow_runtime: Runtime, run: Run) 
 
     for case in ("EX-01-meets", "EX-07-iv-covered"):
         sent = run(prior_authorization.prior_authorization(ids[case]))
-        assert sent["submitted"] is True
-        assert len(sent["documents"]) == 3  # type: ignore[arg-type]
+        assert sent["state"] == "submitted"
+        assert len(sent["documents"]) == 2  # type: ignore[arg-type]  # letter and packet: no fax cover
     again = run(prior_authorization.prior_authorization(ids["EX-01-meets"]))
-    assert again["submitted"] is False  # already sent: nothing twice
+    assert again["state"] == "not_sendable"  # already sent: nothing twice
 
     totals = run(status.check_status(recheck_minutes=0, batch_size=1))
     assert totals["checked"] == 2
@@ -68,15 +75,36 @@ def test_intake_send_check_fall_back_renew(workflow_runtime: Runtime, run: Run) 
     assert totals["appeals"] == 1
     assert _statuses(rt)["EX-01-meets"] == "approved"
     assert _statuses(rt)["EX-07-iv-covered"] == "appeal_drafted"
-    kinds = [d.kind for d in requests.get_request(ids["EX-01-meets"], uow=rt.uow()).documents]
-    assert "decision-notice" in kinds
+    assert "decision-notice" in _kinds(rt, ids["EX-01-meets"])
 
     fell = run(fallback.denial_fallback(ids["EX-02-iv-not-covered"]))
     assert fell["status"] == "payment_plan"
     assert fell["alternative_treatment"] == "esketamine"
 
-    renewed = run(renewals.renewals(as_of=dt.datetime.now(dt.UTC).date() + dt.timedelta(days=170)))
+    renewed = run(renewals.renewals(as_of=today() + dt.timedelta(days=170)))
     assert renewed == {"due": 1, "drafted": 1}
+
+
+def test_a_fax_payer_s_request_waits_for_a_person_and_a_sign_off_stops_the_run(
+    workflow_runtime: Runtime, run: Run, tmp_path: Path
+) -> None:
+    rt = workflow_runtime
+    rt.all_electronic = False  # the manual gateway: fax payers are sent by a person
+    samples = dated_samples(tmp_path / "samples", today())
+    run(intake.intake_batch(str(samples)))
+    ids = _ids(rt)
+    waiting = run(prior_authorization.prior_authorization(ids["EX-01-meets"]))
+    assert (waiting["state"], waiting["status"]) == ("send_task", "ready")
+    detail = services.get_request(ids["EX-01-meets"], uow=rt.uow(), ctx=rt.ctx)
+    assert detail.submissions == ()
+    assert detail.request.send_task is not None
+    assert "STAFF-" not in repr(detail)
+
+    paused = run(prior_authorization.prior_authorization(ids["EX-07-iv-covered"], sign_off=True))
+    assert paused["state"] == "signoff_pending"
+    services.signoff(ids["EX-07-iv-covered"], approve=True, uow=rt.uow(), ctx=rt.ctx, by="dr")
+    resumed = run(prior_authorization.prior_authorization(ids["EX-07-iv-covered"]))
+    assert resumed["state"] == "send_task"
 
 
 class FlakyAfterSend(SandboxGateway):
@@ -93,10 +121,10 @@ class FlakyAfterSend(SandboxGateway):
 
 
 def test_a_crashed_submit_task_retried_by_prefect_submits_once(
-    workflow_runtime: Runtime, monkeypatch: pytest.MonkeyPatch, run: Run
+    workflow_runtime: Runtime, monkeypatch: pytest.MonkeyPatch, run: Run, tmp_path: Path
 ) -> None:
     rt = workflow_runtime
-    run(intake.intake_batch(str(SAMPLE_CASES)))
+    run(intake.intake_batch(str(dated_samples(tmp_path / "samples", today()))))
     request_id = _ids(rt)["EX-01-meets"]
     flaky = FlakyAfterSend(delay=dt.timedelta(0))
     flaky.keys = []
@@ -107,7 +135,7 @@ def test_a_crashed_submit_task_retried_by_prefect_submits_once(
         prior_authorization.submit_to_payer.with_options(retry_delay_seconds=0),
     )
     result = run(prior_authorization.prior_authorization(request_id))
-    assert result["submitted"] is True
+    assert result["state"] == "submitted"
     assert flaky.keys == [f"submit:{request_id}:1"] * 2
-    submissions = requests.get_request(request_id, uow=rt.uow()).submissions
-    assert [s.idempotency_key for s in submissions] == [f"submit:{request_id}:1"]
+    submissions = services.get_request(request_id, uow=rt.uow(), ctx=rt.ctx).submissions
+    assert len(submissions) == 1
