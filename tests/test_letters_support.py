@@ -112,3 +112,20 @@ def mdsi_inputs(checker: Checker) -> Inputs:
     case = checker.parse(json.dumps(data))
     policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
     return Inputs(case, checker.determine(case), policy, sample_clinic())
+
+
+# --- The shared inputs are what their names say (the goldens would silently draw something else).
+
+
+def test_the_mdsi_variant_meets_the_mdsi_criteria(checker: Checker) -> None:
+    inputs = mdsi_inputs(checker)
+    assert inputs.case.request.indication == "mdsi"
+    assert inputs.determination.outcome == "meets_criteria"
+    assert [c.id for c in inputs.determination.criteria if c.status != "met"] == []
+
+
+def test_the_documents_are_made_after_every_sample_s_requested_start(checker: Checker) -> None:
+    """So the goldens show the start asked for moved to the day the letter is made (lifecycle rule 2)."""
+    starts = {inputs_for(checker, example).case.request.start_date for _, example, _, _ in GOLDEN_CASES}
+    assert all(start is not None and start < DATED for start in starts)
+    assert sum(i.amount for i in PLAN.installments) == PLAN.total == Decimal("3300.01")
