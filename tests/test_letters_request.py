@@ -48,11 +48,13 @@ def _text(pdf: bytes) -> str:
 class Desk:
     """One request taken in on a fake unit of work, and its documents as of a given moment."""
 
-    def __init__(self, checker: Checker, store: DocumentStore, case: dict[str, Any], **intake: Any) -> None:
+    def __init__(
+        self, checker: Checker, store: DocumentStore, case: dict[str, Any], channel: str = "fax", **intake: Any
+    ) -> None:
         self.checker, self.store, self.ctx = checker, store, Context()
         self.uow = FakeUnitOfWork()
         self.uow.payers.add(
-            Payer(name="Example Health Plan", fax=FAX, channel="fax", turnaround_days=15, urgent_turnaround_hours=72)
+            Payer(name="Example Health Plan", fax=FAX, channel=channel, turnaround_days=15, urgent_turnaround_hours=72)
         )
         self.request_id = services.intake(
             json.dumps(case), uow=self.uow, checker=checker, ctx=self.ctx, by="intake-1", **intake
@@ -152,7 +154,16 @@ def test_a_letter_made_today_for_a_case_gathered_12_days_ago(desk: Desk, store: 
     # The case asked to start the day before today (11 days after its facts were gathered).
     assert f"starting {long_date(today())}" in text
     assert f"Fax: {FAX}" in text
+    assert f"Sent by fax to {FAX}" in text
     assert made.document.control_number in text
+
+
+def test_a_letter_to_a_payer_reached_electronically_names_no_fax(checker: Checker, store: DocumentStore) -> None:
+    desk = Desk(checker, store, case_gathered("EX-01-meets", today() - dt.timedelta(days=2)), channel="electronic")
+    text = _text(service.read(desk.make(lambda d: d.letter()).document, store=store))
+    assert "Sent by fax" not in text
+    assert FAX not in text
+    assert "Control No." in text
 
 
 def test_a_new_case_version_gets_new_documents(desk: Desk, checker: Checker) -> None:
