@@ -38,20 +38,11 @@ from coverage.store.fake import FakeUnitOfWork
 from tests.conftest import case_gathered
 
 if TYPE_CHECKING:
-    from coverage.store.db import Database
     from coverage.store.uow import UnitOfWork
 
 START = dt.date(2026, 1, 31)
 CTX = Context()
 create_plan: Callable[..., Any] = partial(payments.create_plan, ctx=CTX)
-
-
-@pytest.fixture
-def uow(database: Database) -> UnitOfWork:
-    """A unit of work on the test's records database (conftest's ``uow`` builds the abstract class)."""
-    from coverage.store.uow import SqlUnitOfWork
-
-    return SqlUnitOfWork(database.sessions)
 
 
 @pytest.fixture(scope="module")
