@@ -332,3 +332,9 @@ def test_the_migration_of_existing_records(database: Database) -> None:
         pended = courses["C-PENDED"].requests[0]
         assert [(a.decision, a.info_requested) for a in pended.answers] == [("pended", "recent PHQ-9")]
         assert all(s.sent_on == dt.date(2026, 11, 1) for s in pended.submissions)
+
+
+def test_the_head_the_code_expects_is_the_migrations_head() -> None:
+    from coverage.store.db import HEAD
+
+    assert head_revision() == HEAD

@@ -1,5 +1,5 @@
 """``python -m coverage`` runs the ``priorauth`` command line."""
 
-from coverage.cli import main
+from coverage.cli import run
 
-main()
+run()

@@ -56,8 +56,11 @@ def print_determination(determination: Determination) -> None:
 
 
 def _run_batch(batch: Path, out: Path | None) -> None:
+    import gc
+
     from coverage.policies.service import Checker, check_batch
 
+    gc.enable()  # a long run: the command line starts with the collector off (check_batch freezes what lasts)
     if out is None:
         raise InvalidInput(["--out: required with --batch"])
     checker = Checker.from_settings(load_settings())

@@ -382,7 +382,11 @@ def _kinds(kinds: list[str]) -> list[str]:
 @app.command()
 def demo() -> None:
     """A day at the billing office on the sample cases, against the sandbox payer, in a demo folder of its own."""
+    import gc
+
     from rich.console import Console
+
+    gc.enable()  # a long run: the command line starts with the collector off
     from rich.table import Table
 
     console = Console()

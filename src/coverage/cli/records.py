@@ -27,7 +27,7 @@ from coverage.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from coverage.policies.service import Checker
-    from coverage.requests.views import RequestDetail, RequestView, SessionView, WorkItem
+    from coverage.requests.views import RequestDetail, RequestRow, RequestView, SessionView, WorkItem
     from coverage.services.context import Context
     from coverage.services.requests import IntakeResult
     from coverage.services.sending import Prepared
@@ -186,24 +186,25 @@ def _print_request(detail: RequestDetail) -> None:
     console.print(history)
 
 
-def _print_requests(views: list[RequestView]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _print_requests(views: list[RequestRow]) -> None:
+    from coverage.cli.columns import print_columns
 
-    table = Table("id", "case", "kind", "patient", "status", "payer", "due", "authorization")
+    rows = []
     for v in views:
         auth = v.authorization
-        table.add_row(
-            str(v.request_id),
-            v.case_id,
-            v.kind,
-            v.patient_id,
-            v.status,
-            v.payer_name or "",
-            (f"{v.due_at:%Y-%m-%d}" + (" overdue" if v.overdue else "")) if v.due_at else "",
-            f"{auth.number} to {auth.valid_to} ({auth.units_used}/{auth.units})" if auth else "",
+        rows.append(
+            [
+                str(v.request_id),
+                v.case_id,
+                v.kind,
+                v.patient_id,
+                v.status,
+                v.payer_name or "",
+                (f"{v.due_at:%Y-%m-%d}" + (" overdue" if v.overdue else "")) if v.due_at else "",
+                f"{auth.number} to {auth.valid_to} ({auth.units_used}/{auth.units})" if auth else "",
+            ]
         )
-    Console().print(table)
+    print_columns(["id", "case", "kind", "patient", "status", "payer", "due", "authorization"], rows)
 
 
 def _changed(view: RequestView, as_json: bool, what: str = "") -> None:
@@ -679,15 +680,22 @@ def sessions_list(request_id: RequestId, as_json: AsJson = False) -> None:
 
 
 def _print_worklist(items: list[WorkItem], day: dt.date) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from coverage.cli.columns import print_columns
 
-    table = Table("due", "what", "request", "case", "status", "payer", "detail", title=f"worklist {day}")
-    table.columns[0].no_wrap = table.columns[1].no_wrap = table.columns[4].no_wrap = True
-    for i in items:
-        due = f"[red]{i.due}[/]" if i.due < day else str(i.due)
-        table.add_row(due, i.kind, str(i.request_id), i.case_id, i.status, i.payer_name or "", i.detail)
-    Console(width=max(Console().width, 160)).print(table)
+    rows = [
+        [
+            f"{i.due}{' !' if i.due < day else ''}",
+            i.kind,
+            str(i.request_id),
+            i.case_id,
+            i.status,
+            i.payer_name or "",
+            i.detail,
+        ]
+        for i in items
+    ]
+    headers = ["due (! late)", "what", "request", "case", "status", "payer", "detail"]
+    print_columns(headers, rows, title=f"worklist {day}: {len(items)} item(s), most urgent first")
 
 
 @app.command()
@@ -697,7 +705,7 @@ def worklist(as_of: AsOf = None, as_json: AsJson = False) -> None:
 
     with records() as r:
         day = _day("--as-of", as_of) or r.ctx.today()
-        items = build(day, uow=r.uow(), ctx=r.ctx)
+        items = build(day, uow=r.uow())
     if as_json:
         print_json([i.to_dict() for i in items])
     else:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coverage.determinations import Determination
 from coverage.requests import clocks as clk
 from coverage.requests import model as m
-from coverage.requests.lifecycle import WITH_PAYER
+from coverage.requests.lifecycle import APPROVING, WITH_PAYER
+
+if TYPE_CHECKING:
+    from coverage.store.repositories import RequestFacts
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -273,6 +276,40 @@ class RequestView:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRow:
+    """A request as a list shows it (``requests list``), read without loading its course."""
+
+    request_id: int
+    course_id: int
+    case_id: str
+    kind: str
+    patient_id: str
+    status: str
+    stored_status: str
+    urgency: str
+    payer_name: str | None
+    due_at: dt.datetime | None
+    overdue: bool
+    authorization: AuthorizationView | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "course_id": self.course_id,
+            "case_id": self.case_id,
+            "kind": self.kind,
+            "patient_id": self.patient_id,
+            "status": self.status,
+            "stored_status": self.stored_status,
+            "urgency": self.urgency,
+            "payer_name": self.payer_name,
+            "due_at": _iso(self.due_at),
+            "overdue": self.overdue,
+            "authorization": self.authorization.to_dict() if self.authorization else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RequestDetail:
     """A request with its determination, sendings, answers, authorizations, documents, sessions, history."""
 
@@ -413,6 +450,52 @@ def request_view(
         appeal_deadline=request.appeal_deadline(clocks.appeal_window_days),
         outcome=evaluation.outcome if evaluation is not None else None,
         as_of=as_of,
+    )
+
+
+def request_row(facts: RequestFacts, *, as_of: dt.date, now: dt.datetime, clocks: clk.ClockSettings) -> RequestRow:
+    """A listed request, its status read as of ``as_of`` like :meth:`~coverage.requests.model.Request.read_status`."""
+    status = facts.status
+    authorization = None
+    if facts.auth_number is not None:
+        assert facts.auth_valid_from is not None
+        assert facts.auth_valid_to is not None
+        assert facts.auth_units is not None
+        if status in APPROVING:
+            alert = clk.authorization_alert(
+                valid_to=facts.auth_valid_to,
+                units=facts.auth_units,
+                units_used=facts.auth_used,
+                as_of=as_of,
+                clocks=clocks,
+            )
+            status = alert or status
+        authorization = AuthorizationView(
+            number=facts.auth_number,
+            valid_from=facts.auth_valid_from,
+            valid_to=facts.auth_valid_to,
+            code=facts.auth_code or "",
+            units=facts.auth_units,
+            units_used=facts.auth_used,
+            units_left=facts.auth_units - facts.auth_used,
+            runs_out_on=None,
+            partial=False,
+            voided=False,
+            superseded=False,
+        )
+    return RequestRow(
+        request_id=facts.request_id,
+        course_id=facts.course_id,
+        case_id=facts.case_id,
+        kind=facts.kind,
+        patient_id=facts.patient_id,
+        status=status,
+        stored_status=facts.status,
+        urgency=facts.urgency,
+        payer_name=facts.payer_name,
+        due_at=facts.due_at,
+        overdue=facts.status in WITH_PAYER and facts.due_at is not None and now > facts.due_at,
+        authorization=authorization,
     )
 
 

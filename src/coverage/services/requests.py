@@ -13,13 +13,11 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from coverage.cases import Case
 from coverage.determinations import Determination
 from coverage.errors import IllegalTransition, InvalidInput, NotFound
 from coverage.fields import clean_text, optional_text
-from coverage.policies.service import Checker
 from coverage.requests import model as m
 from coverage.requests.lifecycle import (
     APPROVING,
@@ -31,11 +29,23 @@ from coverage.requests.lifecycle import (
     Decision,
     parse_status,
 )
-from coverage.requests.views import Names, RequestDetail, RequestView, request_detail, request_view
+from coverage.requests.views import (
+    Names,
+    RequestDetail,
+    RequestRow,
+    RequestView,
+    request_detail,
+    request_row,
+    request_view,
+)
 from coverage.services.context import Context, actor
 from coverage.store.repositories import payer_name_key
 from coverage.store.tables import Coverage, Patient
 from coverage.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from coverage.cases import Case
+    from coverage.policies.service import Checker
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +63,22 @@ def load(uow: UnitOfWork, request_id: int) -> tuple[m.Course, m.Request]:
 
 def names(uow: UnitOfWork, request: m.Request) -> Names:
     """The patient's clinic id and the payer's name, for views."""
-    patient = uow.patients.get(request.patient_id)
-    payer = uow.payers.get(request.payer_id) if request.payer_id is not None else None
-    payer_name = payer.name if payer is not None else None
-    if payer_name is None:
-        coverage = uow.patients.coverage(request.coverage_id)
-        payer_name = coverage.payer_name if coverage is not None else None
-    return Names(patient_id=patient.external_id if patient is not None else "", payer_name=payer_name)
+    return names_of(uow, [request])[request.id or 0]
+
+
+def names_of(uow: UnitOfWork, requests: Sequence[m.Request]) -> dict[int, Names]:
+    """:func:`names` of many requests, in three queries."""
+    patients = uow.patients.many({r.patient_id for r in requests})
+    coverages = uow.patients.many_coverages({r.coverage_id for r in requests if r.payer_id is None})
+    payers = {p.id: p.name for p in uow.payers.all()} if any(r.payer_id is not None for r in requests) else {}
+    found = {}
+    for request in requests:
+        patient = patients.get(request.patient_id)
+        payer_name = payers.get(request.payer_id) if request.payer_id is not None else None
+        if payer_name is None and request.coverage_id in coverages:
+            payer_name = coverages[request.coverage_id].payer_name
+        found[request.id or 0] = Names(patient.external_id if patient is not None else "", payer_name)
+    return found
 
 
 def case_of(request: m.Request, checker: Checker) -> Case:
@@ -698,7 +717,7 @@ def list_requests(
     status: str | None = None,
     payer: str | None = None,
     as_of: dt.date | None = None,
-) -> list[RequestView]:
+) -> list[RequestRow]:
     """Requests, oldest first; ``status`` matches the status as of ``as_of`` (expiring, expired too)."""
     when = ctx.when()
     day = as_of or when.today
@@ -711,11 +730,9 @@ def list_requests(
             if row is None:
                 return []
             payer_id = row.id
-        views = [
-            request_view(r, names(uow, r), as_of=day, now=when.now, clocks=ctx.clocks)
-            for r in uow.courses.requests(statuses=stored, payer_id=payer_id)
-        ]
-    return [v for v in views if wanted is None or v.status == wanted]
+        facts = uow.courses.facts(statuses=stored, payer_id=payer_id)
+    rows = [request_row(f, as_of=day, now=when.now, clocks=ctx.clocks) for f in facts]
+    return [r for r in rows if wanted is None or r.status == wanted]
 
 
 def case_document(request_id: int, *, uow: UnitOfWork) -> dict[str, Any]:

@@ -15,11 +15,15 @@ from typing import Any, Self
 
 from coverage.requests.lifecycle import FINAL
 from coverage.requests.model import Course, Request
+from coverage.requests.work import Projection, WorkRow
 from coverage.store.repositories import (
     CourseRepository,
     PatientRepository,
     PayerRepository,
     PlanRepository,
+    RequestFacts,
+    VisibleWork,
+    WorkRepository,
     payer_name_key,
 )
 from coverage.store.tables import Coverage, Patient, Payer, PaymentPlan
@@ -77,6 +81,12 @@ class FakePatients(PatientRepository):
 
     def coverage(self, coverage_id: int) -> Coverage | None:
         return next((c for c in self.coverages if c.id == coverage_id), None)
+
+    def many(self, patient_ids: Collection[int]) -> dict[int, Patient]:
+        return {p.id: p for p in self.rows if p.id in patient_ids}
+
+    def many_coverages(self, coverage_ids: Collection[int]) -> dict[int, Coverage]:
+        return {c.id: c for c in self.coverages if c.id in coverage_ids}
 
 
 class FakePayers(PayerRepository):
@@ -153,6 +163,31 @@ class FakeCourses(CourseRepository):
         ]
         return sorted(found, key=lambda r: r.id or 0)
 
+    def facts(self, *, statuses: Collection[str] | None = None, payer_id: int | None = None) -> list[RequestFacts]:
+        found = []
+        for request in self.requests(statuses=statuses, payer_id=payer_id):
+            auth = request.current_authorization
+            found.append(
+                RequestFacts(
+                    request_id=request.id or 0,
+                    course_id=request.course_id or 0,
+                    case_id=request.case_id,
+                    kind=request.kind,
+                    status=request.status,
+                    urgency=request.urgency,
+                    due_at=request.due_at,
+                    patient_id=str(request.patient_id),
+                    payer_name=None,
+                    auth_number=auth.number if auth else None,
+                    auth_valid_from=auth.valid_from if auth else None,
+                    auth_valid_to=auth.valid_to if auth else None,
+                    auth_code=auth.code if auth else None,
+                    auth_units=auth.units_authorized if auth else None,
+                    auth_used=request.units_used(auth) if auth else 0,
+                )
+            )
+        return found
+
     def due_for_check(self, statuses: Collection[str], *, checked_before: dt.datetime, limit: int) -> list[int]:
         found = [
             r
@@ -194,6 +229,37 @@ class FakePlans(PlanRepository):
         return [p for p in self.rows if p.status == "active" and any(i.due_date < as_of for i in p.installments)]
 
 
+class FakeWork(WorkRepository):
+    def __init__(self, courses: FakeCourses) -> None:
+        self.rows: dict[int, list[WorkRow]] = {}
+        self.courses = courses
+        self.marked: str | None = None
+
+    def replace(self, course_id: int, rows: Sequence[WorkRow]) -> None:
+        self.rows[course_id] = list(rows)
+
+    def visible(self, as_of: dt.date) -> list[VisibleWork]:
+        requests = {r.id: r for c in self.courses.rows for r in c.requests}
+        return [
+            VisibleWork(
+                row,
+                requests[row.request_id].case_id,
+                requests[row.request_id].status,
+                requests[row.request_id].urgency,
+                requests[row.request_id].payer_id,
+            )
+            for rows in self.rows.values()
+            for row in rows
+            if row.visible_from <= as_of and (row.visible_until is None or row.visible_until >= as_of)
+        ]
+
+    def signature(self) -> str | None:
+        return self.marked
+
+    def mark(self, signature: str) -> None:
+        self.marked = signature
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Everything in memory; ``commits`` counts the commits (a test can see that a service committed)."""
 
@@ -201,12 +267,15 @@ class FakeUnitOfWork(UnitOfWork):
     patients: FakePatients
     payers: FakePayers
     plans: FakePlans
+    work: FakeWork
 
-    def __init__(self) -> None:
+    def __init__(self, projection: Projection | None = None) -> None:
         self.courses = FakeCourses()
         self.patients = FakePatients()
         self.payers = FakePayers()
         self.plans = FakePlans()
+        self.work = FakeWork(self.courses)
+        self.projection = projection or Projection()
         self.commits = 0
         self._numbers = _Numbers()
         self._open = False
@@ -267,6 +336,9 @@ class FakeUnitOfWork(UnitOfWork):
 
     def commit(self) -> None:
         self.flush()
+        for course in self.courses.rows:
+            assert course.id is not None
+            self.work.replace(course.id, self.projection.rows(course))
         self.commits += 1
 
     def rollback(self) -> None:

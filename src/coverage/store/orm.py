@@ -1,13 +1,14 @@
 """The domain's classes mapped onto the tables (SQLAlchemy imperative mapping), once per process.
 
 :mod:`coverage.requests.model` stays free of SQLAlchemy: this module tells the ORM which table
-holds each class and how the parts of a course hang together. Everything of a course is loaded
-with it (``selectin``), so a move never triggers a query per row.
+holds each class and how the parts of a course hang together. What the lists and the worklist
+read is loaded with a course (``selectin``), so they never run a query per row; a request's
+events, documents and case documents are loaded when read.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import deferred, relationship
 
 from coverage.requests import model as m
 from coverage.store import tables as t
@@ -43,15 +44,20 @@ def map_domain() -> None:
             "authorizations": relationship(m.Authorization, order_by=t.authorizations.c.id, lazy="selectin"),
             "send_tasks": relationship(m.SendTask, order_by=t.send_tasks.c.id, lazy="selectin"),
             "signoffs": relationship(m.SignOff, order_by=t.signoffs.c.id, lazy="selectin"),
-            "documents": relationship(m.Document, order_by=t.documents.c.id, lazy="selectin"),
-            "events": relationship(m.Event, order_by=t.status_events.c.id, lazy="selectin"),
+            # Read by the moves and by one request's page, not by lists and the worklist: loaded when read.
+            "documents": relationship(m.Document, order_by=t.documents.c.id),
+            "events": relationship(m.Event, order_by=t.status_events.c.id),
         },
     )
-    registry.map_imperatively(m.CaseVersion, t.cases)
+    # A case version's document is read when its case is (a letter, an amend), not to list requests.
+    registry.map_imperatively(m.CaseVersion, t.cases, properties={"document": deferred(t.cases.c.document)})
     registry.map_imperatively(
         m.Evaluation,
         t.determinations,
-        properties={"case_version": relationship(m.CaseVersion, lazy="joined")},
+        properties={
+            "case_version": relationship(m.CaseVersion, lazy="joined", innerjoin=True),
+            "result": deferred(t.determinations.c.result),
+        },
     )
     registry.map_imperatively(m.Submission, t.submissions)
     registry.map_imperatively(m.Authorization, t.authorizations)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from coverage.requests.lifecycle import FINAL
 from coverage.requests.model import Course, Request
+from coverage.requests.work import WorkRow
 from coverage.store import tables as t
 from coverage.store.tables import Coverage, Patient, Payer, PaymentPlan, PlanInstallment
 
@@ -55,6 +58,14 @@ class PatientRepository(ABC):
 
     @abstractmethod
     def coverage(self, coverage_id: int) -> Coverage | None: ...
+
+    @abstractmethod
+    def many(self, patient_ids: Collection[int]) -> dict[int, Patient]:
+        """Patients by id, in one query."""
+
+    @abstractmethod
+    def many_coverages(self, coverage_ids: Collection[int]) -> dict[int, Coverage]:
+        """Coverages by id, in one query."""
 
 
 class PayerRepository(ABC):
@@ -120,6 +131,10 @@ class CourseRepository(ABC):
         """Requests with their courses loaded, oldest first."""
 
     @abstractmethod
+    def facts(self, *, statuses: Collection[str] | None = None, payer_id: int | None = None) -> list[RequestFacts]:
+        """Every request (in ``statuses``, of ``payer_id``) as a list shows it, oldest first."""
+
+    @abstractmethod
     def due_for_check(self, statuses: Collection[str], *, checked_before: dt.datetime, limit: int) -> list[int]:
         """Ids of requests in ``statuses`` that no check looked at since ``checked_before``; soonest due first."""
 
@@ -130,6 +145,58 @@ class CourseRepository(ABC):
     @abstractmethod
     def document_content(self, document_id: int) -> bytes | None:
         """The bytes of a document stored in the database by an earlier version."""
+
+
+@dataclass(frozen=True, slots=True)
+class VisibleWork:
+    """A work row visible on a day, with what the worklist shows of its request."""
+
+    row: WorkRow
+    case_id: str
+    status: str
+    urgency: str
+    payer_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """One request as a list shows it, read in one query: no aggregate is loaded."""
+
+    request_id: int
+    course_id: int
+    case_id: str
+    kind: str
+    status: str
+    urgency: str
+    due_at: dt.datetime | None
+    patient_id: str
+    payer_name: str | None
+    auth_number: str | None
+    auth_valid_from: dt.date | None
+    auth_valid_to: dt.date | None
+    auth_code: str | None
+    auth_units: int | None
+    auth_used: int
+
+
+class WorkRepository(ABC):
+    """The stored work rows of the courses (:mod:`coverage.requests.work`)."""
+
+    @abstractmethod
+    def replace(self, course_id: int, rows: Sequence[WorkRow]) -> None:
+        """The course's rows, instead of those stored."""
+
+    @abstractmethod
+    def visible(self, as_of: dt.date) -> list[VisibleWork]:
+        """Rows visible on ``as_of``."""
+
+    @abstractmethod
+    def signature(self) -> str | None:
+        """The settings the stored rows were worked out with (``None``: never)."""
+
+    @abstractmethod
+    def mark(self, signature: str) -> None:
+        """Note that every row was worked out with these settings."""
 
 
 class PlanRepository(ABC):
@@ -206,6 +273,14 @@ class SqlPatients(PatientRepository):
 
     def coverage(self, coverage_id: int) -> Coverage | None:
         return self.session.get(Coverage, coverage_id)
+
+    def many(self, patient_ids: Collection[int]) -> dict[int, Patient]:
+        query = select(Patient).where(Patient.id.in_(list(patient_ids)))
+        return {p.id: p for p in self.session.scalars(query)} if patient_ids else {}
+
+    def many_coverages(self, coverage_ids: Collection[int]) -> dict[int, Coverage]:
+        query = select(Coverage).where(Coverage.id.in_(list(coverage_ids)))
+        return {c.id: c for c in self.session.scalars(query)} if coverage_ids else {}
 
 
 class SqlPayers(PayerRepository):
@@ -285,8 +360,71 @@ class SqlCourses(CourseRepository):
         if not wanted:
             return []
         courses = self.session.scalars(select(Course).where(t.courses.c.id.in_(set(wanted.values())))).all()
-        found = [r for course in courses for r in course.requests if r.id in wanted]
+        found = []
+        for course in courses:
+            for request in course.requests:
+                if request.id in wanted:
+                    # The request holds its course: the identity map keeps only what is referenced.
+                    set_committed_value(request, "course", course)
+                    found.append(request)
         return sorted(found, key=lambda r: r.id or 0)
+
+    def facts(self, *, statuses: Collection[str] | None = None, payer_id: int | None = None) -> list[RequestFacts]:
+        r, a, s = t.pa_requests, t.authorizations, t.treatment_sessions
+        p, py, cv = Patient.__table__, Payer.__table__, Coverage.__table__
+        charged = (
+            select(func.coalesce(func.sum(s.c.units), 0))
+            .where(s.c.authorization_id == a.c.id, s.c.voided.is_(False))
+            .scalar_subquery()
+        )
+        query = (
+            select(
+                r.c.id,
+                r.c.course_id,
+                r.c.case_id,
+                r.c.kind,
+                r.c.status,
+                r.c.urgency,
+                r.c.due_at,
+                p.c.external_id,
+                func.coalesce(py.c.name, cv.c.payer_name).label("payer_name"),
+                a.c.number,
+                a.c.valid_from,
+                a.c.valid_to,
+                a.c.code,
+                a.c.units_authorized,
+                (func.coalesce(a.c.units_adjustment, 0) + charged).label("used"),
+            )
+            .join(p, p.c.id == r.c.patient_id)
+            .join(cv, cv.c.id == r.c.coverage_id)
+            .outerjoin(py, py.c.id == r.c.payer_id)
+            .outerjoin(a, (a.c.request_id == r.c.id) & a.c.voided.is_(False) & a.c.superseded.is_(False))
+            .order_by(r.c.id)
+        )
+        if statuses is not None:
+            query = query.where(r.c.status.in_(list(statuses)))
+        if payer_id is not None:
+            query = query.where(r.c.payer_id == payer_id)
+        return [
+            RequestFacts(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                row[9],
+                row[10],
+                row[11],
+                row[12],
+                row[13],
+                int(row[14] or 0) if row[9] is not None else 0,
+            )
+            for row in self.session.execute(query)
+        ]
 
     def due_for_check(self, statuses: Collection[str], *, checked_before: dt.datetime, limit: int) -> list[int]:
         c = t.pa_requests.c
@@ -309,6 +447,69 @@ class SqlCourses(CourseRepository):
 
     def document_content(self, document_id: int) -> bytes | None:
         return self.session.scalar(select(t.documents.c.content).where(t.documents.c.id == document_id))
+
+
+class SqlWork(WorkRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace(self, course_id: int, rows: Sequence[WorkRow]) -> None:
+        w = t.work_items
+        self.session.execute(delete(w).where(w.c.course_id == course_id))
+        if rows:
+            self.session.execute(
+                insert(w),
+                [
+                    {
+                        "course_id": course_id,
+                        "request_id": r.request_id,
+                        "kind": r.kind,
+                        "due": r.due,
+                        "visible_from": r.visible_from,
+                        "visible_until": r.visible_until,
+                        "detail": r.detail,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def visible(self, as_of: dt.date) -> list[VisibleWork]:
+        w, r = t.work_items, t.pa_requests
+        query = (
+            select(
+                w.c.request_id,
+                w.c.kind,
+                w.c.due,
+                w.c.visible_from,
+                w.c.visible_until,
+                w.c.detail,
+                r.c.case_id,
+                r.c.status,
+                r.c.urgency,
+                r.c.payer_id,
+            )
+            .join(r, r.c.id == w.c.request_id)
+            .where(w.c.visible_from <= as_of, or_(w.c.visible_until.is_(None), w.c.visible_until >= as_of))
+        )
+        return [
+            VisibleWork(
+                WorkRow(row.request_id, row.kind, row.due, row.visible_from, row.visible_until, row.detail),
+                row.case_id,
+                row.status,
+                row.urgency,
+                row.payer_id,
+            )
+            for row in self.session.execute(query)
+        ]
+
+    def signature(self) -> str | None:
+        found = self.session.scalar(select(t.work_projection.c.signature).where(t.work_projection.c.id == 1))
+        return str(found) if found is not None else None
+
+    def mark(self, signature: str) -> None:
+        p = t.work_projection
+        self.session.execute(delete(p))
+        self.session.execute(insert(p).values(id=1, signature=signature))
 
 
 class SqlPlans(PlanRepository):

@@ -36,10 +36,9 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: Constraint names that Alembic can find again on both databases.
 NAMING_CONVENTION = {
@@ -53,8 +52,23 @@ NAMING_CONVENTION = {
 #: Money: exact cents, read back as ``Decimal``.
 MONEY = Numeric(12, 2, asdecimal=True)
 
+
+class JSONDocument(TypeDecorator[Any]):
+    """A JSON document; JSONB on PostgreSQL (its dialect is imported only when PostgreSQL is used)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
 #: A JSON document; JSONB on PostgreSQL.
-JSON_DOCUMENT = JSON().with_variant(postgresql.JSONB(), "postgresql")
+JSON_DOCUMENT = JSONDocument()
 
 
 def utcnow() -> dt.datetime:
@@ -397,6 +411,29 @@ documents = Table(
     UniqueConstraint("request_id", "control_number", name="uq_documents_request_id_control_number"),
 )
 
+#: What each course asks of a person, worked out again on every change (coverage.requests.work).
+work_items = Table(
+    "work_items",
+    Base.metadata,
+    _id(),
+    Column("course_id", ForeignKey("courses.id"), nullable=False, index=True),
+    _request_fk(),
+    Column("kind", String(40), nullable=False),
+    Column("due", Date, nullable=False),
+    Column("visible_from", Date, nullable=False),
+    Column("visible_until", Date),
+    Column("detail", Text, nullable=False),
+    Index("ix_work_items_visible_from_due", "visible_from", "due"),
+)
+
+#: The clock settings the work items were worked out with (one row); other settings mean a rebuild.
+work_projection = Table(
+    "work_projection",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("signature", Text, nullable=False),
+)
+
 #: The append-only audit trail.
 status_events = Table(
     "status_events",
@@ -426,6 +463,14 @@ class PaymentPlan(Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'cancelled', 'restructured')", name="status"),
         CheckConstraint("total > 0 AND discount >= 0 AND course_total >= total", name="amounts"),
+        # One active plan per request, even when two clerks make one at once.
+        Index(
+            "uq_payment_plans_one_active",
+            "request_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

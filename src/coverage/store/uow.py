@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from coverage.errors import StaleVersion, StorageError
+from coverage.requests.model import Course, Request
+from coverage.requests.work import Projection
 from coverage.store.orm import map_domain
 from coverage.store.repositories import (
     CourseRepository,
@@ -37,6 +39,8 @@ from coverage.store.repositories import (
     SqlPatients,
     SqlPayers,
     SqlPlans,
+    SqlWork,
+    WorkRepository,
 )
 
 
@@ -66,6 +70,9 @@ class UnitOfWork(ABC):
     patients: PatientRepository
     payers: PayerRepository
     plans: PlanRepository
+    work: WorkRepository
+    #: How each changed course's work rows are worked out when the unit of work commits.
+    projection: Projection
 
     @abstractmethod
     def __enter__(self) -> Self: ...
@@ -94,10 +101,11 @@ class UnitOfWork(ABC):
 class SqlUnitOfWork(UnitOfWork):
     """A unit of work on a database session."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], projection: Projection | None = None) -> None:
         map_domain()
         self._sessions = sessions
         self._session: Session | None = None
+        self.projection = projection or Projection()
 
     def __enter__(self) -> Self:
         if self._session is not None:
@@ -108,6 +116,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.patients = SqlPatients(session)
         self.payers = SqlPayers(session)
         self.plans = SqlPlans(session)
+        self.work = SqlWork(session)
         return self
 
     def __exit__(
@@ -137,7 +146,17 @@ class SqlUnitOfWork(UnitOfWork):
         self._open.flush()
 
     def commit(self) -> None:
-        self._open.commit()
+        session = self._open
+        changed = {id(c): c for c in (*session.new, *session.dirty) if isinstance(c, Course)}
+        changed |= {
+            id(r.course): r.course for r in (*session.new, *session.dirty) if isinstance(r, Request) and r.course
+        }
+        if changed:
+            session.flush()
+            for course in changed.values():
+                assert course.id is not None
+                self.work.replace(course.id, self.projection.rows(course))
+        session.commit()
 
     def rollback(self) -> None:
         self._open.rollback()

@@ -164,6 +164,36 @@ def _create_tables() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signoffs")),
     )
     op.create_index("ix_signoffs_request_id", "signoffs", ["request_id"])
+    op.create_table(
+        "work_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("course_id", sa.Integer(), nullable=False),
+        *_request_fk("work_items"),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("due", sa.Date(), nullable=False),
+        sa.Column("visible_from", sa.Date(), nullable=False),
+        sa.Column("visible_until", sa.Date(), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["course_id"], ["courses.id"], name=op.f("fk_work_items_course_id_courses")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_work_items")),
+    )
+    op.create_index("ix_work_items_course_id", "work_items", ["course_id"])
+    op.create_index("ix_work_items_request_id", "work_items", ["request_id"])
+    op.create_index("ix_work_items_visible_from_due", "work_items", ["visible_from", "due"])
+    op.create_table(
+        "work_projection",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("signature", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_work_projection")),
+    )
+    op.create_index(
+        "uq_payment_plans_one_active",
+        "payment_plans",
+        ["request_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    )
     op.create_index(
         "uq_signoffs_one_pending",
         "signoffs",
@@ -553,5 +583,7 @@ def downgrade() -> None:
     with op.batch_alter_table("payers") as batch:
         batch.drop_column("appeal_window_days")
     op.drop_index("uq_signoffs_one_pending", table_name="signoffs")
-    for table in ("signoffs", "send_failures", "send_tasks", "treatment_sessions", "answers", "courses"):
+    op.drop_index("uq_payment_plans_one_active", table_name="payment_plans")
+    tables = ("work_projection", "work_items", "signoffs", "send_failures", "send_tasks", "treatment_sessions")
+    for table in (*tables, "answers", "courses"):
         op.drop_table(table)
