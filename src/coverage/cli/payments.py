@@ -323,7 +323,7 @@ def plan(
             raise InvalidInput(["REQUEST_ID: --pay-in-full and --agreement need a stored request"])
         _calculator(total, installments, start, as_json)
         return
-    from coverage.services.payments import create_plan, quote_plan, request_offer
+    from coverage.services.payments import create_plan, request_offer
 
     problems: list[str] = []
     number = _request_id(request_id)
@@ -346,17 +346,7 @@ def plan(
                 print_offer(offer)
             return
         prices = ctx.clinic.prices
-        # Check the terms before the request moves, so a refused option changes nothing.
-        quote_plan(
-            number,
-            uow=ctx.uow,
-            prices=prices,
-            start=start_date,
-            installments=count,
-            pay_in_full=pay_in_full,
-            total=agreed,
-        )
-        who = _login(by)
+        who = _login(by)  # create_plan checks every term before the request moves
         stored = create_plan(
             number,
             uow=ctx.uow,

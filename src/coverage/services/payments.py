@@ -314,7 +314,7 @@ def create_plan(
             raise IllegalTransition(
                 f"request {request_id}: plan {active.id} is active; restructure or cancel it instead"
             )
-        case = request_case(request_id, uow=uow)
+        case = parse_case_object(request.current_version.document)
         quote = _quote(
             request, case, prices=prices, start=start, installments=installments, pay_in_full=pay_in_full, total=total
         )
