@@ -14,6 +14,7 @@ import pytest
 
 from coverage.determinations import Determination
 from coverage.drugs import default_drug_table
+from coverage.errors import InvalidCase
 from coverage.policies.loader import PolicyRegistry, load_registry, parse_policy
 from coverage.policies.service import Checker
 from tests.conftest import load_case_dict
@@ -268,11 +269,18 @@ def test_trials_of_the_other_role_only_are_not_missing(checker: Checker) -> None
 # --- drug names -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Zoloft", "ZOLOFT", "  zoloft ", "Sertraline", " SERTRALINE\t"])
+@pytest.mark.parametrize("name", ["Zoloft", "ZOLOFT", "  zoloft ", "Sertraline", " SERTRALINE  "])
 def test_names_match_case_insensitively_ignoring_surrounding_spaces(checker: Checker, name: str) -> None:
     state, detail = failed_trials(checker, trial(name), DULOXETINE_OK)
     assert state == "met"
     assert "sertraline SSRI" in detail
+
+
+def test_a_tab_in_a_drug_name_is_a_control_character(checker: Checker) -> None:
+    # Case texts refuse control characters (coverage.fields); a tab is one.
+    data = with_trials(sample(), trial(" SERTRALINE\t"))
+    with pytest.raises(InvalidCase, match=r"medication_trials\[0\]\.drug: contains a control character"):
+        checker.parse(json.dumps(data))
 
 
 @pytest.mark.parametrize(

@@ -449,3 +449,66 @@ def test_two_clerks_at_once_exactly_one_wins_and_no_event_is_lost(
     shown = show(uow, request_id)
     assert shown["stored_status"] == winners[0]
     assert [(e["from"], e["to"]) for e in shown["events"]] == [(None, "ready"), ("ready", winners[0])]
+
+
+Rows = dict[int, list[tuple[object, ...]]]
+
+
+def _work_rows(uow: UnitOfWork) -> tuple[Rows, Rows]:
+    """The work rows stored per course, and those the courses give now."""
+    from coverage.requests.work import Projection
+
+    def key(r: Any) -> tuple[object, ...]:
+        return (r.request_id, r.kind, r.due, r.visible_from, r.visible_until, r.detail)
+
+    w = t.work_items
+    stored: Rows = {}
+    with uow:
+        for row in uow._open.execute(sa.select(w).order_by(w.c.id)):  # type: ignore[attr-defined]
+            stored.setdefault(row.course_id, []).append(key(row))
+        fresh = {c.id or 0: [key(r) for r in Projection().rows(c)] for c in uow.courses.open_courses()}
+    return {k: sorted(v, key=repr) for k, v in stored.items()}, {k: sorted(v, key=repr) for k, v in fresh.items() if v}
+
+
+@pytest.mark.postgres
+def test_the_stored_work_rows_follow_every_change(uow: UnitOfWork, checker: Checker) -> None:
+    from coverage.services import sessions
+    from coverage.worklist import build
+
+    def check() -> None:
+        stored, fresh = _work_rows(uow)
+        assert stored == fresh
+
+    request_id = take_in(uow, checker)
+    check()
+    submit(uow, request_id, sent_on=today() - dt.timedelta(days=20))
+    check()
+    approve(uow, request_id, units=112)
+    check()
+    sessions.add(request_id, day=today(), uow=uow, ctx=CTX, by=BY)
+    check()  # 56 of 112 units: not yet 80 %
+    assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+    sessions.add(request_id, day=today(), uow=uow, ctx=CTX, by=BY)
+    check()  # all used: expiring from today
+    assert ("expiring", request_id) in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+    later = service.continue_request(request_id, uow=uow, checker=checker, ctx=CTX, by=BY).request_id
+    check()  # the earlier request no longer shows as expiring
+    assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+    service.transition(later, "cancelled", uow=uow, ctx=CTX, by=BY)
+    check()
+    assert ("expiring", request_id) in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+
+
+@pytest.mark.postgres
+def test_other_clock_settings_rebuild_the_work_rows(database: Database, checker: Checker) -> None:
+    from coverage.requests.clocks import ClockSettings
+    from coverage.requests.work import Projection
+    from coverage.worklist import build
+
+    uow = SqlUnitOfWork(database.sessions)
+    request_id = take_in(uow, checker)
+    submit(uow, request_id)
+    approve(uow, request_id)  # ends in 179 days
+    assert [i.kind for i in build(today(), uow=uow)] == []
+    warned = SqlUnitOfWork(database.sessions, Projection(ClockSettings(expiry_warning_days=200)))
+    assert [i.kind for i in build(today(), uow=warned)] == ["expiring"]

@@ -299,3 +299,23 @@ def test_gateways_are_chosen_by_the_payer_s_channel(workflow_runtime: Runtime) -
     assert rt.gateway("portal") is None
     electronic: PayerGateway | None = rt.gateway("electronic")
     assert electronic is rt.electronic
+
+
+def test_a_second_electronic_sending_carries_only_its_own_documents(workflow_runtime: Runtime) -> None:
+    rt = workflow_runtime
+    request_id = _intake(rt, "EX-01-meets")
+    rt.electronic = _sandbox({request_id: "pend_then_approve"})
+    sent: list[SubmissionPacket] = []
+
+    class Recording(SandboxGateway):
+        def submit(self, packets: Sequence[SubmissionPacket], *, now: dt.datetime) -> list[SubmissionReceipt]:
+            sent.extend(packets)
+            return rt.electronic.submit(packets, now=now)
+
+    recording = Recording(delay=dt.timedelta(0))
+    _send(rt, request_id, lambda _: recording)
+    exchange.check_requests([request_id], rt=rt, by=WORKFLOW_ACTOR)  # pended
+    _send(rt, request_id, lambda _: recording)  # the information goes out: a second sending
+    first, second = ([e.control_number for e in p.enclosures] for p in sent)
+    assert len(first) == len(second) == 2  # the letter and the packet of each sending
+    assert set(first).isdisjoint(second)

@@ -162,19 +162,19 @@ def send(
     return submit_electronically(prepared, uow=uow, ctx=ctx, by=by, gateway_for=gateway_for)
 
 
-def _packet(request_id: int, uow: UnitOfWork) -> SubmissionPacket:
+def _packet(request_id: int, uow: UnitOfWork, documents: tuple[str, ...]) -> SubmissionPacket:
+    """What goes to the payer: the prepared documents of this sending (by control number), no PHI."""
     with uow:
         _, request = services.load(uow, request_id)
         evaluation = request.evaluation
         result = evaluation.result if evaluation is not None else {}
         days = result.get("authorization_days")
-        version, sending = request.current_version.version, request.sending
+        sending = request.sending
         _, per_session = services.units_per_session(request)
-        wanted = {"request", "continuation", "appeal", "packet", "attachment"}
         enclosures = tuple(
             Enclosure(kind=d.kind, control_number=d.control_number, sha256=d.sha256, pages=d.pages or 1)
             for d in request.live_documents
-            if d.kind in wanted and (d.case_version == version or d.kind == "attachment")
+            if d.control_number in documents
         )
         return SubmissionPacket(
             request_id=request_id,
@@ -210,7 +210,7 @@ def submit_electronically(
     """
     gateway = gateway_for(prepared.channel)
     assert gateway is not None
-    packet = _packet(prepared.request_id, uow)
+    packet = _packet(prepared.request_id, uow, prepared.documents)
     receipt = gateway.submit([packet], now=now or ctx.when().now)[0]
     result = services.submit(
         prepared.request_id,

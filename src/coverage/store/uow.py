@@ -22,12 +22,13 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import event
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from coverage.errors import StaleVersion, StorageError
-from coverage.requests.model import Course, Request
+from coverage.requests.model import Course
 from coverage.requests.work import Projection
 from coverage.store.orm import map_domain
 from coverage.store.repositories import (
@@ -117,7 +118,16 @@ class SqlUnitOfWork(UnitOfWork):
         self.payers = SqlPayers(session)
         self.plans = SqlPlans(session)
         self.work = SqlWork(session)
+        self._changed: dict[int, Course] = {}
+        event.listen(session, "before_flush", self._note_changes)
         return self
+
+    def _note_changes(self, session: Session, *_: object) -> None:
+        """Remember every course written in this unit of work (a flush empties the session's own lists)."""
+        for thing in (*session.new, *session.dirty):
+            course = thing if isinstance(thing, Course) else getattr(thing, "course", None)
+            if isinstance(course, Course):
+                self._changed[id(course)] = course
 
     def __exit__(
         self,
@@ -146,16 +156,13 @@ class SqlUnitOfWork(UnitOfWork):
         self._open.flush()
 
     def commit(self) -> None:
+        """Make every write durable at once, with the work rows of every course written."""
         session = self._open
-        changed = {id(c): c for c in (*session.new, *session.dirty) if isinstance(c, Course)}
-        changed |= {
-            id(r.course): r.course for r in (*session.new, *session.dirty) if isinstance(r, Request) and r.course
-        }
-        if changed:
-            session.flush()
-            for course in changed.values():
-                assert course.id is not None
-                self.work.replace(course.id, self.projection.rows(course))
+        session.flush()
+        for course in self._changed.values():
+            assert course.id is not None
+            self.work.replace(course.id, self.projection.rows(course))
+        self._changed.clear()
         session.commit()
 
     def rollback(self) -> None:
