@@ -48,14 +48,8 @@ def fake() -> FakeUnitOfWork:
 
 
 def approve(uow: UnitOfWork, request_id: int, *, number: str = "A-1", units: int = 448, **changes: Any) -> Any:
-    answer = service.AnswerInput(
-        decision="approved",
-        auth_number=number,
-        valid_from=today(),
-        valid_to=today() + dt.timedelta(days=179),
-        units=units,
-        **changes,
-    )
+    fields: dict[str, Any] = {"valid_from": today(), "valid_to": today() + dt.timedelta(days=179), **changes}
+    answer = service.AnswerInput(decision="approved", auth_number=number, units=units, **fields)
     return service.record_answer(request_id, answer, uow=uow, ctx=CTX, by=BY)
 
 
@@ -319,6 +313,29 @@ def test_a_continuation_starts_after_the_authorization_and_from_its_first_day(
     assert show(fake, later)["documents"] == []
     with pytest.raises(IllegalTransition, match="a continuation follows an approved request"):
         service.continue_request(later, uow=fake, checker=checker, ctx=CTX, by=BY)
+
+
+def test_a_continuation_waits_for_treatment_to_begin(fake: FakeUnitOfWork, checker: Checker) -> None:
+    request_id = take_in(fake, checker)
+    submit(fake, request_id)
+    later_start = today() + dt.timedelta(days=14)
+    approve(fake, request_id, valid_from=later_start, valid_to=later_start + dt.timedelta(days=89))
+    with pytest.raises(IllegalTransition, match=f"authorization starts {later_start} and no session is recorded yet"):
+        service.continue_request(request_id, uow=fake, checker=checker, ctx=CTX, by=BY)
+    assert [e["action"] for e in show(fake, request_id)["events"]] == ["intake", "submit", "answer"]
+
+
+def test_a_continuation_whose_units_are_used_up_starts_today(fake: FakeUnitOfWork, checker: Checker) -> None:
+    from coverage.services import sessions
+
+    request_id = take_in(fake, checker)
+    submit(fake, request_id)
+    approve(fake, request_id, units=56)
+    sessions.add(request_id, day=today(), uow=fake, ctx=CTX, by=BY, dose_mg=56)
+    later = service.continue_request(request_id, uow=fake, checker=checker, ctx=CTX, by=BY).request_id
+    document = service.case_document(later, uow=fake)
+    assert document["request"]["start_date"] == str(today())
+    assert document["request"]["therapy_start"] == str(today())
 
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -201,6 +201,7 @@ class _Day:
             seed=0,
             delay=dt.timedelta(0),
             expedited_delay=dt.timedelta(0),
+            timezone=rt.settings.timezone,
             scenarios={self.ids[case]: scenario for case, scenario in DEMO_SCENARIOS.items()},  # type: ignore[misc]
         )
         for case, rid in self.ids.items():
