@@ -355,7 +355,7 @@ def test_request_variant_follows_treatment_and_indication(checker: Checker) -> N
     html, _, _ = render_html(
         "request", case=mdsi.case, determination=mdsi.determination, clinic=mdsi.clinic, policy=mdsi.policy
     )
-    assert "EXPEDITED" in html
+    assert "EXPEDITED" not in html  # the indication alone does not make the request expedited (rule 12)
     assert "acute suicidal ideation" in html
 
 

@@ -15,6 +15,9 @@ from typing import Final, Literal
 
 from coverage.payments.plans import Schedule
 
+#: The urgent turnaround an expedited letter asks for when the payer's is not known (hours).
+DEFAULT_EXPEDITED_HOURS: Final = 72
+
 DecisionStatus = Literal["approved", "partially_approved", "denied", "pended"]
 DECISION_STATUSES: tuple[DecisionStatus, ...] = ("approved", "partially_approved", "denied", "pended")
 
@@ -92,5 +95,9 @@ class LetterOptions:
     enclosures: tuple[Enclosure, ...] = ()
     recipient_fax: str | None = None
     recipient_attention: str | None = None
-    #: Why the request is expedited: every letter and the fax cover say "EXPEDITED REVIEW REQUESTED".
+    #: Why the request is expedited: every letter and the fax cover say "EXPEDITED REVIEW REQUESTED",
+    #: the letters' RE line says "EXPEDITED" and their body asks for a decision within ``expedited_hours``.
+    #: Without it no document says "expedited" or asks for an urgent decision (lifecycle rule 12).
     expedited_reason: str | None = None
+    #: The payer's urgent turnaround (hours) an expedited letter asks for; ``None``: the default, 72.
+    expedited_hours: int | None = None

@@ -36,7 +36,7 @@ from coverage.documentation.requirements import SPECIALTY_LABELS, diagnosis_titl
 from coverage.drugs import DrugTable, default_drug_table
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters.kinds import DocumentKind, check_options, get_kind, template_name
-from coverage.letters.options import UNIT_LABELS, Decision, Enclosure, LetterOptions
+from coverage.letters.options import DEFAULT_EXPEDITED_HOURS, UNIT_LABELS, Decision, Enclosure, LetterOptions
 from coverage.letters.templates import get_template, render_template
 from coverage.policies.engine import billing_lines
 from coverage.policies.loader import LoadedPolicy, load_registry
@@ -106,6 +106,15 @@ def _json_default(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
+#: Option fields left out of a preview's number while unset, so that adding them kept earlier numbers.
+_UNNUMBERED_WHEN_UNSET = ("expedited_hours",)
+
+
+def _numbered_options(options: LetterOptions) -> dict[str, Any]:
+    fields = dataclasses.asdict(options)
+    return {k: v for k, v in fields.items() if not (k in _UNNUMBERED_WHEN_UNSET and v is None)}
+
+
 def control_number(
     *,
     kind: DocumentKind,
@@ -122,7 +131,7 @@ def control_number(
             "kind": kind.name,
             "case": case.model_dump(mode="json"),
             "determination": determination.to_dict(),
-            "options": dataclasses.asdict(options),
+            "options": _numbered_options(options),
             "policy": policy_hash,
             "dated": dated,
         },
@@ -204,6 +213,13 @@ def decision_in_units(decision: Decision | None, codes: tuple[BillingLine, ...],
     )
 
 
+def _sentence(text: str | None) -> str | None:
+    """A reason as a sentence: ending with a full stop unless it ends with one already."""
+    if not text:
+        return None
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _warnings(kind: DocumentKind, determination: Determination) -> list[str]:
     """What staff should know before sending: a request whose determination is not a clean pass."""
     if kind.name not in ("request", "continuation", "appeal", "packet"):
@@ -264,7 +280,8 @@ def build_context(
         "as_of": case.as_of,
         "dated": dated,
         "start_date": service_day if request.start_date is not None else None,
-        "expedited_reason": options.expedited_reason,
+        "expedited_reason": _sentence(options.expedited_reason),
+        "expedited_hours": options.expedited_hours or DEFAULT_EXPEDITED_HOURS,
         "case": case,
         "patient": case.patient,
         "coverage": case.coverage,

@@ -106,12 +106,18 @@ class RequestDocuments:
         when: m.When,
         payer: Payer | None = None,
         template_dir: Path | None = None,
+        urgent_hours: int | None = None,
     ) -> None:
         assert request.id is not None
         self.request = request
         self.request_id = request.id
         self.clinic, self.store, self.when, self.payer = clinic, store, when, payer
         self.template_dir = template_dir
+        #: The hours an expedited letter asks for: given, else the payer's urgent turnaround, else the
+        #: clinic's default (the same clock the records keep, lifecycle rule 12).
+        self.urgent_hours = (
+            urgent_hours if urgent_hours is not None else payer.urgent_turnaround_hours if payer else None
+        )
         case = case_of(request, checker)
         evaluation = request.evaluation
         evaluated_on = evaluation.evaluated_on if evaluation is not None and evaluation.evaluated_on else when.today
@@ -146,7 +152,7 @@ class RequestDocuments:
             determination=self.determination,
             clinic=self.clinic,
             policy=self.policy,
-            options=dataclasses.replace(options or LetterOptions(), expedited_reason=self.request.expedited_reason),
+            options=self.expedited(options or LetterOptions()),
             template_dir=self.template_dir,
             dated=self.when.today,
             number=number,
@@ -167,6 +173,18 @@ class RequestDocuments:
         )
         self.request.documents.append(document)
         return Made(document, new=True)
+
+    def expedited(self, options: LetterOptions) -> LetterOptions:
+        """The options with the request's urgency: expedited wording exactly when the request is expedited."""
+        if not self.request.expedited:
+            return dataclasses.replace(options, expedited_reason=None, expedited_hours=None)
+        hours = self.urgent_hours
+        if hours is None:
+            from coverage.settings import load_settings
+
+            hours = load_settings().default_urgent_turnaround_hours
+        reason = self.request.expedited_reason or m.DEFAULT_EXPEDITED_REASON
+        return dataclasses.replace(options, expedited_reason=reason, expedited_hours=hours)
 
     def sending_of(self, kind: str) -> int:
         """The sending a document for the payer belongs to (see the module's docstring)."""
