@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from coverage.letters import Denial, LetterOptions, render_html
+from coverage.letters import Decision, Denial, LetterOptions, render_html
+from coverage.letters.templates import long_date
 from coverage.policies.service import Checker
 from coverage.services import documents as service
 from coverage.services import requests as services
@@ -131,3 +132,79 @@ def test_a_standard_appeal_asks_for_30_days(checker: Checker, store: DocumentSto
     assert "please decide within 30" in text  # (a page break may fall before "days")
     assert "EXPEDITED" not in text
     assert "72 hours" not in text
+
+
+# --- (17) the notice of a backdated approval; (18) units that make no whole session ----------------
+
+
+def _approved(desk: Desk, *, valid_from: dt.date, units: int) -> service.Made:
+    services.submit(
+        desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1", sent_on=valid_from - dt.timedelta(days=2)
+    )
+    approval = services.AnswerInput(
+        decision="approved",
+        auth_number="A-12",
+        valid_from=valid_from,
+        valid_to=valid_from + dt.timedelta(days=179),
+        units=units,
+    )
+    services.record_answer(desk.request_id, approval, uow=desk.uow, ctx=desk.ctx, by="b-1")
+    answer = desk.request().latest_answer
+    assert answer is not None
+    made = desk.make(lambda d: d.notice(answer))
+    assert made is not None
+    return made
+
+
+def test_a_backdated_approval_s_notice_schedules_from_the_day_it_is_made(
+    checker: Checker, store: DocumentStore
+) -> None:
+    desk = Desk(checker, store, _mdsi())
+    start = today() - dt.timedelta(days=30)
+    text = _read(_approved(desk, valid_from=start, units=84 * 8), store)
+    assert f"starting on or after {long_date(today())}" in text
+    assert f"starting on or after {long_date(start)}" not in text
+    assert f"Approved from {long_date(start)}" in text  # the authorization keeps its own dates
+
+
+def test_a_notice_says_when_the_units_are_already_used(checker: Checker, store: DocumentStore) -> None:
+    from coverage.services import sessions
+
+    desk = Desk(checker, store, _mdsi())
+    start = today() - dt.timedelta(days=30)
+    services.submit(desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1", sent_on=start)
+    sessions.add(desk.request_id, day=today() - dt.timedelta(days=3), uow=desk.uow, ctx=desk.ctx, by="b-1")
+    approval = services.AnswerInput(
+        decision="approved", auth_number="A-12", valid_from=start, valid_to=start + dt.timedelta(days=179), units=84
+    )
+    services.record_answer(desk.request_id, approval, uow=desk.uow, ctx=desk.ctx, by="b-1")
+    answer = desk.request().latest_answer
+    assert answer is not None
+    text = _read(desk.make(lambda d: d.notice(answer)), store)
+    assert "already been used" in text
+    assert "We will call you to schedule" not in text
+
+
+def test_units_that_make_no_whole_session_are_said(checker: Checker, store: DocumentStore) -> None:
+    desk = Desk(checker, store, _mdsi())
+    text = _read(_approved(desk, valid_from=today(), units=300), store)
+    assert "300 units of J0013 (1 unit = 1 mg), 3 full sessions at 84 mg (48 mg left over)" in text
+
+
+@pytest.mark.parametrize(
+    ("units", "sessions", "said"),
+    [
+        (84, 1, "84 units of J0013 (1 unit = 1 mg), 1 session at 84 mg"),
+        (1, 0, "1 unit of J0013 (1 unit = 1 mg), not enough for one full session at 84 mg (1 mg)"),
+        (85, 1, "85 units of J0013 (1 unit = 1 mg), 1 full session at 84 mg (1 mg left over)"),
+    ],
+)
+def test_the_approved_amount_is_singular_or_plural(units: int, sessions: int, said: str) -> None:
+    from coverage.letters.render import approved_amount
+
+    decision = Decision(
+        status="approved", units=units, code="J0013", unit_label="1 unit = 1 mg", sessions=sessions, dose_mg=84
+    )
+    assert approved_amount(decision, ()) == said
+    medicare = Decision(status="approved", units=1, code="G2083", unit_label="1 unit = one session", sessions=1)
+    assert approved_amount(medicare, ()) == "1 unit of G2083 (1 unit = one session), 1 session"

@@ -45,8 +45,9 @@ class Decision:
     """The payer's decision on a request, for the patient's notice.
 
     ``units`` are the billing code's units (``code``; ``unit_label`` says what one unit is), and
-    ``sessions`` how many sessions they pay for at ``dose_mg`` (lifecycle rule 9). Left out, the
-    renderer fills them from the case's billing code and dose.
+    ``sessions`` how many full sessions they pay for at ``dose_mg`` (lifecycle rule 9); units that do
+    not make a whole session are said to be left over. Left out, the renderer fills them from the
+    case's billing code and dose.
     """
 
     status: DecisionStatus
@@ -60,6 +61,8 @@ class Decision:
     unit_label: str | None = None
     sessions: int | None = None
     dose_mg: int | None = None
+    #: Units of the authorization not yet used when the notice is made (``None``: not known).
+    units_left: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -213,6 +213,43 @@ def decision_in_units(decision: Decision | None, codes: tuple[BillingLine, ...],
     )
 
 
+def plural(count: int, word: str) -> str:
+    """``1 unit``, ``2 units``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _units_per_session(decision: Decision, codes: tuple[BillingLine, ...]) -> int | None:
+    if codes and decision.code == codes[0].code and codes[0].units > 0:
+        return codes[0].units
+    if decision.unit_label == "1 unit = 1 mg" and decision.dose_mg:
+        return decision.dose_mg
+    return None
+
+
+def approved_amount(decision: Decision, codes: tuple[BillingLine, ...]) -> str:
+    """What a notice says was approved: ``300 units of J0013 (1 unit = 1 mg), 3 full sessions at 84 mg
+    (48 mg left over)``; the units that make no whole session are never dropped silently (rule 9)."""
+    if decision.units is None:
+        return ""
+    text = plural(decision.units, "unit")
+    if decision.code:
+        text += f" of {decision.code}"
+    if decision.unit_label:
+        text += f" ({decision.unit_label})"
+    if decision.sessions is None:
+        return text
+    at = f" at {decision.dose_mg} mg" if decision.dose_mg else ""
+    per_session = _units_per_session(decision, codes)
+    leftover = decision.units - decision.sessions * per_session if per_session else 0
+    if leftover <= 0:
+        return f"{text}, {plural(decision.sessions, 'session')}{at}" if decision.sessions else text
+    left = f"{leftover} mg" if decision.unit_label == "1 unit = 1 mg" else plural(leftover, "unit")
+    if decision.sessions == 0:
+        return f"{text}, not enough for one full session{at} ({left})"
+    full = "1 full session" if decision.sessions == 1 else f"{decision.sessions} full sessions"
+    return f"{text}, {full}{at} ({left} left over)"
+
+
 def _sentence(text: str | None) -> str | None:
     """A reason as a sentence: ending with a full stop unless it ends with one already."""
     if not text:
@@ -308,6 +345,11 @@ def build_context(
         "balance": charges - paid,
         "price_item": price_item,
         "total_pages": sum(e.pages for e in options.enclosures) + 1,
+        "approved_amount": approved_amount(options.decision, codes) if options.decision is not None else "",
+        # Sessions are scheduled from the later of the authorization's start and the day of the notice.
+        "schedule_from": max(options.decision.valid_from, dated)
+        if options.decision is not None and options.decision.valid_from is not None
+        else None,
     }
 
 

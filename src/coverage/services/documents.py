@@ -292,6 +292,10 @@ class RequestDocuments:
         code, per_session = units_per_session(self.request)
         units = answer.units
         sessions = units // per_session if units is not None and per_session else None
+        auth = answer.authorization
+        units_left = None
+        if auth is not None and auth.live and self.request.course is not None:
+            units_left = auth.units_authorized - self.request.units_used(auth)
         return Decision(
             status=status,  # type: ignore[arg-type]  # one of NOTICE_DECISIONS' values
             decided_on=answer.decided_on,
@@ -304,6 +308,7 @@ class RequestDocuments:
             unit_label=UNIT_LABELS.get(code or ""),
             sessions=sessions,
             dose_mg=self.case.request.dose_mg,
+            units_left=units_left,
         )
 
     def stored_options(self) -> LetterOptions:
