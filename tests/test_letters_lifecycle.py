@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,49 @@ def test_the_approved_amount_is_singular_or_plural(units: int, sessions: int, sa
     assert approved_amount(decision, ()) == said
     medicare = Decision(status="approved", units=1, code="G2083", unit_label="1 unit = one session", sessions=1)
     assert approved_amount(medicare, ()) == "1 unit of G2083 (1 unit = one session), 1 session"
+
+
+# --- (20) the cover sheet says how the sending goes and what it is ------------------------------
+
+
+def test_a_portal_payer_s_cover_is_no_fax(checker: Checker, store: DocumentStore) -> None:
+    desk = Desk(checker, store, _mdsi(), channel="portal")
+    text = _read(desk.make(lambda d: d.cover(d.enclosures(), None)), store)
+    assert "PORTAL SUBMISSION COVER SHEET" in text
+    assert "FAX" not in re.sub(r"\d+-FAX-[0-9A-F]{8}", "", text)  # (the cover's control number says FAX)
+    assert "____" not in text
+    assert "facsimile" not in text
+
+
+def test_the_appeal_s_cover_names_the_appeal(checker: Checker, store: DocumentStore) -> None:
+    desk = Desk(checker, store, _mdsi())
+    _denied(desk)
+    services.transition(desk.request_id, "appeal_drafted", uow=desk.uow, ctx=desk.ctx, by="b-1")
+    text = _read(desk.make(lambda d: d.cover(d.enclosures(), FAX)), store)
+    assert "Re Appeal of adverse determination" in text
+    assert "Prior authorization request" not in text
+
+
+def test_the_resend_answering_a_pend_says_so_with_the_payer_s_reference(checker: Checker, store: DocumentStore) -> None:
+    desk = Desk(checker, store, _mdsi())
+    services.submit(desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1")
+    pend = services.AnswerInput(
+        decision="pended", reference="RFI-31", info_requested="PHQ-9 within 14 days", respond_by=today()
+    )
+    services.record_answer(desk.request_id, pend, uow=desk.uow, ctx=desk.ctx, by="b-1")
+    letter, cover = desk.make(lambda d: (d.letter(), d.cover(d.enclosures(), FAX)))
+    cover_text = _read(cover, store)
+    assert "Response to your request for additional information (your reference RFI-31)" in cover_text
+    assert "PHQ-9 within 14 days" in cover_text
+    letter_text = _read(letter, store)
+    assert "RE: Response to your request for additional information" in letter_text
+    assert "(your reference RFI-31)" in letter_text
+    assert "PHQ-9 within 14 days" in letter_text
+
+
+def test_a_first_sending_s_cover_is_the_request(checker: Checker, store: DocumentStore) -> None:
+    desk = Desk(checker, store, _mdsi())
+    text = _read(desk.make(lambda d: d.cover(d.enclosures(), FAX)), store)
+    assert "FAX" in text
+    assert "Re Prior authorization request" in text
+    assert "request for additional information" not in text

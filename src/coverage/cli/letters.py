@@ -399,7 +399,7 @@ def _options(
     render_enclosures: bool = True,
 ) -> LetterOptions:
     """The typed options from the flags; the plan and the fax enclosures are worked out here."""
-    from coverage.letters.options import LetterOptions
+    from coverage.letters.options import LetterOptions, Sending
     from coverage.letters.render import render_document
     from coverage.payments.offers import default_installments, price_key
     from coverage.payments.plans import split_evenly
@@ -455,7 +455,12 @@ def _options(
             template_dir=inputs.template_dir,
         )
         enclosures.append(document.enclosure())
-    return LetterOptions(recipient_fax=recipient_fax, recipient_attention=attention, enclosures=tuple(enclosures))
+    return LetterOptions(
+        recipient_fax=recipient_fax,
+        recipient_attention=attention,
+        enclosures=tuple(enclosures),
+        sending=Sending(appeal=True) if "appeal" in enclose else None,
+    )
 
 
 @app.command()

@@ -85,6 +85,24 @@ class Enclosure:
 
 
 @dataclass(frozen=True, slots=True)
+class Sending:
+    """What a sending to the payer is, for its cover sheet and letter: the way it goes and what it answers."""
+
+    #: ``fax``, ``portal`` or ``phone``: a fax cover says FAX and the fax number, a portal's cover neither.
+    channel: str = "fax"
+    #: Where it goes when not by fax (the portal's address).
+    destination: str | None = None
+    #: The sending is an appeal of the payer's denial.
+    appeal: bool = False
+    #: The sending answers the payer's request for information (a pended request).
+    responds_to_pend: bool = False
+    #: The payer's reference of that request, what it asked, and the day it asked.
+    info_reference: str | None = None
+    info_requested: str | None = None
+    info_asked_on: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LetterOptions:
     """Everything optional a document may need; each kind says which fields it requires."""
 
@@ -104,3 +122,5 @@ class LetterOptions:
     expedited_reason: str | None = None
     #: The payer's urgent turnaround (hours) an expedited letter asks for; ``None``: the default, 72.
     expedited_hours: int | None = None
+    #: What the sending is (``None``: a request sent by fax).
+    sending: Sending | None = None

@@ -36,7 +36,14 @@ from coverage.documentation.requirements import SPECIALTY_LABELS, diagnosis_titl
 from coverage.drugs import DrugTable, default_drug_table
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters.kinds import DocumentKind, check_options, get_kind, template_name
-from coverage.letters.options import DEFAULT_EXPEDITED_HOURS, UNIT_LABELS, Decision, Enclosure, LetterOptions
+from coverage.letters.options import (
+    DEFAULT_EXPEDITED_HOURS,
+    UNIT_LABELS,
+    Decision,
+    Enclosure,
+    LetterOptions,
+    Sending,
+)
 from coverage.letters.templates import get_template, render_template
 from coverage.policies.engine import billing_lines
 from coverage.policies.loader import LoadedPolicy, load_registry
@@ -107,7 +114,7 @@ def _json_default(value: object) -> object:
 
 
 #: Option fields left out of a preview's number while unset, so that adding them kept earlier numbers.
-_UNNUMBERED_WHEN_UNSET = ("expedited_hours",)
+_UNNUMBERED_WHEN_UNSET = ("expedited_hours", "sending")
 
 
 def _numbered_options(options: LetterOptions) -> dict[str, Any]:
@@ -319,6 +326,7 @@ def build_context(
         "start_date": service_day if request.start_date is not None else None,
         "expedited_reason": _sentence(options.expedited_reason),
         "expedited_hours": options.expedited_hours or DEFAULT_EXPEDITED_HOURS,
+        "sending": options.sending or Sending(),
         "case": case,
         "patient": case.patient,
         "coverage": case.coverage,

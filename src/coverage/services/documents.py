@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from coverage.determinations import Determination
 from coverage.errors import InvalidInput
 from coverage.letters.kinds import get_kind
-from coverage.letters.options import UNIT_LABELS, Decision, Denial, Enclosure, LetterOptions
+from coverage.letters.options import UNIT_LABELS, Decision, Denial, Enclosure, LetterOptions, Sending
 from coverage.payments.ledger import PlanRecord
 from coverage.requests import model as m
-from coverage.requests.lifecycle import SENDABLE
+from coverage.requests.lifecycle import OPEN, SENDABLE
 from coverage.services.plan_documents import PlanDocument, letter_options
 from coverage.services.requests import case_of, evaluate, units_per_session
 from coverage.store.documents import DocumentStore, document_key
@@ -201,10 +201,34 @@ class RequestDocuments:
         return {"version": self.request.current_version.version, "sending": self.sending_of(kind)}
 
     def _to_payer(self, **options: Any) -> LetterOptions:
-        """Options of a letter to the payer: its fax in the recipient block when a fax reaches it."""
+        """Options of a letter to the payer: its fax in the recipient block when a fax reaches it, and what
+        the sending answers (the payer's request for information)."""
         payer = self.payer
         fax = payer.fax if payer is not None and payer.channel == "fax" else None
-        return LetterOptions(recipient_fax=fax, **options)
+        return LetterOptions(recipient_fax=fax, sending=self.sending_info(), **options)
+
+    def pend_answered(self) -> m.Answer | None:
+        """The payer's request for information the next sending answers (an open request whose latest answer
+        is a pend), else ``None``."""
+        answer = self.request.latest_answer
+        if answer is None or answer.decision != "pended" or self.request.status not in OPEN:
+            return None
+        return answer
+
+    def sending_info(self, *, appeal: bool = False) -> Sending:
+        """What the next sending is: its channel (the payer's), an appeal, or the answer to a pend."""
+        payer = self.payer
+        channel = payer.channel if payer is not None else "fax"
+        pend = None if appeal else self.pend_answered()
+        return Sending(
+            channel=channel,
+            destination=payer.portal_url if payer is not None and channel == "portal" else None,
+            appeal=appeal,
+            responds_to_pend=pend is not None,
+            info_reference=pend.reference if pend is not None else None,
+            info_requested=pend.info_requested if pend is not None else None,
+            info_asked_on=pend.decided_on if pend is not None else None,
+        )
 
     # --- what goes to the payer -------------------------------------------------------------
 
@@ -229,7 +253,8 @@ class RequestDocuments:
                 raise InvalidInput([f"request {self.request_id}: has no denial to appeal"])
             denial = Denial(reason=answer.reason or "denied", denied_on=answer.decided_on, reference=answer.reference)
         identity = {**self._sending("appeal"), "denial": dataclasses.asdict(denial)}
-        return self.ensure("appeal", identity, self._to_payer(denial=denial))
+        options = dataclasses.replace(self._to_payer(denial=denial), sending=self.sending_info(appeal=True))
+        return self.ensure("appeal", identity, options)
 
     def packet(self) -> Made:
         """The documentation packet of the sending."""
@@ -260,7 +285,12 @@ class RequestDocuments:
         }
         if attention is not None:
             identity["attention"] = attention
-        options = LetterOptions(recipient_fax=fax, recipient_attention=attention, enclosures=enclosures)
+        sending = self.sending_info(appeal=any(d.kind == "appeal" for d in enclosed))
+        if sending.channel != "fax":
+            identity["channel"] = sending.channel
+        options = LetterOptions(
+            recipient_fax=fax, recipient_attention=attention, enclosures=enclosures, sending=sending
+        )
         return self.ensure("fax-cover", identity, options)
 
     def pages(self, document: m.Document) -> int:
