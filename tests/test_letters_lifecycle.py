@@ -20,8 +20,8 @@ from coverage.policies.service import Checker
 from coverage.services import documents as service
 from coverage.services import requests as services
 from coverage.store.documents import DocumentStore
-from tests.conftest import case_gathered, today
-from tests.test_letters_request import FAX, Desk, _text
+from tests.conftest import EXAMPLES, Cli, case_gathered, today, write_case
+from tests.test_letters_request import FAX, Desk, _letter, _text
 from tests.test_letters_support import DATED, inputs_for
 
 REASON = "Worsening ideation since the last visit"
@@ -255,3 +255,113 @@ def test_a_first_sending_s_cover_is_the_request(checker: Checker, store: Documen
     assert "FAX" in text
     assert "Re Prior authorization request" in text
     assert "request for additional information" not in text
+
+
+# --- (15) what `letter` options accept, and which documents a request's status allows -----------
+
+PREVIEW = ("letter", str(EXAMPLES / "EX-01-meets.json"))
+
+
+def _tomorrow() -> str:
+    return (today() + dt.timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("kind", "args", "option"),
+    [
+        ("fax-cover", ["--recipient-fax", "(800) 555-0199\a"], "--recipient-fax"),
+        ("fax-cover", ["--recipient-fax", "5" * 3000], "--recipient-fax"),
+        ("fax-cover", ["--attention", "Attn: \u202eUM"], "--attention"),
+        ("appeal", ["--denial-reason", "\x1b[31mred\x1b[0m"], "--denial-reason"),
+        ("appeal", ["--denial-reason", "x" * 2001], "--denial-reason"),
+        ("appeal", ["--denial-reason", "Not necessary", "--denial-reference", "R" * 500], "--denial-reference"),
+        ("decision-notice", ["--decision", "approved", "--auth-number", "A\x00B"], "--auth-number"),
+        ("decision-notice", ["--decision", "denied", "--decision-reason", "no\x07"], "--decision-reason"),
+        ("receipt", ["--payment", "2026-11-01:10.00:card:" + "R" * 500], "--payment"),
+        ("request", ["--expedited-reason", "urgent\x1b"], "--expedited-reason"),
+        ("fax-cover", ["--enclose", "nonsense"], "--enclose"),
+    ],
+)
+def test_a_bad_text_option_is_one_line_naming_it(
+    cli: Cli, tmp_path: Path, kind: str, args: list[str], option: str
+) -> None:
+    out = tmp_path / "out.pdf"
+    errors = cli.fails(*PREVIEW, "--kind", kind, "--out", str(out), *args)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"error: {option}: "), errors
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "args", "option"),
+    [
+        ("appeal", ["--denial-reason", "Not necessary", "--denial-date", "{tomorrow}"], "--denial-date"),
+        ("receipt", ["--payment", "{tomorrow}:10.00"], "--payment"),
+        ("superbill", ["--service-date", "{tomorrow}"], "--service-date"),
+        ("decision-notice", ["--decision", "approved", "--decided-on", "{tomorrow}"], "--decided-on"),
+    ],
+)
+def test_a_date_in_the_future_is_refused(cli: Cli, tmp_path: Path, kind: str, args: list[str], option: str) -> None:
+    out = tmp_path / "out.pdf"
+    given = [a.replace("{tomorrow}", _tomorrow()) for a in args]
+    errors = cli.fails(*PREVIEW, "--kind", kind, "--out", str(out), *given)
+    assert errors == [f"error: {option}: {_tomorrow()} is in the future (today is {today().isoformat()})"]
+    assert not out.exists()
+
+
+def _intake(cli: Cli, tmp_path: Path, *args: str) -> str:
+    cli("payers", "add", "Example Health Plan", "--fax", FAX)
+    path = write_case(tmp_path / "cases", case_gathered("EX-01-meets", today() - dt.timedelta(days=2)))
+    return str(cli("intake", str(path), *args, "--json")["request_id"])
+
+
+def test_a_stored_request_refuses_bad_text_and_stores_nothing(cli: Cli, tmp_path: Path) -> None:
+    request_id = _intake(cli, tmp_path)
+    cli("requests", "submit", request_id, "--channel", "fax")
+    cli("requests", "record", request_id, "--denied", "--reason", "Not necessary")
+    out = tmp_path / "appeal.pdf"
+    errors = cli.fails(
+        "letter", "--request", request_id, "--kind", "appeal", "--out", str(out),
+        "--denial-reason", "\x1b[2Jgone", "--denial-reference", "R" * 500,
+    )  # fmt: skip
+    assert len(errors) == 1
+    assert errors[0].startswith("error: --denial-reason: contains a control character")
+    assert not out.exists()
+    assert cli("requests", "show", request_id, "--json")["documents"] == []
+
+
+def test_a_kind_the_status_does_not_allow_is_refused(cli: Cli, tmp_path: Path) -> None:
+    request_id = _intake(cli, tmp_path)
+    out = tmp_path / "doc.pdf"
+    errors = cli.fails("letter", "--request", request_id, "--kind", "decision-notice", "--out", str(out))
+    assert len(errors) == 1
+    assert f"request {request_id} is ready (no answer recorded)" in errors[0]
+    assert "allowed: request, continuation, fax-cover" in errors[0]
+    cli("requests", "submit", request_id, "--channel", "fax")
+    start, end = today(), today() + dt.timedelta(days=179)
+    cli(
+        "requests", "record", request_id, "--approved", "--auth-number", "PA-9", "--from", str(start),
+        "--to", str(end), "--units", "448",
+    )  # fmt: skip
+    for args in ([], ["--denial-reason", "Not necessary"]):
+        errors = cli.fails("letter", "--request", request_id, "--kind", "appeal", "--out", str(out), *args)
+        assert len(errors) == 1
+        assert f"request {request_id} is approved: no appeal document in that status" in errors[0]
+        assert "appeal" not in errors[0].split("allowed:")[1]
+    assert not out.exists()
+    assert cli("requests", "show", request_id, "--json")["documents"] == []
+    _letter(cli, request_id, "decision-notice", out)  # what the status allows is made
+
+
+def test_a_preview_can_be_expedited_a_stored_request_only_at_intake(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "lmn.pdf"
+    cli(*PREVIEW, "--kind", "request", "--out", str(out), "--expedited-reason", REASON)
+    text = _text(out.read_bytes())
+    assert "EXPEDITED REVIEW REQUESTED" in text
+    assert "I ask for a decision within 72 hours" in text
+    request_id = _intake(cli, tmp_path)
+    errors = cli.fails(
+        "letter", "--request", request_id, "--kind", "request", "--out", str(out), "--expedited-reason", REASON
+    )
+    assert len(errors) == 1
+    assert errors[0].startswith("error: --expedited-reason: ")

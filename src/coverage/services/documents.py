@@ -32,11 +32,19 @@ from typing import TYPE_CHECKING, Any
 
 from coverage.determinations import Determination
 from coverage.errors import InvalidInput
-from coverage.letters.kinds import get_kind
+from coverage.letters.kinds import KINDS, get_kind
 from coverage.letters.options import UNIT_LABELS, Decision, Denial, Enclosure, LetterOptions, Sending
 from coverage.payments.ledger import PlanRecord
 from coverage.requests import model as m
-from coverage.requests.lifecycle import OPEN, SENDABLE
+from coverage.requests.lifecycle import (
+    ANSWER_TARGETS,
+    OPEN,
+    PLANNABLE,
+    SENDABLE,
+    SENT_TO,
+    TRANSITIONS,
+    Status,
+)
 from coverage.services.plan_documents import PlanDocument, letter_options
 from coverage.services.requests import case_of, evaluate, units_per_session
 from coverage.store.documents import DocumentStore, document_key
@@ -64,6 +72,55 @@ ENCLOSURE_TITLES = {
 }
 #: The largest outside PDF that can be attached (bytes).
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+#: Statuses from which an appeal can be drafted (partially approved, denied, appeal denied)...
+APPEALABLE: frozenset[Status] = frozenset(s for s, targets in TRANSITIONS.items() if "appeal_drafted" in targets)
+#: ...and those of an appeal drafted, sent, answered or taken to external review: where an appeal letter is made.
+APPEAL_STATUSES: frozenset[Status] = frozenset(
+    {
+        *APPEALABLE,
+        "appeal_drafted",
+        SENT_TO["appeal_drafted"],
+        *ANSWER_TARGETS[SENT_TO["appeal_drafted"]].values(),
+        *(s for s in TRANSITIONS["appeal_denied"] if s in ANSWER_TARGETS),  # external review
+    }
+)
+#: The kinds made for the payer's sending: while the request can be sent, or a copy once it was sent.
+SENDING_KINDS = ("request", "continuation", "packet", "fax-cover")
+
+
+def kinds_allowed(request: m.Request) -> list[str]:
+    """The document kinds ``letter --request`` makes for the request in its status (lifecycle sets):
+    the request letter, packet and fax cover when it can be sent or was sent; the appeal in an appeal's
+    statuses (or a copy of the one made); the decision notice once the payer answered; the payment plan
+    where a self-pay plan can follow; receipts and superbills always."""
+    status = request.status
+    made = {d.kind for d in request.live_documents}
+    allowed: list[str] = []
+    if status in SENDABLE or request.live_submissions:
+        allowed += SENDING_KINDS
+    if status in APPEAL_STATUSES or "appeal" in made:
+        allowed.append("appeal")
+    if request.latest_answer is not None:
+        allowed.append("decision-notice")
+    if status in PLANNABLE:
+        allowed.append("payment-plan")
+    allowed += ["superbill", "receipt"]
+    return [kind for kind in KINDS if kind in allowed]
+
+
+def check_kind(request: m.Request, kind: str) -> None:
+    """One line naming the request's status and the kinds it allows, when ``kind`` is not among them."""
+    allowed = kinds_allowed(request)
+    if kind not in allowed:
+        why = " (no answer recorded)" if kind == "decision-notice" else ""
+        raise InvalidInput(
+            [
+                f"--kind: request {request.id} is {request.status}{why}: no {kind} document in that status "
+                f"(allowed: {', '.join(allowed)})"
+            ]
+        )
+
 
 _PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
 _STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
