@@ -19,6 +19,7 @@ from coverage.letters.templates import long_date
 from coverage.policies.service import Checker
 from coverage.services import documents as service
 from coverage.services import requests as services
+from coverage.settings import Settings
 from coverage.store.documents import DocumentStore
 from tests.conftest import EXAMPLES, Cli, case_gathered, today, write_case
 from tests.test_letters_request import FAX, Desk, _letter, _text
@@ -280,6 +281,7 @@ def _tomorrow() -> str:
         ("receipt", ["--payment", "2026-11-01:10.00:card:" + "R" * 500], "--payment"),
         ("request", ["--expedited-reason", "urgent\x1b"], "--expedited-reason"),
         ("fax-cover", ["--enclose", "nonsense"], "--enclose"),
+        ("decision-notice", ["--decision", "approved", "--units", "100000000"], "--units"),
     ],
 )
 def test_a_bad_text_option_is_one_line_naming_it(
@@ -359,6 +361,12 @@ def test_a_preview_can_be_expedited_a_stored_request_only_at_intake(cli: Cli, tm
     text = _text(out.read_bytes())
     assert "EXPEDITED REVIEW REQUESTED" in text
     assert "I ask for a decision within 72 hours" in text
+    inputs = inputs_for(Checker.from_settings(Settings()), "EX-01-meets")
+    one_hour = LetterOptions(expedited_reason=REASON, expedited_hours=1)
+    html, _, _ = render_html(
+        "request", case=inputs.case, determination=inputs.determination, clinic=inputs.clinic, options=one_hour
+    )
+    assert "within 1 hour." in html
     request_id = _intake(cli, tmp_path)
     errors = cli.fails(
         "letter", "--request", request_id, "--kind", "request", "--out", str(out), "--expedited-reason", REASON

@@ -422,6 +422,7 @@ def _decision(
     reason: str | None,
 ) -> Decision | None:
     from coverage.letters.options import DECISION_STATUSES, Decision
+    from coverage.services.requests import MAX_UNITS
 
     if status is None:
         return None
@@ -430,8 +431,8 @@ def _decision(
             start, end = _date("--valid-from", valid_from), _date("--valid-to", valid_to)
             if start is not None and end is not None and end < start:
                 raise InvalidInput([f"--valid-to: {end.isoformat()} is before --valid-from {start.isoformat()}"])
-            if units is not None and units < 1:
-                raise InvalidInput([f"--units: must be at least 1, got {units}"])
+            if units is not None and not 1 <= units <= MAX_UNITS:
+                raise InvalidInput([f"--units: must be 1 to {MAX_UNITS:,}, got {units}"])
             return Decision(
                 status=value,
                 decided_on=_past_date("--decided-on", decided_on) if decided_on is not None else None,
