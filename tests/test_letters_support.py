@@ -16,7 +16,7 @@ from pathlib import Path
 from coverage.cases import Case
 from coverage.clinic import Clinic, load_clinic
 from coverage.determinations import Determination
-from coverage.letters import Decision, Denial, Enclosure, LetterOptions, Payment
+from coverage.letters import Decision, Denial, Enclosure, LetterOptions, Payment, Sending
 from coverage.payments.plans import split_evenly
 from coverage.policies.loader import LoadedPolicy
 from coverage.policies.service import Checker
@@ -101,6 +101,22 @@ GOLDEN_CASES: list[tuple[str, str, str, LetterOptions]] = [
             enclosures=(
                 Enclosure("Prior authorization request and letter of medical necessity", "PREVIEW-LMN-0A1B2C3D", 3),
                 Enclosure("Documentation of prior treatment", "PREVIEW-DOC-4E5F6A7B", 3),
+            ),
+        ),
+    ),
+    (
+        "fax-cover-portal-response",
+        "EX-01-meets",
+        "fax-cover",
+        LetterOptions(
+            enclosures=(Enclosure("Letter of medical necessity", "PREVIEW-LMN-0A1B2C3D", 3),),
+            sending=Sending(
+                channel="portal",
+                destination="https://provider.example-health.test",
+                responds_to_pend=True,
+                info_reference="RFI-31",
+                info_requested="PHQ-9 within 14 days",
+                info_asked_on=dt.date(2026, 11, 27),
             ),
         ),
     ),
