@@ -191,10 +191,34 @@ def test_record_names_the_option_at_fault(cli: Cli, tmp_path: Path, args: list[s
     ],
 )
 def test_payers_add_refuses_zero_turnaround_and_unknown_policies(cli: Cli, args: list[str], expected: str) -> None:
-    assert cli.fails("payers", "add", "Zero Plan", *args)[0].startswith(expected)
+    assert cli.fails("payers", "add", "Zero Plan", "--channel", "electronic", *args)[0].startswith(expected)
     assert cli("payers", "list", "--json") == []
-    added = cli("payers", "add", "Known Plan", "--policy", "standard-commercial", "--turnaround-days", "1", "--json")
+    added = cli(
+        "payers", "add", "Known Plan", "--fax", "555-0100", "--policy", "standard-commercial",
+        "--turnaround-days", "1", "--json",
+    )  # fmt: skip
     assert (added["policy_id"], added["turnaround_days"]) == ("standard-commercial", 1)
+
+
+def test_a_payer_entry_needs_its_channel_s_address_and_can_be_corrected(cli: Cli) -> None:
+    assert cli.fails("payers", "add", "Harbor", "--channel", "fax") == [
+        "error: --fax: a payer reached by fax needs its fax"
+    ]
+    assert cli.fails("payers", "add", "Summit", "--channel", "portal") == [
+        "error: --portal: a payer reached by portal needs its portal url"
+    ]
+    cli("payers", "add", "Harbor", "--fax", "555-0100")
+    assert cli.fails("payers", "edit", "harbor", "--fax", "") == ["error: --fax: a payer reached by fax needs its fax"]
+    assert cli.fails("payers", "edit", "harbor") == ["error: payer: nothing to change (give an option)"]
+    missing = cli.fails("payers", "edit", "99999999999", "--fax", "1")
+    assert missing == ["error: payer '99999999999': not in the directory"]
+    changed = cli("payers", "edit", "harbor", "--fax", "555-0199", "--appeal-days", "60", "--json")
+    assert (changed["before"]["fax"], changed["after"]["fax"]) == ("555-0100", "555-0199")
+    assert cli("payers", "show", "Harbor", "--json")["appeal_window_days"] == 60
+    cli("payers", "add", "Summit", "--channel", "portal", "--portal", "https://portal.example")
+    assert cli.fails("payers", "edit", "summit", "--name", "HARBOR") == [
+        "error: --name: a payer named 'HARBOR' is already in the directory"
+    ]
 
 
 @pytest.mark.parametrize(

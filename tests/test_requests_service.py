@@ -133,9 +133,11 @@ def test_an_expedited_reason_is_kept_and_defaults(fake: FakeUnitOfWork, checker:
 
 
 def test_the_sent_on_date_is_checked(fake: FakeUnitOfWork, checker: Checker) -> None:
-    request_id = take_in(fake, checker)
+    request_id = take_in(fake, checker, json.dumps(case_gathered("EX-01-meets", today() - dt.timedelta(days=3))))
     with pytest.raises(InvalidInput, match=r"--sent-on: .* is in the future"):
         submit(fake, request_id, sent_on=today() + dt.timedelta(days=1))
+    with pytest.raises(InvalidInput, match=r"--sent-on: .* is before the case's facts were gathered"):
+        submit(fake, request_id, sent_on=today() - dt.timedelta(days=4))
     submit(fake, request_id, sent_on=today() - dt.timedelta(days=3))
     service.record_answer(
         request_id,
@@ -149,7 +151,7 @@ def test_the_sent_on_date_is_checked(fake: FakeUnitOfWork, checker: Checker) -> 
 
 
 def test_the_decision_date_is_checked(fake: FakeUnitOfWork, checker: Checker) -> None:
-    request_id = take_in(fake, checker)
+    request_id = take_in(fake, checker, json.dumps(case_gathered("EX-01-meets", today() - dt.timedelta(days=5))))
     submit(fake, request_id, sent_on=today() - dt.timedelta(days=5))
     for decided_on, message in (
         (today() + dt.timedelta(days=1), "is in the future"),
@@ -496,7 +498,7 @@ def test_the_stored_work_rows_follow_every_change(uow: UnitOfWork, checker: Chec
         stored, fresh = _work_rows(uow)
         assert stored == fresh
 
-    request_id = take_in(uow, checker)
+    request_id = take_in(uow, checker, json.dumps(case_gathered("EX-01-meets", today() - dt.timedelta(days=20))))
     check()
     submit(uow, request_id, sent_on=today() - dt.timedelta(days=20))
     check()

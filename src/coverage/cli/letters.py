@@ -24,7 +24,7 @@ import typer
 
 from coverage.cli.app import app
 from coverage.cli.check import read_case_text
-from coverage.cli.options import option_date, option_id
+from coverage.cli.options import option_date, option_id, write_out
 from coverage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -95,10 +95,7 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
             made = _stored_document(documents, kind, flags)
             uow.commit()
         pdf = service.read(made.document, store=store)
-    try:
-        out.write_bytes(pdf)
-    except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    write_out(out, pdf)
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
@@ -191,10 +188,7 @@ def _payment(text: str) -> Payment:
 
 
 def _write(document: RenderedDocument, out: Path) -> None:
-    try:
-        out.write_bytes(document.pdf)
-    except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    write_out(out, document.pdf)
     for warning in document.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"sha256 {document.sha256} {out}")

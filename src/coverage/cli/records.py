@@ -38,7 +38,7 @@ requests_app = typer.Typer(
     help="Prior-authorization requests: show, send, record, amend, undo, continue.", no_args_is_help=True
 )
 sessions_app = typer.Typer(help="Treatment sessions, charged to the course's authorization.", no_args_is_help=True)
-payers_app = typer.Typer(help="The payer directory: add, list, show.", no_args_is_help=True)
+payers_app = typer.Typer(help="The payer directory: add, edit, list, show.", no_args_is_help=True)
 db_app = typer.Typer(help="The records database: migrate it.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 app.add_typer(sessions_app, name="sessions")
@@ -766,6 +766,59 @@ def payers_add(
         print(f"payer {payer.id}: {payer.name}")
 
 
+@payers_app.command("edit")
+def payers_edit(  # Typer maps each parameter to a flag
+    payer: Annotated[str, typer.Argument(help="The payer's id or name.")],
+    *,
+    name: Annotated[str | None, typer.Option("--name", help="A corrected name.")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="fax, portal, phone or electronic.")] = None,
+    fax: Annotated[str | None, typer.Option("--fax", help="The fax number ('' clears it).")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="The phone number ('' clears it).")] = None,
+    portal: Annotated[str | None, typer.Option("--portal", help="Portal address ('' clears it).")] = None,
+    policy: Annotated[str | None, typer.Option("--policy", help="The policy id ('' clears it).")] = None,
+    turnaround_days: Annotated[str | None, typer.Option("--turnaround-days")] = None,
+    urgent_hours: Annotated[str | None, typer.Option("--urgent-hours")] = None,
+    appeal_days: Annotated[str | None, typer.Option("--appeal-days")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Correct a payer's entry; the next sending uses it (what was sent stays as sent)."""
+    from coverage.policies.loader import load_registry
+    from coverage.services.payers import CLOCK_BOUNDS, edit_payer
+
+    changes: dict[str, object] = {
+        field: value
+        for field, value in (
+            ("name", name),
+            ("channel", channel),
+            ("fax", fax),
+            ("phone", phone),
+            ("portal_url", portal),
+            ("policy_id", policy),
+        )
+        if value is not None
+    }
+    for field, option, text in (
+        ("turnaround_days", "--turnaround-days", turnaround_days),
+        ("urgent_turnaround_hours", "--urgent-hours", urgent_hours),
+        ("appeal_window_days", "--appeal-days", appeal_days),
+    ):
+        number = option_count(option, text, low=1, high=CLOCK_BOUNDS[field][1])
+        if number is not None:
+            changes[field] = number
+    with records() as r:
+        known = load_registry(r.settings.policy_dir).ids() if policy else None
+        try:
+            before, after = edit_payer(payer, changes, uow=r.uow(), known_policies=known)
+        except InvalidInput as error:
+            raise _as_options(error, name="--name") from None
+    if as_json:
+        print_json({"before": before.to_dict(), "after": after.to_dict()})
+        return
+    old, new = before.to_dict(), after.to_dict()
+    for field in sorted(changes):
+        print(f"payer {after.id}: {field} {old[field]!r} -> {new[field]!r}")
+
+
 #: The payer's field names, as the options of ``payers add`` that carry them.
 _PAYER_OPTIONS = {
     "name": "NAME",
@@ -780,12 +833,13 @@ _PAYER_OPTIONS = {
 }
 
 
-def _as_options(error: InvalidInput) -> InvalidInput:
+def _as_options(error: InvalidInput, name: str = "NAME") -> InvalidInput:
     """The same problems, each naming the command-line option rather than the field behind it."""
     lines = []
+    options = {**_PAYER_OPTIONS, "name": name}
     for line in error.lines():
         field, sep, rest = line.partition(":")
-        option = _PAYER_OPTIONS.get(field.strip())
+        option = options.get(field.strip())
         lines.append(f"{option}:{rest}" if option is not None and sep else line)
     return InvalidInput(lines)
 
