@@ -103,7 +103,7 @@ def test_a_sign_off_nobody_asked_for_is_refused(cli: Cli, tmp_path: Path) -> Non
     )
 
 
-def test_units_used_up_make_the_continuation_due_that_day(cli: Cli, tmp_path: Path) -> None:
+def test_units_used_up_make_the_authorization_expiring_that_day(cli: Cli, tmp_path: Path) -> None:
     request_id = _intake(cli, tmp_path)
     cli("requests", "submit", str(request_id), "--reference", "F-1")
     start = today() - dt.timedelta(days=10)
@@ -114,7 +114,7 @@ def test_units_used_up_make_the_continuation_due_that_day(cli: Cli, tmp_path: Pa
     for day in (today() - dt.timedelta(days=3), today()):
         cli("sessions", "add", str(request_id), "--date", str(day), "--dose-mg", "56")
     work = [w for w in cli("worklist", "--json") if w["request_id"] == request_id]
-    assert [(w["kind"], w["due"]) for w in work] == [("continuation_due", str(today()))]
+    assert [(w["kind"], w["due"]) for w in work] == [("expiring", str(today()))]
     assert "all 112 units used" in work[0]["detail"]
 
 
@@ -146,3 +146,22 @@ def test_a_payer_not_in_the_directory_shows_by_the_case_s_name(cli: Cli, tmp_pat
     rows = [w for w in cli("worklist", "--json") if w["request_id"] == request_id]
     assert rows
     assert {w["payer_name"] for w in rows} == {"Unlisted Regional Plan"}
+
+
+def test_an_approval_s_terms_are_checked(cli: Cli, tmp_path: Path) -> None:
+    request_id = _intake(cli, tmp_path)
+    cli("requests", "submit", str(request_id), "--reference", "F-1")
+    base = ["requests", "record", str(request_id), "--approved", "--auth-number", "KB-1", "--units", "112"]
+    for dates, extra, expected in (
+        (("2025-01-01", "2025-06-01"), [], f"error: --to: 2025-06-01 is before the request was sent ({today()})"),
+        ((str(today()), str(today() + dt.timedelta(days=3650))), [], "error: --to: 3651 days is longer than any"),
+        ((str(today()), str(today() + dt.timedelta(days=30))), ["--info-requested", "x"], "error: --info-requested:"),
+    ):
+        lines = cli.fails(*base, "--from", dates[0], "--to", dates[1], *extra)
+        assert len(lines) == 1
+        assert lines[0].startswith(expected), lines
+    assert _show(cli, request_id)["status"] == "submitted"
+    cli("requests", "record", str(request_id), "--denied", "--reason", "no")
+    assert cli.fails(*base, "--from", str(today()), "--to", str(today())) == [
+        f"error: request {request_id} is denied: undo it first, or appeal it"
+    ]

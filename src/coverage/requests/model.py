@@ -49,6 +49,10 @@ DEFAULT_EXPEDITED_REASON: Final = (
 )
 
 
+#: No payer authorizes more than two years at once: a longer span is a typing mistake.
+MAX_AUTHORIZATION_DAYS: Final = 731
+
+
 @dataclass(frozen=True, slots=True)
 class When:
     """The moment of a move: now (aware UTC) and the clinic's today, in the clinic's time zone."""
@@ -785,15 +789,17 @@ class Request:
             raise InvalidInput([f"--decided-on: {answer.decided_on} is before the latest sending ({max(sent)})"])
         if answer.respond_by is not None and answer.respond_by < answer.decided_on:
             raise InvalidInput([f"--respond-by: {answer.respond_by} is before the decision ({answer.decided_on})"])
+        self._check_terms(answer, sent)
         if answer.decision == "modified":
             return self._modify(answer, terms=terms, when=when, by=by), True
         current = self.stored_status
         targets = ANSWER_TARGETS.get(current)
         if targets is None:
             if current in DECIDED:
-                raise IllegalTransition(
-                    f"request {self.id} is {current}{self._decided_detail()}: undo it first, or record a continuation"
+                then = {"denied": ", or appeal it", "appeal_denied": ", or ask for external review"}.get(
+                    current, ", or record a continuation" if current in APPROVING else ""
                 )
+                raise IllegalTransition(f"request {self.id} is {current}{self._decided_detail()}: undo it first{then}")
             raise IllegalTransition(f"request {self.id}: is {current}; the payer has nothing to answer")
         target = targets.get(answer.decision)
         if target is None:
@@ -814,6 +820,24 @@ class Request:
         self._record("answer", target, when, by, reason=self._answer_reason(answer), payer_reference=answer.reference)
         self.due_at = None
         return answer, True
+
+    def _check_terms(self, answer: Answer, sent: list[dt.date]) -> None:
+        """What only some answers carry, and authorization dates a payer can have given."""
+        problems = []
+        if answer.decision != "pended":
+            for option, value in (("--info-requested", answer.info_requested), ("--respond-by", answer.respond_by)):
+                if value is not None:
+                    problems.append(f"{option}: only a pended answer asks for information")
+        if answer.valid_from is not None and answer.valid_to is not None:
+            if answer.valid_to < answer.valid_from:
+                problems.append(f"--to: {answer.valid_to} is before --from {answer.valid_from}")
+            elif (answer.valid_to - answer.valid_from).days >= MAX_AUTHORIZATION_DAYS:
+                days = (answer.valid_to - answer.valid_from).days + 1
+                problems.append(f"--to: {days} days is longer than any authorization (two years); check the dates")
+            if sent and answer.valid_to < min(sent):
+                problems.append(f"--to: {answer.valid_to} is before the request was sent ({min(sent)})")
+        if problems:
+            raise InvalidInput(problems)
 
     def _decided_detail(self) -> str:
         auth = self.current_authorization

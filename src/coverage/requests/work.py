@@ -158,19 +158,20 @@ def _authorization_rows(request: m.Request, clocks: clk.ClockSettings, timezone:
     make = row  # (kind, due, detail, start, until) -> WorkRow
     used = request.units_used(auth)
     command = f" (`priorauth requests continue {request.id}`)"
+    ended = auth.valid_to + dt.timedelta(days=1)
+    done = f"authorization {auth.number} ended {auth.valid_to}: continue it{command}"
     if auth.units_authorized > 0 and course.units_left(auth) <= 0:
-        # Used up before its end date: the continuation is due on the day the last unit went.
+        # Used up before its end date: due on the day the last unit went, not on the end date.
         spent = max((s.date for s in course.live_sessions if s.authorization is auth), default=auth.valid_from)
         detail = f"authorization {auth.number}: all {auth.units_authorized} units used on {spent}: continue it"
-        yield make("continuation_due", spent, detail + command, spent, _FOREVER)  # type: ignore[operator]
+        yield make("expiring", spent, detail + command, spent, auth.valid_to)  # type: ignore[operator]
+        yield make("continuation_due", auth.valid_to, done, ended, _FOREVER)  # type: ignore[operator]
         return
     by_units = auth.units_authorized > 0 and used >= clocks.units_warning_ratio * auth.units_authorized
     near_end = auth.valid_to - dt.timedelta(days=clocks.expiry_warning_days)
     start = min(near_end, _day(course.updated_at, timezone)) if by_units else near_end
     detail = f"authorization {auth.number} ends {auth.valid_to}, {used}/{auth.units_authorized} units used"
     yield make("expiring", auth.valid_to, detail + command, start, auth.valid_to)  # type: ignore[operator]
-    ended = auth.valid_to + dt.timedelta(days=1)
-    done = f"authorization {auth.number} ended {auth.valid_to}: continue it{command}"
     yield make("continuation_due", auth.valid_to, done, ended, _FOREVER)  # type: ignore[operator]
 
 
