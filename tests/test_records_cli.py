@@ -114,9 +114,7 @@ def test_check_does_not_import_sqlalchemy() -> None:
 def test_send_refuses_what_is_not_sendable(cli: Cli, tmp_path: Path) -> None:
     request_id = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-05-medicare"))), "--json")["request_id"])
     sendable = "only ready, pended or appeal_drafted requests are sent"
-    assert cli.fails("requests", "send", request_id) == [
-        f"error: REQUEST_ID: request {request_id} is not_required; {sendable}"
-    ]
+    assert cli.fails("requests", "send", request_id) == [f"error: request {request_id}: is not_required; {sendable}"]
 
 
 def test_attach_an_outside_pdf(cli: Cli, tmp_path: Path, data_dir: Path) -> None:

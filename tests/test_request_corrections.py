@@ -165,3 +165,20 @@ def test_an_approval_s_terms_are_checked(cli: Cli, tmp_path: Path) -> None:
     assert cli.fails(*base, "--from", str(today()), "--to", str(today())) == [
         f"error: request {request_id} is denied: undo it first, or appeal it"
     ]
+
+
+def test_a_medicare_session_is_coded_by_its_own_dose(cli: Cli, tmp_path: Path) -> None:
+    request_id = _intake(cli, tmp_path, "EX-05-medicare", request__dose_mg=84)
+    first = cli("sessions", "add", str(request_id), "--date", str(today()), "--dose-mg", "56", "--json")
+    assert (first["code"], first["units"]) == ("G2082", 1)
+    second = cli("sessions", "add", str(request_id), "--date", str(today()), "--dose-mg", "84", "--json")
+    assert (second["code"], second["units"], second["same_day"]) == ("G2083", 1, 1)  # the text output warns
+    listed = cli("sessions", "list", str(request_id), "--json")
+    assert [(x["code"], x["same_day"]) for x in listed] == [("G2082", 1), ("G2083", 1)]
+
+
+def test_a_session_of_a_self_pay_course_needs_no_authorization(cli: Cli, tmp_path: Path) -> None:
+    request_id = _intake(cli, tmp_path, "EX-06-self-pay")
+    added = cli("sessions", "add", str(request_id), "--date", str(today()))
+    assert "no authorization needed" in added
+    assert [w["kind"] for w in cli("worklist", "--json") if w["request_id"] == request_id] in ([], ["incomplete"])

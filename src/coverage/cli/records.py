@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import typer
 from coverage.cli.app import app
 from coverage.cli.check import print_determination, read_case_text
 from coverage.cli.options import option_count, option_date, option_id
-from coverage.errors import InvalidInput
+from coverage.errors import IllegalTransition, InvalidInput
 from coverage.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -109,9 +110,18 @@ def _day(option: str, value: str | None) -> dt.date | None:
 # --- printing -----------------------------------------------------------------------------------
 
 
-def _print_request(detail: RequestDetail) -> None:
+def _print_request(detail: RequestDetail, timezone: str) -> None:
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
     from rich.table import Table
+
+    zone = ZoneInfo(timezone)
+
+    def local(moment: dt.datetime) -> str:
+        """A moment in the clinic's time zone (the records keep UTC)."""
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+        return f"{aware.astimezone(zone):%Y-%m-%d %H:%M %Z}"
 
     console = Console()
     r = detail.request
@@ -127,7 +137,7 @@ def _print_request(detail: RequestDetail) -> None:
     if r.expedited_reason:
         lines.append(f"expedited: {r.expedited_reason}")
     if r.due_at is not None:
-        lines.append(f"answer due {r.due_at:%Y-%m-%d %H:%M} UTC" + ("  [red]overdue[/red]" if r.overdue else ""))
+        lines.append(f"answer due {local(r.due_at)}" + ("  [red]overdue[/red]" if r.overdue else ""))
     if r.signoff:
         lines.append(f"sign-off: {r.signoff}")
     if r.send_task is not None:
@@ -171,7 +181,7 @@ def _print_request(detail: RequestDetail) -> None:
                 str(s.date),
                 f"{s.dose_mg} mg" if s.dose_mg else "",
                 str(s.units),
-                s.authorization_number or ("" if s.voided else "[red]nothing[/red]"),
+                s.authorization_number or ("" if s.voided or not s.needs_authorization else "[red]nothing[/red]"),
                 f"voided: {s.void_reason}" if s.voided else "",
             )
         console.print(sessions)
@@ -180,9 +190,9 @@ def _print_request(detail: RequestDetail) -> None:
         for d in detail.documents:
             docs.add_row(d.control_number, d.kind, str(d.dated or ""), str(d.pages or ""), d.title or "")
         console.print(docs)
-    history = Table("at (UTC)", "from", "to", "by", "reason", title="history")
+    history = Table("at", "from", "to", "by", "reason", title="history")
     for e in detail.events:
-        history.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.from_status or "—", e.to_status, e.by, e.reason or "")
+        history.add_row(local(e.at), e.from_status or "—", e.to_status, e.by, e.reason or "")
     console.print(history)
 
 
@@ -286,7 +296,7 @@ def show(request_id: RequestId, as_of: AsOf = None, as_json: AsJson = False) -> 
     if as_json:
         print_json(detail.to_dict())
     else:
-        _print_request(detail)
+        _print_request(detail, r.ctx.timezone)
 
 
 # --- requests: sending --------------------------------------------------------------------------
@@ -351,7 +361,7 @@ def send_command(
         prepared = _send(r, number, by=by or login(), sign_off=sign_off)
     if prepared.state == "not_sendable":
         sendable = "only ready, pended or appeal_drafted requests are sent"
-        raise InvalidInput([f"REQUEST_ID: request {number} is {prepared.status}; {sendable}"])
+        raise IllegalTransition(f"request {number}: is {prepared.status}; {sendable}")
     _print_prepared(prepared, as_json)
 
 
@@ -605,9 +615,14 @@ def _print_session(view: SessionView, as_json: bool) -> None:
     if as_json:
         print_json(view.to_dict())
         return
-    charged = f"charged to {view.authorization_number}" if view.authorization_number else "no authorization to charge"
-    state = f"voided: {view.void_reason}" if view.voided else charged
-    print(f"session {view.id} on {view.date}: {view.units} units of {view.code or 'service'}, {state}")
+    units = f"{view.units} unit{'s' if view.units != 1 else ''}"
+    print(f"session {view.id} on {view.date}: {units} of {view.code or 'service'}, {view.charge()}")
+    if view.same_day and not view.voided:
+        print(
+            f"warning: {view.same_day} other session(s) on {view.date} for this course; "
+            f"if this one is a mistake, `priorauth sessions void {view.id} --reason ...`",
+            file=sys.stderr,
+        )
 
 
 @sessions_app.command("add")

@@ -1180,13 +1180,13 @@ class Course:
         self.sessions.append(session)
         session.authorization = self._authorization_for(session)
         charged = session.authorization
-        detail = f"charged to {charged.number}" if charged is not None else "no authorization to charge"
+        if charged is not None:
+            detail = f"charged to {charged.number}"
+        else:
+            detail = "no authorization covers it" if self.needs_authorization else "no authorization needed"
+        amount = f"{units} unit{'s' if units != 1 else ''}"
         request._record(
-            "session",
-            request.status,
-            when,
-            by,
-            reason=f"session on {day}: {units} units of {code or 'service'}, {detail}",
+            "session", request.status, when, by, reason=f"session on {day}: {amount} of {code or 'service'}, {detail}"
         )
         return session
 

@@ -139,7 +139,12 @@ def request_rows(request: m.Request, clocks: clk.ClockSettings, timezone: str) -
             yield row("incomplete", changed, detail, changed)
             return
         evaluation = request.evaluation
-        missing = m.outcome_of(evaluation.result).reason if evaluation is not None else "not evaluated"
+        found = m.outcome_of(evaluation.result) if evaluation is not None else None
+        missing = found.reason if found is not None else "not evaluated"
+        if found is not None and found.outcome == "not_covered":
+            # Nothing to complete: the plan excludes it. Self-pay, or appeal the exclusion once denied.
+            missing = f"not covered by the plan ({', '.join(found.failing) or 'exclusion'}): offer self-pay "
+            missing += f"(`priorauth plan {rid}`) or send it to get a denial to appeal"
         yield row("incomplete", changed, missing, changed)
 
 
