@@ -640,7 +640,7 @@ def sessions_add(
 
     number, day = option_id("REQUEST_ID", request_id), _day("--date", date)
     assert day is not None
-    dose = option_count("--dose-mg", dose_mg, low=1, high=1000)
+    dose = option_count("--dose-mg", dose_mg, low=0, high=10**9)
     with records() as r:
         view = add(number, day=day, dose_mg=dose, uow=r.uow(), ctx=r.ctx, by=by or login())
     _print_session(view, as_json)
@@ -704,12 +704,13 @@ def _print_worklist(items: list[WorkItem], day: dt.date) -> None:
             str(i.request_id),
             i.case_id,
             i.status,
+            "EXPEDITED" if i.urgency == "expedited" else "",
             i.payer_name or "",
             i.detail,
         ]
         for i in items
     ]
-    headers = ["due (! late)", "what", "request", "case", "status", "payer", "detail"]
+    headers = ["due (! late)", "what", "request", "case", "status", "urgency", "payer", "detail"]
     print_columns(headers, rows, title=f"worklist {day}: {len(items)} item(s), most urgent first")
 
 
