@@ -75,6 +75,12 @@ PLAN = split_evenly(Decimal("3300.01"), 6, dt.date(2026, 12, 1))
 GOLDEN_CASES: list[tuple[str, str, str, LetterOptions]] = [
     ("request-esketamine-trd", "EX-01-meets", "request", LetterOptions(recipient_fax="(800) 555-0199")),
     ("request-esketamine-mdsi", "mdsi", "request", LetterOptions()),
+    (
+        "request-esketamine-mdsi-expedited",
+        "mdsi",
+        "request",
+        LetterOptions(expedited_reason="Worsening ideation since the last visit", expedited_hours=24),
+    ),
     ("request-iv-ketamine", "EX-07-iv-covered", "request", LetterOptions()),
     ("continuation", "EX-08-continuation", "continuation", LetterOptions()),
     ("appeal", "EX-01-meets", "appeal", LetterOptions(denial=DENIAL)),
