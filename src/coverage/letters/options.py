@@ -11,21 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Literal
 
 from coverage.payments.plans import Schedule
 
 DecisionStatus = Literal["approved", "partially_approved", "denied", "pended"]
 DECISION_STATUSES: tuple[DecisionStatus, ...] = ("approved", "partially_approved", "denied", "pended")
-
-#: What one unit of each billing code is (lifecycle rule 9): notices say it beside the units.
-UNIT_LABELS: Final[dict[str, str]] = {
-    "J0013": "1 unit = 1 mg",
-    "S0013": "1 unit = 1 mg",
-    "G2082": "1 unit = one session",
-    "G2083": "1 unit = one session",
-    "96365": "1 unit = one infusion",
-}
 
 
 @dataclass(frozen=True, slots=True)

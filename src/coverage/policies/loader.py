@@ -42,7 +42,7 @@ def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> Loade
     """Validate one policy file's bytes, or raise :class:`InvalidPolicy` naming every problem."""
     try:
         data = yaml.load(content, Loader=_Loader)  # the C or pure-Python *safe* loader
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # a date like 2026-13-01 raises ValueError
         raise InvalidPolicy([f"{source}: not valid YAML: {' '.join(str(error).split())}"]) from None
     try:
         policy = Policy.model_validate(data)
@@ -57,9 +57,19 @@ def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> Loade
     return LoadedPolicy(policy=policy, hash=f"sha256:{digest}", source=source, builtin=builtin)
 
 
-def _policy_files(folder: Traversable) -> Iterator[Traversable]:
+#: The shipped folder's file of billing rules (``coverage.policies.billing``), which is no policy.
+BILLING_FILE = "billing.yaml"
+
+
+def _policy_files(folder: Traversable, *, builtin: bool) -> Iterator[Traversable]:
     yield from sorted(
-        (entry for entry in folder.iterdir() if entry.is_file() and entry.name.endswith((".yaml", ".yml"))),
+        (
+            entry
+            for entry in folder.iterdir()
+            if entry.is_file()
+            and entry.name.endswith((".yaml", ".yml"))
+            and not (builtin and entry.name == BILLING_FILE)
+        ),
         key=lambda entry: entry.name,
     )
 
@@ -71,7 +81,7 @@ def load_folder(folder: Path | Traversable, *, builtin: bool = False) -> list[Lo
     loaded: list[LoadedPolicy] = []
     problems: list[str] = []
     seen: dict[str, str] = {}
-    for entry in _policy_files(folder):
+    for entry in _policy_files(folder, builtin=builtin):
         source = str(entry) if isinstance(folder, Path) else f"<builtin>/{entry.name}"
         try:
             item = parse_policy(entry.read_bytes(), source, builtin=builtin)

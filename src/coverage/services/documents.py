@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 from coverage.determinations import Determination
 from coverage.errors import InvalidInput
 from coverage.letters.kinds import get_kind
-from coverage.letters.options import UNIT_LABELS, Decision, Denial, Enclosure, LetterOptions
+from coverage.letters.options import Decision, Denial, Enclosure, LetterOptions
 from coverage.payments.ledger import PlanRecord
+from coverage.policies.billing import unit_label
 from coverage.requests import model as m
 from coverage.requests.lifecycle import SENDABLE
 from coverage.services.plan_documents import PlanDocument, letter_options
@@ -283,7 +284,7 @@ class RequestDocuments:
             units=units,
             reason=answer.reason if status == "denied" else answer.info_requested,
             code=code,
-            unit_label=UNIT_LABELS.get(code or ""),
+            unit_label=unit_label(code) if code else None,
             sessions=sessions,
             dose_mg=self.case.request.dose_mg,
         )
