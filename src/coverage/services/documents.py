@@ -123,8 +123,10 @@ class RequestDocuments:
             if evaluation is not None
             else evaluate(case, checker, when.today)
         )
-        policy_id = case.coverage.policy_id
-        self.policy = checker.registry.get(policy_id) if policy_id else None
+        #: The policy version the determination was made under, so letters match it (the newest
+        #: version of its id if that one is no longer loaded).
+        policy_id = self.determination.policy_id
+        self.policy = checker.policy_of(self.determination) or (checker.registry.get(policy_id) if policy_id else None)
 
     # --- the machinery ----------------------------------------------------------------------
 
