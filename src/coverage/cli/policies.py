@@ -81,3 +81,65 @@ def validate(folder: Annotated[Path, typer.Argument(help="A folder of policy fil
     for item in loaded:
         print(f"ok {item.policy.id} {item.policy.version} {item.source}")
     print(f"{len(loaded)} policies valid")
+
+
+@policies_app.command("impact")
+def impact(
+    file: Annotated[Path, typer.Argument(help="A revised policy file (.yaml): a new version of a loaded policy.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Which open requests a policy revision changes, evaluated as of its effective date; stores nothing.
+
+    Draft, ready, pended and submitted requests of the revision's policy, and approved ones whose
+    continuation is not yet sent, are evaluated under the loaded version and under the revision.
+    Each request whose outcome or any criterion changes is listed with the criteria that changed.
+    """
+    import sys
+
+    from coverage.errors import InvalidPolicy
+    from coverage.policies.loader import parse_policy
+    from coverage.policies.service import Checker
+    from coverage.services.impact import RequestChange, compared_with
+    from coverage.services.impact import impact as run_impact
+    from coverage.store.db import open_database
+
+    try:
+        content = file.read_bytes()
+    except OSError as error:
+        raise InvalidPolicy([f"FILE: cannot read {file} ({error.strerror})"]) from None
+    revision = parse_policy(content, str(file))
+    settings = load_settings()
+    checker = Checker.from_settings(settings)
+    current = compared_with(revision, checker.registry)  # refuse a bad revision before any output
+    policy = revision.policy
+    out = sys.stdout
+    first = True
+
+    def changed(change: RequestChange) -> None:
+        nonlocal first
+        if as_json:
+            out.write(("\n    " if first else ",\n    ") + json.dumps(change.to_dict(), separators=(", ", ": ")))
+        else:
+            out.write(f"request {change.request_id}: {change.outcome_from} -> {change.outcome_to}\n")
+            for c in change.criteria:
+                out.write(f"  {c.id}: {c.before or 'not listed'} -> {c.after or 'not listed'}: {c.detail}\n")
+        first = False
+
+    if as_json:
+        out.write(f'{{\n  "policy_id": {json.dumps(policy.id)},\n  "version": {json.dumps(policy.version)},\n')
+        out.write('  "changed": [')
+    database = open_database(settings)
+    try:
+        summary = run_impact(revision, uow=database.unit_of_work(), checker=checker, changed=changed)
+    finally:
+        database.dispose()
+    if as_json:
+        out.write("\n  ]" if not first else "]")
+        out.write(f',\n  "evaluated": {summary.evaluated},\n  "unreadable": {summary.unreadable}\n}}\n')
+        return
+    out.write(
+        f"{summary.evaluated} open requests of {policy.id} evaluated as of {policy.effective_date.isoformat()}: "
+        f"version {current.policy.version} -> {policy.version}; {summary.changed} changed"
+        + (f"; {summary.unreadable} stored cases could not be read" if summary.unreadable else "")
+        + "\n"
+    )
