@@ -57,10 +57,10 @@ def load_case_inputs(path: Path) -> CaseInputs:
     settings = load_settings()
     checker = Checker.from_settings(settings)
     case = checker.parse(read_case_text(path))
-    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+    policy = checker.policy_for(case)
     return CaseInputs(
         case=case,
-        determination=checker.determine(case),
+        determination=checker.determine(case, policy=policy),
         policy=policy,
         clinic=load_clinic(settings),
         template_dir=settings.template_dir,
