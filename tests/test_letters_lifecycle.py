@@ -141,8 +141,8 @@ def test_a_standard_appeal_asks_for_30_days(checker: Checker, store: DocumentSto
 
 def _approved(desk: Desk, *, valid_from: dt.date, units: int) -> service.Made:
     services.submit(
-        desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1", sent_on=valid_from - dt.timedelta(days=2)
-    )
+        desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1", sent_on=today() - dt.timedelta(days=2)
+    )  # sent once the case was gathered; an authorization may start before it (retroactive)
     approval = services.AnswerInput(
         decision="approved",
         auth_number="A-12",
@@ -174,7 +174,8 @@ def test_a_notice_says_when_the_units_are_already_used(checker: Checker, store: 
 
     desk = Desk(checker, store, _mdsi())
     start = today() - dt.timedelta(days=30)
-    services.submit(desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1", sent_on=start)
+    sent = today() - dt.timedelta(days=2)
+    services.submit(desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1", sent_on=sent)
     sessions.add(desk.request_id, day=today() - dt.timedelta(days=3), uow=desk.uow, ctx=desk.ctx, by="b-1")
     approval = services.AnswerInput(
         decision="approved", auth_number="A-12", valid_from=start, valid_to=start + dt.timedelta(days=179), units=84

@@ -24,7 +24,7 @@ import typer
 
 from coverage.cli.app import app
 from coverage.cli.check import read_case_text
-from coverage.cli.options import option_date, option_id
+from coverage.cli.options import option_date, option_id, write_out
 from coverage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -57,10 +57,10 @@ def load_case_inputs(path: Path) -> CaseInputs:
     settings = load_settings()
     checker = Checker.from_settings(settings)
     case = checker.parse(read_case_text(path))
-    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+    policy = checker.policy_for(case)
     return CaseInputs(
         case=case,
-        determination=checker.determine(case),
+        determination=checker.determine(case, policy=policy),
         policy=policy,
         clinic=load_clinic(settings),
         template_dir=settings.template_dir,
@@ -96,10 +96,7 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
             made = _stored_document(documents, kind, flags)
             uow.commit()
         pdf = service.read(made.document, store=store)
-    try:
-        out.write_bytes(pdf)
-    except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    write_out(out, pdf)
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
@@ -221,10 +218,7 @@ def _payment(text: str) -> Payment:
 
 
 def _write(document: RenderedDocument, out: Path) -> None:
-    try:
-        out.write_bytes(document.pdf)
-    except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    write_out(out, document.pdf)
     for warning in document.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"sha256 {document.sha256} {out}")

@@ -21,15 +21,6 @@ DEFAULT_EXPEDITED_HOURS: Final = 72
 DecisionStatus = Literal["approved", "partially_approved", "denied", "pended"]
 DECISION_STATUSES: tuple[DecisionStatus, ...] = ("approved", "partially_approved", "denied", "pended")
 
-#: What one unit of each billing code is (lifecycle rule 9): notices say it beside the units.
-UNIT_LABELS: Final[dict[str, str]] = {
-    "J0013": "1 unit = 1 mg",
-    "S0013": "1 unit = 1 mg",
-    "G2082": "1 unit = one session",
-    "G2083": "1 unit = one session",
-    "96365": "1 unit = one infusion",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Denial:

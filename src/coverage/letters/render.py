@@ -36,16 +36,9 @@ from coverage.documentation.requirements import SPECIALTY_LABELS, diagnosis_titl
 from coverage.drugs import DrugTable, default_drug_table
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters.kinds import DocumentKind, check_options, get_kind, template_name
-from coverage.letters.options import (
-    DEFAULT_EXPEDITED_HOURS,
-    UNIT_LABELS,
-    Decision,
-    Enclosure,
-    LetterOptions,
-    Sending,
-)
+from coverage.letters.options import DEFAULT_EXPEDITED_HOURS, Decision, Enclosure, LetterOptions, Sending
 from coverage.letters.templates import get_template, render_template
-from coverage.policies.engine import billing_lines
+from coverage.policies.billing import billing_lines, unit_kind, unit_label
 from coverage.policies.loader import LoadedPolicy, load_registry
 
 log = logging.getLogger(__name__)
@@ -195,7 +188,7 @@ def service_lines(
         known = {c.code for c in codes}
         # The price item lists the E/M and monitoring codes billed with the drug (99213, 99415...).
         codes.extend(
-            BillingLine(code, 1) for code in item.billing_codes if code not in known and code not in ("J0013", "S0013")
+            BillingLine(code, 1) for code in item.billing_codes if code not in known and unit_kind(code) != "mg"
         )
         lines.append(ServiceLine(date=day, codes=tuple(codes), description=item.description, charge=item.amount))
     return tuple(lines)
@@ -214,7 +207,7 @@ def decision_in_units(decision: Decision | None, codes: tuple[BillingLine, ...],
     return dataclasses.replace(
         decision,
         code=code,
-        unit_label=decision.unit_label or UNIT_LABELS.get(code),
+        unit_label=decision.unit_label or unit_label(code),
         sessions=sessions,
         dose_mg=decision.dose_mg if decision.dose_mg is not None else case.request.dose_mg,
     )

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 from coverage.determinations import Determination
 from coverage.errors import InvalidInput
 from coverage.letters.kinds import KINDS, get_kind
-from coverage.letters.options import UNIT_LABELS, Decision, Denial, Enclosure, LetterOptions, Sending
+from coverage.letters.options import Decision, Denial, Enclosure, LetterOptions, Sending
 from coverage.payments.ledger import PlanRecord
+from coverage.policies.billing import unit_label
 from coverage.requests import model as m
 from coverage.requests.lifecycle import (
     ANSWER_TARGETS,
@@ -185,8 +186,10 @@ class RequestDocuments:
             if evaluation is not None
             else evaluate(case, checker, when.today)
         )
-        policy_id = case.coverage.policy_id
-        self.policy = checker.registry.get(policy_id) if policy_id else None
+        #: The policy version the determination was made under, so letters match it (the newest
+        #: version of its id if that one is no longer loaded).
+        policy_id = self.determination.policy_id
+        self.policy = checker.policy_of(self.determination) or (checker.registry.get(policy_id) if policy_id else None)
 
     # --- the machinery ----------------------------------------------------------------------
 
@@ -392,7 +395,7 @@ class RequestDocuments:
             units=units,
             reason=answer.reason if status == "denied" else answer.info_requested,
             code=code,
-            unit_label=UNIT_LABELS.get(code or ""),
+            unit_label=unit_label(code) if code else None,
             sessions=sessions,
             dose_mg=self.case.request.dose_mg,
             units_left=units_left,

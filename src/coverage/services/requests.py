@@ -459,7 +459,7 @@ def signoff(
     note = optional_text("--note", note)
     with uow:
         _, request = load(uow, request_id)
-        request.decide_signoff(approve=approve, note=note, when=when, by=by)
+        request.decide_signoff(approve=approve, note=note, when=when, by=by, required=ctx.signoff_required)
         view = request_view(request, names(uow, request), as_of=when.today, now=when.now, clocks=ctx.clocks)
         uow.commit()
     return view
