@@ -218,10 +218,15 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def _counts_mg(decision: Decision) -> bool:
+    """Whether a unit of the decision's code is 1 mg (J0013: the units are the dose)."""
+    return decision.code is not None and unit_kind(decision.code) == "mg"
+
+
 def _units_per_session(decision: Decision, codes: tuple[BillingLine, ...]) -> int | None:
     if codes and decision.code == codes[0].code and codes[0].units > 0:
         return codes[0].units
-    if decision.unit_label == "1 unit = 1 mg" and decision.dose_mg:
+    if _counts_mg(decision) and decision.dose_mg:
         return decision.dose_mg
     return None
 
@@ -243,7 +248,7 @@ def approved_amount(decision: Decision, codes: tuple[BillingLine, ...]) -> str:
     leftover = decision.units - decision.sessions * per_session if per_session else 0
     if leftover <= 0:
         return f"{text}, {plural(decision.sessions, 'session')}{at}" if decision.sessions else text
-    left = f"{leftover} mg" if decision.unit_label == "1 unit = 1 mg" else plural(leftover, "unit")
+    left = f"{leftover} mg" if _counts_mg(decision) else plural(leftover, "unit")
     if decision.sessions == 0:
         return f"{text}, not enough for one full session{at} ({left})"
     full = "1 full session" if decision.sessions == 1 else f"{decision.sessions} full sessions"
