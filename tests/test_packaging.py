@@ -37,6 +37,7 @@ def test_wheel_carries_data_files(unpacked_wheel: Path) -> None:
         "strict-commercial.yaml",
         "ketamine-inclusive.yaml",
         "medicare-part-b.yaml",
+        "billing.yaml",
     }
     assert (package / "drugs.csv").read_bytes() == (REPO / "src" / "coverage" / "drugs.csv").read_bytes()
     assert (package / "clinic_sample.toml").is_file()
