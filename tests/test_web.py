@@ -1,10 +1,9 @@
-"""The web app: sign-in, roles, CSRF, lockout, idle sign-out, worklist, search, CSV, request pages, actions, access log."""
+"""The web app: sign-in, roles, CSRF, lockout, idle sign-out, worklist, search, CSV, request pages, access log."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from tests.web_support import PASSWORD, Browser, csrf_of
 
 
 @pytest.fixture
-def web(database: Any, database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def web(database: Any, database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The web app's collaborators on the test's database, with a clerk, a clinician and an admin."""
     monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
@@ -25,7 +24,7 @@ def web(database: Any, database_url: str, data_dir: Path, monkeypatch: pytest.Mo
     web = Web(load_settings(), database)
     for name, role in (("clara", "clerk"), ("nina", "clinician"), ("adam", "admin")):
         web.accounts.add_user(name, role=role, password=PASSWORD)
-    yield web
+    return web
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -140,7 +140,7 @@ def _name(value: str) -> str:
 def _role(value: str) -> Role:
     if value not in ROLES:
         raise InvalidInput([f"--role: {value!r} is not one of {', '.join(ROLES)}"])
-    return value  # type: ignore[return-value]  # checked against the literal's values
+    return value
 
 
 class Accounts:
@@ -301,7 +301,3 @@ class Accounts:
     def access_count(self) -> int:
         with self._sessions() as session:
             return int(session.scalar(select(func.count()).select_from(AccessLog)) or 0)
-
-
-def names_of_roles(roles: Sequence[str]) -> str:
-    return ", ".join(roles)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coverage.store.tables import Coverage, Patient, courses, pa_requests
@@ -36,7 +37,7 @@ class Header:
         return ", ".join(parts) if parts else self.patient_id
 
 
-def _headers_query() -> Select[tuple[int, int, str, str | None, str | None, dt.date | None, str | None, str, str]]:
+def _headers_query() -> Select[Any]:
     return (
         select(
             pa_requests.c.id,
@@ -54,6 +55,11 @@ def _headers_query() -> Select[tuple[int, int, str, str | None, str | None, dt.d
     )
 
 
+def _header(row: Row[Any]) -> Header:
+    request_id, course_id, patient_id, given, family, born, member, status, kind = tuple(row)
+    return Header(request_id, course_id, patient_id, given, family, born, member, status, kind)
+
+
 class Lookup:
     """Headers, search and chains on the records database."""
 
@@ -69,14 +75,14 @@ class Lookup:
             for start in range(0, len(ids), 500):
                 query = _headers_query().where(pa_requests.c.id.in_(ids[start : start + 500]))
                 for row in session.execute(query):
-                    found[row[0]] = Header(*row)
+                    found[int(row[0])] = _header(row)
         return found
 
     def chain(self, course_id: int) -> list[Header]:
         """Every request of a course, oldest first."""
         with self._sessions() as session:
             query = _headers_query().where(pa_requests.c.course_id == course_id).order_by(pa_requests.c.id)
-            return [Header(*row) for row in session.execute(query)]
+            return [_header(row) for row in session.execute(query)]
 
     def search(self, text: str, *, limit: int = 200) -> list[Header]:
         """Requests whose request id, case id, member id or patient name matches, newest first."""
@@ -97,8 +103,6 @@ class Lookup:
             name_terms.append(
                 or_(func.lower(Patient.given_name).like(pattern), func.lower(Patient.family_name).like(pattern))
             )
-        from sqlalchemy import and_
-
         conditions.append(and_(*name_terms))
         query = (
             _headers_query()
@@ -108,4 +112,4 @@ class Lookup:
             .limit(limit)
         )
         with self._sessions() as session:
-            return [Header(*row) for row in session.execute(query)]
+            return [_header(row) for row in session.execute(query)]
