@@ -348,3 +348,82 @@ def test_users_and_audit_commands(cli: Any, monkeypatch: pytest.MonkeyPatch) -> 
     assert cli("users", "list", "--json")[0]["disabled"] is True
     assert cli("audit", "access", "--json") == []
     assert "--since" in cli.fails("audit", "access", "--since", "yesterday")[0]
+
+
+def _blank_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=612, height=792)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_amend_and_attach_on_an_open_request(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path, "EX-03-subtherapeutic-dose")
+    assert _detail(web, rid).request.status == "draft"
+    browser = signed_in(app, "clara")
+    fixed = case_gathered("EX-03-subtherapeutic-dose")
+    fixed["medication_trials"][1]["daily_dose_mg"] = 60
+    amended = browser.post(
+        f"/requests/{rid}/amend", files={"case": ("case.json", json.dumps(fixed).encode(), "application/json")}
+    )
+    assert "case version 2; now ready (meets_criteria)" in amended.text
+    attached = browser.post(
+        f"/requests/{rid}/attach",
+        {"title": "Chart note"},
+        files={"file": ("note.pdf", _blank_pdf(), "application/pdf")},
+    )
+    assert "attached" in attached.text
+    assert any(d.kind == "attachment" and d.title == "Chart note" for d in _detail(web, rid).documents)
+    refused = browser.post(f"/requests/{rid}/amend", files={"case": ("case.json", b"{}", "application/json")})
+    assert "Refused:" in refused.text
+
+
+def test_denial_appeal_cancel_and_the_patient_page(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/send")
+    browser.post(f"/requests/{rid}/sent", {"channel": "fax"})
+    denied = browser.post(f"/requests/{rid}/record", {"decision": "denied", "reason": "two trials not documented"})
+    assert "now denied" in denied.text
+    assert "Draft an appeal" in denied.text
+    appealed = browser.post(f"/requests/{rid}/appeal")
+    assert "appeal drafted; now appeal_drafted" in appealed.text
+    cancelled = browser.post(f"/requests/{rid}/cancel", {"reason": "patient chose self-pay elsewhere"})
+    assert "now cancelled" in cancelled.text
+    page = browser.get(f"/requests/{rid}/patient")
+    assert page.status_code == 200
+    assert "Course 1" in page.text
+    assert web.accounts.access(limit=1)[0].what == "patient page"
+
+
+def test_a_session_is_voided_and_continue_is_refused_before_its_time(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    day = web.ctx.today()
+    added = browser.post(f"/requests/{rid}/sessions", {"date": day.isoformat()})
+    assert "charged to nothing" in added.text
+    session_id = _detail(web, rid).sessions[0].id
+    voided = browser.post(f"/requests/{rid}/sessions/void", {"session_id": str(session_id), "reason": "wrong day"})
+    assert f"Session {session_id} voided." in voided.text
+    future = browser.post(f"/requests/{rid}/sessions", {"date": (day + dt.timedelta(days=3)).isoformat()})
+    assert "is in the future" in future.text
+    refused = browser.post(f"/requests/{rid}/continue")
+    assert "Refused:" in refused.text
+
+
+def test_a_clerk_cannot_attest_an_expedited_case(app: Any) -> None:
+    from coverage.web.forms import form_values
+
+    values = form_values(case_gathered("EX-01-meets"))
+    refused = signed_in(app, "clara").post("/cases", {**values, "expedited": "on"})
+    assert refused.status_code == 403
+    assert "only a clinician attests" in refused.text
+    saved = signed_in(app, "nina").post("/cases", {**values, "expedited": "on", "expedited_reason": "acute risk"})
+    assert "new: ready" in saved.text

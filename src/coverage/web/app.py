@@ -48,7 +48,7 @@ CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src 'self'"
 )
 #: A stored PDF shown inline in the request page's frame: framed by our own pages only.
-CSP_DOCUMENT = "default-src 'none'; frame-ancestors 'self'; object-src 'self'; plugin-types application/pdf"
+CSP_DOCUMENT = "default-src 'none'; frame-ancestors 'self'; object-src 'self'"
 MAX_UPLOAD = 10 * 1024 * 1024
 
 

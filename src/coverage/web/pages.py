@@ -182,6 +182,26 @@ def request_page(web: Web, call: Call) -> Response:
     )
 
 
+def patient_page(web: Web, call: Call) -> Response:
+    """The patient of a request: every course and request, and each request's self-pay plans."""
+    rid = int(call.params["request_id"])
+    found = web.lookup.patient_requests(rid)
+    if not found:
+        raise Refused(404, f"request {rid}: no such request")
+    courses: dict[int, list[Header]] = {}
+    for header in found:
+        courses.setdefault(header.course_id, []).append(header)
+    plans = _plans(web, [h.request_id for h in found])
+    web.log_access(call, _seen(found), "patient page")
+    return web.render(call, "patient.html", h=found[-1], rid=rid, courses=courses, plans=plans)
+
+
+def _plans(web: Web, request_ids: list[int]) -> dict[int, list[Any]]:
+    from coverage.services.payments import plans_for_request
+
+    return {rid: plans_for_request(rid, uow=web.uow()) for rid in request_ids}
+
+
 def document(web: Web, call: Call) -> Response:
     from coverage.services import requests as services
     from coverage.services.documents import read
@@ -701,6 +721,7 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/worklist.csv", worklist_csv, ["GET"], None),
     ("/search", search, ["POST"], None),
     ("/requests/{request_id:int}", request_page, ["GET"], None),
+    ("/requests/{request_id:int}/patient", patient_page, ["GET"], None),
     ("/requests/{request_id:int}/documents/{number:str}", document, ["GET"], None),
     ("/requests/{request_id:int}/send", act_send, ["POST"], None),
     ("/requests/{request_id:int}/signoff", act_signoff, ["POST"], CLINICIAN),

@@ -113,3 +113,10 @@ class Lookup:
         )
         with self._sessions() as session:
             return [_header(row) for row in session.execute(query)]
+
+    def patient_requests(self, request_id: int) -> list[Header]:
+        """Every request of the patient a request is for (every course), oldest first."""
+        patient = select(pa_requests.c.patient_id).where(pa_requests.c.id == request_id).scalar_subquery()
+        query = _headers_query().where(pa_requests.c.patient_id == patient).order_by(pa_requests.c.id)
+        with self._sessions() as session:
+            return [_header(row) for row in session.execute(query)]
