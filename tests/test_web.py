@@ -427,3 +427,24 @@ def test_a_clerk_cannot_attest_an_expedited_case(app: Any) -> None:
     assert "only a clinician attests" in refused.text
     saved = signed_in(app, "nina").post("/cases", {**values, "expedited": "on", "expedited_reason": "acute risk"})
     assert "new: ready" in saved.text
+
+
+def test_a_plan_offered_and_a_payment_taken_on_a_not_covered_request(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path, "EX-02-iv-not-covered")
+    browser = signed_in(app, "clara")
+    page = browser.get(f"/requests/{rid}")
+    assert "Offer the plan" in page.text
+    planned = browser.post(f"/requests/{rid}/plan", {"terms": "3"})
+    assert "in 3 installment(s)" in planned.text
+    from coverage.services.payments import plans_for_request
+
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    assert plan.created_by == "clara"
+    paid = browser.post(f"/requests/{rid}/payment", {"plan_id": str(plan.id), "amount": "100.00", "method": "card"})
+    assert "Payment of 100.00 recorded" in paid.text
+    refused = browser.post(f"/requests/{rid}/payment", {"plan_id": str(plan.id), "amount": "1.001"})
+    assert "Refused: amount:" in refused.text
+    ledger = browser.get(f"/requests/{rid}/patient")
+    assert "payment (card)" in ledger.text

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from coverage.cases import (
@@ -323,6 +324,23 @@ def form_count(field: str, value: str | None, *, low: int = 1, high: int = MAX_I
     if not low <= number <= high:
         raise InvalidInput([f"{field}: must be {low} to {high}"])
     return number
+
+
+def form_money(field: str, value: str | None) -> Decimal:
+    """An amount like 600.00: positive, whole cents (the plans' own rule)."""
+    from coverage.payments.plans import term_problems
+
+    text = (value or "").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or len(text) > 15:
+        raise InvalidInput([f"{field}: not an amount: {text!r} (write it like 600.00)"])
+    problems = [f"{field}: {problem}" for where, problem in term_problems(amount, 1) if where == "total"]
+    if problems:
+        raise InvalidInput(problems)
+    return amount
 
 
 def form_id(field: str, value: str | None) -> int:

@@ -156,6 +156,22 @@ def _actions(status: str, signoff: str | None, send_task: bool, role: str) -> di
     }
 
 
+def _self_pay(web: Web, rid: int, plannable: bool) -> dict[str, Any]:
+    """The request's plans and, when a plan can follow, the clinic's offer (the payments services')."""
+    from coverage.clinic import load_clinic
+    from coverage.services.payments import plans_for_request, request_offer
+
+    plans = plans_for_request(rid, uow=web.uow())
+    offer = None
+    if plannable and not any(p.status == "active" for p in plans):
+        try:
+            prices = load_clinic(web.settings).prices
+            offer = request_offer(rid, uow=web.uow(), prices=prices, start=web.ctx.today())
+        except PriorAuthError:
+            offer = None
+    return {"plans": plans, "offer": offer}
+
+
 def request_page(web: Web, call: Call) -> Response:
     from coverage.requests.lifecycle import DECISIONS, PERSON_CHANNELS
     from coverage.services.requests import get_request
@@ -179,6 +195,7 @@ def request_page(web: Web, call: Call) -> Response:
         decisions=DECISIONS,
         person_channels=sorted(PERSON_CHANNELS),
         prefect=prefect_configured(),
+        self_pay=_self_pay(web, rid, r.status in PLANNABLE),
     )
 
 
@@ -506,6 +523,55 @@ def act_void_session(web: Web, call: Call) -> Response:
     return action(web, call, _to(rid), work)
 
 
+def act_plan(web: Web, call: Call) -> Response:
+    from coverage.clinic import load_clinic
+    from coverage.services.payments import create_plan
+
+    rid = _rid(call)
+
+    def work() -> str:
+        choice = call.value("terms")
+        pay_in_full = choice == "full"
+        count = None if pay_in_full else forms.form_count("installments", choice, high=120)
+        if count is None and not pay_in_full:
+            raise InvalidInput(["installments: choose pay in full or a number of installments"])
+        start = forms.form_date("first due date", call.value("start")) or web.ctx.today()
+        stored = create_plan(
+            rid,
+            uow=web.uow(),
+            prices=load_clinic(web.settings).prices,
+            start=start,
+            by=call.user.name,
+            ctx=web.ctx,
+            installments=count,
+            pay_in_full=pay_in_full,
+        )
+        return (
+            f"Plan {stored.id}: {stored.total} in {len(stored.installments)} installment(s) from {stored.start_date}."
+        )
+
+    return action(web, call, _to(rid), work)
+
+
+def act_payment(web: Web, call: Call) -> Response:
+    from coverage.services.payments import plans_for_request, record_payment
+
+    rid = _rid(call)
+
+    def work() -> str:
+        plan_id = forms.form_id("plan", call.value("plan_id"))
+        if plan_id not in {p.id for p in plans_for_request(rid, uow=web.uow())}:
+            raise InvalidInput([f"plan: {plan_id} is not a plan of request {rid}"])
+        amount = forms.form_money("amount", call.value("amount"))
+        day = forms.form_date("paid on", call.value("paid_on")) or web.ctx.today()
+        stored = record_payment(
+            plan_id, uow=web.uow(), amount=amount, paid_on=day, by=call.user.name, method=call.value("method") or None
+        )
+        return f"Payment of {amount} recorded on plan {plan_id}; {stored.balance} still owed."
+
+    return action(web, call, _to(rid), work)
+
+
 # --- the new case form --------------------------------------------------------------------------
 
 
@@ -737,6 +803,8 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/requests/{request_id:int}/continue", act_continue, ["POST"], None),
     ("/requests/{request_id:int}/sessions", act_session, ["POST"], None),
     ("/requests/{request_id:int}/sessions/void", act_void_session, ["POST"], None),
+    ("/requests/{request_id:int}/plan", act_plan, ["POST"], None),
+    ("/requests/{request_id:int}/payment", act_payment, ["POST"], None),
     ("/cases/new", case_new, ["GET", "POST"], None),
     ("/cases/upload", case_upload, ["POST"], None),
     ("/cases/determine", case_determine, ["POST"], None),
