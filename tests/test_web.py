@@ -145,6 +145,9 @@ def test_worklist_rows_show_name_birth_date_and_payer_and_link_to_the_request(
     assert "Whitaker, Dana" in page.text or "Dana" in page.text
     assert f'href="/requests/{rid}"' in page.text
     assert "ready to submit" in page.text
+    case = case_gathered("EX-01-meets")
+    assert f"<td>{case['patient']['birth_date']}</td>" in page.text
+    assert f"<td>{case['coverage']['payer_name']}</td>" in page.text
 
 
 def test_worklist_filters_and_paging(app: Any, cli: Any, tmp_path: Path) -> None:

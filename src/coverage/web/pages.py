@@ -107,7 +107,7 @@ def worklist_csv(web: Web, call: Call) -> Response:
                     i.request_id,
                     h.name if h else "",
                     h.birth_date if h else "",
-                    i.payer_name,
+                    i.payer_name or (h.payer_name if h else ""),
                     i.status,
                     i.urgency,
                     i.detail,

@@ -30,6 +30,8 @@ class Header:
     member_id: str | None
     status: str
     kind: str
+    #: The payer as the case names it (the directory's name is the work item's, when listed).
+    payer_name: str | None = None
 
     @property
     def name(self) -> str:
@@ -49,6 +51,7 @@ def _headers_query() -> Select[Any]:
             Coverage.member_id,
             pa_requests.c.status,
             pa_requests.c.kind,
+            Coverage.payer_name,
         )
         .join(Patient, Patient.id == pa_requests.c.patient_id)
         .join(Coverage, Coverage.id == pa_requests.c.coverage_id)
@@ -56,8 +59,8 @@ def _headers_query() -> Select[Any]:
 
 
 def _header(row: Row[Any]) -> Header:
-    request_id, course_id, patient_id, given, family, born, member, status, kind = tuple(row)
-    return Header(request_id, course_id, patient_id, given, family, born, member, status, kind)
+    request_id, course_id, patient_id, given, family, born, member, status, kind, payer = tuple(row)
+    return Header(request_id, course_id, patient_id, given, family, born, member, status, kind, payer)
 
 
 class Lookup:
