@@ -8,11 +8,10 @@ one-time message). Pages that show a patient's data write the access log.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from coverage.errors import InvalidInput, NotFound, PriorAuthError
+from coverage.errors import NotFound, PriorAuthError
 from coverage.settings import Settings
 from coverage.web.accounts import Accounts, SignedIn
 from coverage.web.records import Lookup
@@ -301,6 +300,3 @@ def action(web: Web, call: Call, to: str, work: Callable[[], str]) -> Response:
 def prefect_configured() -> bool:
     return bool(os.environ.get("PREFECT_API_URL"))
 
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-__all__ = ["Call", "InvalidInput", "Refused", "Web", "action", "create_app", "dt", "flash_and_go", "make_app"]
