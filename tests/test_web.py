@@ -129,9 +129,11 @@ def test_admin_pages_are_for_admins(app: Any) -> None:
     clerk = signed_in(app, "clara")
     assert clerk.get("/admin/users").status_code == 403
     assert clerk.get("/admin/access").status_code == 403
+    assert clerk.get("/admin/policies").status_code == 403
     assert clerk.post("/payers/add", {"name": "X"}).status_code == 403
     admin = signed_in(app, "adam")
     assert admin.get("/admin/users").status_code == 200
+    assert "standard-commercial" in admin.get("/admin/policies").text
     added = admin.post("/admin/users/add", {"name": "olga", "role": "clerk", "password": PASSWORD})
     assert "User olga added." in added.text
 

@@ -299,4 +299,3 @@ def action(web: Web, call: Call, to: str, work: Callable[[], str]) -> Response:
 
 def prefect_configured() -> bool:
     return bool(os.environ.get("PREFECT_API_URL"))
-

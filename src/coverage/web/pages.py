@@ -737,6 +737,11 @@ def payer_add(web: Web, call: Call) -> Response:
     return action(web, call, "/payers", work)
 
 
+def policies(web: Web, call: Call) -> Response:
+    """The payer policies the checker loaded: shipped ones and the clinic's folder (``PRIORAUTH_POLICY_DIR``)."""
+    return web.render(call, "policies.html", policies=web.checker.registry.all(), policy_dir=web.settings.policy_dir)
+
+
 def users(web: Web, call: Call) -> Response:
     return web.render(call, "users.html", users=web.accounts.users())
 
@@ -811,6 +816,7 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/cases", case_save, ["POST"], None),
     ("/payers", payers, ["GET"], None),
     ("/payers/add", payer_add, ["POST"], ADMIN),
+    ("/admin/policies", policies, ["GET"], ADMIN),
     ("/admin/users", users, ["GET"], ADMIN),
     ("/admin/users/add", user_add, ["POST"], ADMIN),
     ("/admin/users/disable", user_disable, ["POST"], ADMIN),
