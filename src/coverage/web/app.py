@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from coverage.policies.service import Checker
     from coverage.services.context import Context
     from coverage.store.db import Database
+    from coverage.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class Web:
             self._checker = Checker.from_settings(self.settings)
         return self._checker
 
-    def uow(self) -> Any:
+    def uow(self) -> UnitOfWork:
         return self.database.unit_of_work()
 
     def render(self, call: Call | None, template: str, http_status: int = 200, **values: Any) -> HTMLResponse:
