@@ -453,3 +453,57 @@ def test_a_plan_offered_and_a_payment_taken_on_a_not_covered_request(
     assert "Refused: amount:" in refused.text
     ledger = browser.get(f"/requests/{rid}/patient")
     assert "payment (card)" in ledger.text
+
+
+def test_sign_out_ends_the_session(app: Any, web: Any) -> None:
+    browser = signed_in(app, "clara")
+    out = browser.client.post("/signout", data={"csrf": browser.csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert out.headers["location"] == "/signin"
+    assert browser.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_appeal_denied_goes_to_external_review(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/send")
+    browser.post(f"/requests/{rid}/sent", {"channel": "fax"})
+    browser.post(f"/requests/{rid}/record", {"decision": "denied", "reason": "not necessary"})
+    browser.post(f"/requests/{rid}/appeal")
+    browser.post(f"/requests/{rid}/send")
+    sent = browser.post(f"/requests/{rid}/sent", {"channel": "fax"})
+    assert "now appeal_submitted" in sent.text
+    denied = browser.post(f"/requests/{rid}/record", {"decision": "denied", "reason": "upheld"})
+    assert "now appeal_denied" in denied.text
+    review = browser.post(f"/requests/{rid}/external-review", {"reason": "state review"})
+    assert "now external_review" in review.text
+
+
+def test_case_form_adds_a_row_and_the_inline_preview_may_be_framed_by_the_app_only(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    browser = signed_in(app, "clara")
+    page = browser.post("/cases/new", {"add": "medication_trials", "medication_trials[0].drug": "sertraline"})
+    assert 'name="medication_trials[1].drug"' in page.text
+    assert 'name="medication_trials[2].drug"' not in page.text
+    rid = take_in(cli, tmp_path)
+    browser.post(f"/requests/{rid}/send")
+    number = _detail(web, rid).documents[0].control_number
+    preview = browser.get(f"/requests/{rid}/documents/{number}")
+    assert preview.headers["content-disposition"].startswith("inline")
+    assert "frame-ancestors 'self'" in preview.headers["content-security-policy"]
+    assert browser.get(f"/requests/{rid}/documents/{rid}-NOPE-1").status_code == 404
+
+
+def test_admin_disables_a_user_and_reads_the_access_log(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    signed_in(app, "clara").get(f"/requests/{rid}")
+    admin = signed_in(app, "adam")
+    log = admin.post("/admin/access", {"user": "clara"})
+    assert "request page" in log.text
+    assert f"#{rid}" in log.text
+    disabled = admin.post("/admin/users/disable", {"name": "clara", "disable": "1"})
+    assert "User clara disabled." in disabled.text
+    assert Browser(app).sign_in("clara").status_code == 401
+    admin.post("/admin/users/disable", {"name": "clara", "disable": "0"})
+    assert Browser(app).sign_in("clara").status_code == 200
