@@ -507,3 +507,23 @@ def test_admin_disables_a_user_and_reads_the_access_log(app: Any, web: Any, cli:
     assert Browser(app).sign_in("clara").status_code == 401
     admin.post("/admin/users/disable", {"name": "clara", "disable": "0"})
     assert Browser(app).sign_in("clara").status_code == 200
+
+
+def test_send_starts_the_deployment_when_prefect_is_configured(
+    app: Any, web: Any, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prefect.deployments
+
+    rid = take_in(cli, tmp_path)
+    started: list[tuple[str, dict[str, Any], Any]] = []
+
+    def run_deployment(name: str, *, parameters: dict[str, Any], timeout: Any) -> Any:
+        started.append((name, parameters, timeout))
+        return type("Run", (), {"id": "run-1"})()
+
+    monkeypatch.setattr(prefect.deployments, "run_deployment", run_deployment)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    page = signed_in(app, "clara").post(f"/requests/{rid}/send")
+    assert "the prior-authorization run started" in page.text
+    assert started == [("prior-authorization/prior-authorization", {"request_id": rid}, 0)]
+    assert _detail(web, rid).request.send_task is None  # the run sends it, not the web server
