@@ -527,3 +527,20 @@ def test_send_starts_the_deployment_when_prefect_is_configured(
     assert "the prior-authorization run started" in page.text
     assert started == [("prior-authorization/prior-authorization", {"request_id": rid}, 0)]
     assert _detail(web, rid).request.send_task is None  # the run sends it, not the web server
+
+
+def test_a_browser_idle_for_fifteen_minutes_is_sent_to_sign_in(app: Any, web: Any, database: Any) -> None:
+    import sqlalchemy as sa
+
+    from coverage.store.tables import WebSession
+
+    browser = signed_in(app, "clara")
+    assert browser.client.get("/", follow_redirects=False).status_code == 200
+    idle_since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)
+    with database.engine.begin() as connection:
+        connection.execute(sa.update(WebSession).values(last_seen=idle_since))
+    response = browser.client.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/signin"
+    htmx = browser.client.post("/cases/determine", data={"csrf": browser.csrf}, headers={"HX-Request": "true"})
+    assert htmx.headers.get("HX-Redirect") == "/signin"
