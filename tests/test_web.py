@@ -544,3 +544,15 @@ def test_a_browser_idle_for_fifteen_minutes_is_sent_to_sign_in(app: Any, web: An
     assert response.headers["location"] == "/signin"
     htmx = browser.client.post("/cases/determine", data={"csrf": browser.csrf}, headers={"HX-Request": "true"})
     assert htmx.headers.get("HX-Redirect") == "/signin"
+
+
+def test_the_cookie_is_secure_over_https(app: Any) -> None:
+    from starlette.testclient import TestClient
+
+    client = TestClient(app, base_url="https://127.0.0.1")
+    page = client.get("/signin")
+    assert "Secure" in page.headers["set-cookie"]
+    response = client.post(
+        "/signin", data={"csrf": csrf_of(page.text), "name": "clara", "password": PASSWORD}, follow_redirects=False
+    )
+    assert "Secure" in response.headers["set-cookie"]
