@@ -415,8 +415,8 @@ def _decision(
     units: int | None,
     reason: str | None,
 ) -> Decision | None:
+    from coverage.fields import MAX_UNITS
     from coverage.letters.options import DECISION_STATUSES, Decision
-    from coverage.services.requests import MAX_UNITS
 
     if status is None:
         return None

@@ -457,7 +457,8 @@ def record(  # Typer maps each parameter to a flag; callers never pass them by p
     as_json: AsJson = False,
 ) -> None:
     """Record the payer's answer, dated as the payer dated it; the same answer twice changes nothing."""
-    from coverage.services.requests import MAX_UNITS, AnswerInput, record_answer
+    from coverage.fields import MAX_UNITS
+    from coverage.services.requests import AnswerInput, record_answer
 
     flags = {
         "approved": approved,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from coverage.determinations import Determination
 from coverage.errors import IllegalTransition, InvalidInput, NotFound
-from coverage.fields import clean_text, optional_text
+from coverage.fields import MAX_UNITS, clean_text, optional_text
 from coverage.requests import model as m
 from coverage.requests.lifecycle import (
     APPROVING,
@@ -495,7 +495,6 @@ class AnswerResult:
 
 
 #: Units and sessions are at most this (a year of twice-weekly 84 mg sessions is 8,736 units).
-MAX_UNITS = 100_000
 
 
 def _check_answer(answer: AnswerInput) -> list[str]:

@@ -360,7 +360,8 @@ def act_send_failed(web: Web, call: Call) -> Response:
 
 
 def act_record(web: Web, call: Call) -> Response:
-    from coverage.services.requests import MAX_UNITS, AnswerInput, record_answer
+    from coverage.fields import MAX_UNITS
+    from coverage.services.requests import AnswerInput, record_answer
 
     rid = _rid(call)
 
