@@ -76,14 +76,14 @@ def test_choosing_a_withheld_option_names_the_minimum(prices: PriceList) -> None
     with pytest.raises(InvalidInput) as raised:
         choose_installments(Decimal("1000.00"), 12, START, prices)
     assert raised.value.lines() == [
-        "installments: 12 installments of 83.33 fall below the minimum monthly installment 100.00"
+        "--installments: 12 installments of 83.33 fall below the minimum monthly installment 100.00"
     ]
 
 
 def test_choosing_an_unconfigured_count_lists_the_offered_ones(prices: PriceList) -> None:
     with pytest.raises(InvalidInput) as raised:
         choose_installments(Decimal("1000.00"), 4, START, prices)
-    assert raised.value.lines() == ["installments: 4 is not offered (offered: 3, 6)"]
+    assert raised.value.lines() == ["--installments: 4 is not offered (offered: 3, 6)"]
     assert choose_installments(Decimal("1000.00"), 6, START, prices) == split_evenly(Decimal("1000.00"), 6, START)
 
 

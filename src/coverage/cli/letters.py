@@ -425,7 +425,10 @@ def _options(
         count = installments if installments is not None else default_installments(clinic.prices)
         # An agreement made today asks for nothing before today: the first installment is due on the
         # later of the course's start and today (lifecycle rule 2), unless --start says otherwise.
-        first_due = _date("--start", start) or max(case.request.start_date or case.as_of, clinic_today())
+        asked = _date("--start", start)
+        if asked is not None and asked < clinic_today():
+            raise InvalidInput([f"--start: {asked.isoformat()} is before today; a plan starts today or later"])
+        first_due = asked or max(case.request.start_date or case.as_of, clinic_today())
         plan = split_evenly(amount, count, first_due)
     options = LetterOptions(
         denial=denial,

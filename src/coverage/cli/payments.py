@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,16 +44,22 @@ payments_app = typer.Typer(
 )
 app.add_typer(payments_app, name="payments")
 
+#: An amount as a clerk types it: digits, at most one decimal point, an optional sign.
+_PLAIN_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+
 By = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: login name).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON; amounts as decimal strings.")]
 
 
 def parse_money(text: str, option: str, problems: list[str]) -> Decimal | None:
-    """A decimal amount typed on the command line; the problem is added to ``problems`` naming ``option``."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        value = None
+    """A plain decimal amount typed on the command line (``1e3`` and ``1,000`` are refused: they are
+    easily meant as something else); the problem is added to ``problems`` naming ``option``."""
+    value = None
+    if _PLAIN_AMOUNT.fullmatch(text.strip()):
+        try:
+            value = Decimal(text.strip())
+        except InvalidOperation:
+            value = None
     if value is None or not value.is_finite():
         problems.append(f"{option}: not an amount: {text!r} (write it like 3600.00)")
         return None
@@ -393,18 +400,19 @@ def record(
     day = parse_date(paid_on, "--date", problems)
     if value is not None:
         problems += money_problems(value, "--amount")
-    if method is not None and not method.strip():
-        problems.append("--method: must not be empty")
     if problems:
         raise InvalidInput(problems)
     assert value is not None
     assert day is not None
     with _database() as ctx:
-        stored = record_payment(_plan_id(plan_id), uow=ctx.uow, amount=value, paid_on=day, by=_login(by), method=method)
+        stored = record_payment(
+            _plan_id(plan_id), uow=ctx.uow, amount=value, paid_on=day, by=_login(by), method=method, ctx=ctx.ctx
+        )
+        today = ctx.ctx.today()
     if as_json:
-        _print_json(stored.to_dict(day))
+        _print_json(stored.to_dict(today))
     else:
-        print_plan(stored, day)
+        print_plan(stored, today)
 
 
 @payments_app.command("show")
@@ -505,6 +513,7 @@ def restructure(
             start=first or clinic_today(load_settings().timezone),
             by=_login(by),
             reason=reason,
+            ctx=ctx.ctx,
         )
     if as_json:
         _print_json(stored.to_dict())

@@ -21,9 +21,10 @@ Errors name ids and fields, never patients.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coverage.cases import Case, parse_case_object
 from coverage.clinic import PriceList
@@ -42,6 +43,7 @@ from coverage.payments.offers import (
 )
 from coverage.payments.plans import CENT, Installment, Schedule, discounted, split_evenly, term_problems
 from coverage.requests import model as m
+from coverage.requests.clocks import clinic_today
 from coverage.requests.lifecycle import PLANNABLE
 from coverage.services import requests as services
 from coverage.services.context import Context, actor
@@ -53,6 +55,27 @@ if TYPE_CHECKING:
 
 #: The longest payment method stored (``payments.method``).
 METHOD_LENGTH = 20
+#: How a patient can pay (the only methods recorded; receipts print them).
+METHODS = ("card", "cash", "check", "hsa", "fsa")
+
+
+def check_method(method: str | None) -> str | None:
+    """One of :data:`METHODS` (any case, spaces around ignored), or ``None``."""
+    if method is None:
+        return None
+    cleaned = method.strip(" ").lower()
+    if cleaned not in METHODS:
+        shown = method if method.isprintable() else method.encode("unicode_escape").decode("ascii")
+        raise InvalidInput([f"--method: {shown[:40]!r} is not one of {', '.join(METHODS)}"])
+    return cleaned
+
+
+def check_start(start: dt.date, today: dt.date) -> None:
+    """A plan's first due date is today or later: a plan made today asks for nothing in the past."""
+    if start < today:
+        raise InvalidInput(
+            [f"--start: {start.isoformat()} is before today ({today.isoformat()}); a plan starts today or later"]
+        )
 
 
 def _status(plan: PaymentPlan) -> PlanStatus:
@@ -168,6 +191,14 @@ def _new_plan(
     return plan
 
 
+def _options(split: Callable[..., Schedule], *args: Any, **kwargs: Any) -> Schedule:
+    """A schedule whose problems name the command-line options (``--total``, ``--installments``, ``--start``)."""
+    try:
+        return split(*args, **kwargs)
+    except InvalidInput as error:
+        raise InvalidInput([p if p.startswith("--") else f"--{p}" for p in error.problems]) from None
+
+
 @dataclass(frozen=True, slots=True)
 class PlanQuote:
     """The terms a new plan for a request would have; nothing stored."""
@@ -244,7 +275,7 @@ def _quote(
     total: Decimal | None,
 ) -> PlanQuote:
     if pay_in_full == (installments is not None):
-        raise InvalidInput(["installments: give a number of installments or pay in full (one of the two)"])
+        raise InvalidInput(["--installments: give a number of installments or pay in full (one of the two)"])
     _check_plannable(request)
     if total is None:
         course = build_course(
@@ -252,17 +283,17 @@ def _quote(
         )
         course_total = course.total
     else:
-        course_total = _money(total, "total")
+        course_total = _money(total, "--total")
     discount = Decimal("0.00")
     if pay_in_full:
         discount, price = discounted(course_total, prices.pay_in_full_discount_pct)
-        schedule = split_evenly(price, 1, start)
+        schedule = _options(split_evenly, price, 1, start)
     elif total is None:
         assert installments is not None
         schedule = choose_installments(course_total, installments, start, prices)
     else:
         assert installments is not None
-        schedule = split_evenly(course_total, installments, start, minimum=prices.minimum_installment)
+        schedule = _options(split_evenly, course_total, installments, start, minimum=prices.minimum_installment)
     assert request.id is not None
     return PlanQuote(request.id, request.treatment, case.request.dose_mg, course_total, discount, schedule)
 
@@ -306,6 +337,7 @@ def create_plan(
     move, so a refused plan leaves the request as it was (also in the in-memory unit of work).
     """
     by, when = actor(by), ctx.when()
+    check_start(start, when.today)
     with uow:
         request = _request(uow, request_id)
         plans = uow.plans
@@ -357,26 +389,51 @@ def balance(plan_id: int, *, uow: UnitOfWork) -> Decimal:
 
 
 def record_payment(
-    plan_id: int, *, uow: UnitOfWork, amount: Decimal, paid_on: dt.date, by: str, method: str | None = None
+    plan_id: int,
+    *,
+    uow: UnitOfWork,
+    amount: Decimal,
+    paid_on: dt.date,
+    by: str,
+    method: str | None = None,
+    ctx: Context | None = None,
 ) -> PlanRecord:
-    """Record money received; it settles the oldest unpaid installment first. More than the balance is refused."""
-    by = actor(by)
-    amount = _money(amount, "amount")
-    if method is not None and not 1 <= len(method.strip()) <= METHOD_LENGTH:
-        raise InvalidInput([f"method: 1 to {METHOD_LENGTH} characters (card, cash, check, hsa, fsa)"])
+    """Record money received; it settles the oldest unpaid installment first. More than the balance is refused.
+
+    The payment's date is not in the future (the clinic's today) and not before the request was taken in.
+    """
+    by, when = actor(by), (ctx or Context()).when()
+    problems: list[str] = []
+    try:
+        amount = _money(amount, "--amount")
+    except InvalidInput as error:
+        problems += error.problems
+    try:
+        method = check_method(method)
+    except InvalidInput as error:
+        problems += error.problems
+    if paid_on > when.today:
+        problems.append(f"--date: {paid_on.isoformat()} is in the future (today is {when.today.isoformat()})")
+    if problems:
+        raise InvalidInput(problems)
     with uow:
         plans = uow.plans
         plan = _get_plan(uow, plan_id, for_update=True)
         _require_active(plan, "take payments")
+        opened = clinic_today(when.timezone, now=_request(uow, plan.request_id).created_at)
+        if paid_on < opened:
+            raise InvalidInput(
+                [f"--date: {paid_on.isoformat()} is before the request was taken in ({opened.isoformat()})"]
+            )
         owed = plan_record(plan).balance
         if amount > owed:
-            raise InvalidInput([f"amount: {amount} is more than the balance {owed} of plan {plan_id}"])
+            raise InvalidInput([f"--amount: {amount} is more than the balance {owed} of plan {plan_id}"])
         plan.payments.append(
             Payment(
                 plan_id=plan.id,
                 amount=amount,
                 paid_on=paid_on,
-                method=method.strip() if method else None,
+                method=method,
                 recorded_at=utcnow(),
                 recorded_by=by,
             )
@@ -410,9 +467,14 @@ def restructure_plan(
     start: dt.date,
     by: str,
     reason: str | None = None,
+    ctx: Context | None = None,
 ) -> PlanRecord:
-    """Replace an active plan by a new one for its remaining balance; the old plan keeps its payments."""
+    """Replace an active plan by a new one for its remaining balance; the old plan keeps its payments.
+
+    The new schedule starts today or later, in an installment count the clinic offers.
+    """
     by, reason = actor(by), optional_text("--reason", reason)
+    check_start(start, (ctx or Context()).when().today)
     with uow:
         plans = uow.plans
         plan = _get_plan(uow, plan_id, for_update=True)
@@ -420,7 +482,7 @@ def restructure_plan(
         remaining = plan_record(plan).balance
         if remaining <= 0:
             raise IllegalTransition(f"plan {plan_id}: is paid in full; nothing to restructure")
-        schedule = split_evenly(remaining, installments, start, minimum=prices.minimum_installment)
+        schedule = choose_installments(remaining, installments, start, prices)
         plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "restructured", utcnow(), by, reason
         uow.flush()  # the old plan leaves ``active`` before its replacement arrives
         replacement = plans.add(
