@@ -153,8 +153,8 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
         capsys, monkeypatch, "payments", "record", "1", "--amount", "600.00", "--date", start, "--method", "hsa"
     )
     assert code == 0, err
-    code, _, err = run(capsys, monkeypatch, "payments", "record", "1", "--amount", "5000", "--date", start)
-    assert (code, err) == (2, "error: --amount: 5000.00 is more than the balance 3000.00 of plan 1\n")
+    code, _, err = run(capsys, monkeypatch, "payments", "record", "1", "--amount", "-5", "--date", start)
+    assert (code, err) == (2, "error: --amount: must be more than 0, got -5\n")
 
     code, out, _ = run(
         capsys, monkeypatch, "payments", "show", "1", "--as-of", (third - dt.timedelta(days=1)).isoformat(), "--json"

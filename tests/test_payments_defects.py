@@ -54,7 +54,7 @@ def test_a_payment_dated_in_the_future_is_refused(plan: tuple[FakeUnitOfWork, in
 
 def test_a_payment_dated_before_the_intake_is_refused(plan: tuple[FakeUnitOfWork, int]) -> None:
     uow, plan_id = plan
-    with pytest.raises(InvalidInput, match=r"--date: 1900-01-01 is before the request was taken in"):
+    with pytest.raises(InvalidInput, match=r"--date: 1900-01-01 is before the patient's first intake"):
         payments.record_payment(plan_id, uow=uow, amount=Decimal("600"), paid_on=dt.date(1900, 1, 1), by="x")
     assert payments.get_plan(plan_id, uow=uow).payments == ()
 
@@ -103,35 +103,37 @@ def test_a_medicare_session_is_billed_by_its_own_dose(checker: Checker) -> None:
 # --- on the command line -------------------------------------------------------------------------
 
 
-def _plan_on_cli(cli: Cli, tmp_path: Path) -> None:
-    cli("intake", str(write_case(tmp_path, case_gathered("EX-02-iv-not-covered"))), "--json")
-    cli("plan", "1", "--installments", "6", "--start", str(today()), "--json")
+def _plan_on_cli(cli: Cli, tmp_path: Path) -> str:
+    """A not-covered IV request taken in with a plan of 6 installments from today: the plan's id."""
+    taken = cli("intake", str(write_case(tmp_path, case_gathered("EX-02-iv-not-covered"))), "--json")
+    plan = cli("plan", str(taken["request_id"]), "--installments", "6", "--start", str(today()), "--json")
+    return str(plan["plan_id"])
 
 
 def test_cli_amounts_are_plain_decimals(cli: Cli, tmp_path: Path) -> None:
-    _plan_on_cli(cli, tmp_path)
+    plan = _plan_on_cli(cli, tmp_path)
     for typed in ("1e3", "1,000", "Infinity"):
-        assert cli.fails("payments", "record", "1", "--amount", typed, "--date", str(today())) == [
+        assert cli.fails("payments", "record", plan, "--amount", typed, "--date", str(today())) == [
             f"error: --amount: not an amount: {typed!r} (write it like 3600.00)"
         ]
 
 
 def test_cli_errors_name_the_options(cli: Cli, tmp_path: Path) -> None:
-    _plan_on_cli(cli, tmp_path)
-    lines = cli.fails("payments", "record", "1", "--amount", "9000", "--date", str(today()))
-    assert lines == ["error: --amount: 9000.00 is more than the balance 3600.00 of plan 1"]
-    lines = cli.fails("payments", "record", "1", "--amount", "10", "--date", "2030-01-01", "--method", "bitcoin")
+    plan = _plan_on_cli(cli, tmp_path)
+    lines = cli.fails("payments", "record", plan, "--amount", "0", "--date", str(today()))
+    assert lines == ["error: --amount: must be more than 0, got 0"]
+    lines = cli.fails("payments", "record", plan, "--amount", "10", "--date", "2030-01-01", "--method", "bitcoin")
     assert lines == [
         "error: --method: 'bitcoin' is not one of card, cash, check, hsa, fsa",
         f"error: --date: 2030-01-01 is in the future (today is {today()})",
     ]
     past = (today() - dt.timedelta(days=1)).isoformat()
-    assert cli.fails("payments", "restructure", "1", "--installments", "3", "--start", past) == [
+    assert cli.fails("payments", "restructure", plan, "--installments", "3", "--start", past) == [
         f"error: --start: {past} is before today ({today()}); a plan starts today or later"
     ]
 
 
 def test_cli_payment_summary_is_overdue_as_of_today(cli: Cli, tmp_path: Path) -> None:
-    _plan_on_cli(cli, tmp_path)
-    out = cli("payments", "record", "1", "--amount", "100", "--date", str(today()), "--method", "card")
+    plan = _plan_on_cli(cli, tmp_path)
+    out = cli("payments", "record", plan, "--amount", "100", "--date", str(today()), "--method", "card")
     assert f"overdue as of {today()}" in out

@@ -22,8 +22,7 @@ def _units(request: m.Request, dose_mg: int | None) -> tuple[str | None, int]:
     if code in ("J0013", "S0013") and dose_mg is not None:
         return code, dose_mg
     if code in ("G2082", "G2083") and dose_mg is not None:
-        # Medicare's esketamine codes follow the session's dose, not the case's: up to 56 mg is G2082.
-        return ("G2082" if dose_mg <= 56 else "G2083"), per_session
+        return ("G2082" if dose_mg <= 56 else "G2083"), per_session  # Medicare: by the dose given
     return code, per_session
 
 
