@@ -382,37 +382,185 @@ PlanArg = Annotated[str, typer.Argument(metavar="PLAN", help="A payment plan's i
 
 @payments_app.command("record")
 def record(
-    plan_id: PlanArg,
+    plan_id: Annotated[
+        str | None, typer.Argument(metavar="[PLAN]", help="The plan paid on (or --patient).", show_default=False)
+    ] = None,
     *,
     amount: Annotated[str, typer.Option("--amount", metavar="AMOUNT", help="Amount received, e.g. 600.00.")],
-    paid_on: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="When it was paid.")],
-    method: Annotated[
-        str | None, typer.Option("--method", help="card, cash, check, hsa, fsa (printed on receipts).")
+    paid_on: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="When it was paid (not in the future).")],
+    method: Annotated[str | None, typer.Option("--method", help="card, cash, check, hsa or fsa.")] = None,
+    patient: Annotated[
+        str | None, typer.Option("--patient", metavar="PATIENT", help="A payment on the patient's account (a deposit).")
     ] = None,
     by: By = None,
     as_json: AsJson = False,
 ) -> None:
-    """Record a payment: it settles the oldest unpaid installment first; more than the balance is refused."""
-    from coverage.services.payments import record_payment
+    """Record a payment on a plan (oldest installment first) or on the account; more than is owed leaves a credit."""
+    from coverage.services.payments import receive_payment
 
     problems: list[str] = []
     value = parse_money(amount, "--amount", problems)
     day = parse_date(paid_on, "--date", problems)
-    if value is not None:
-        problems += money_problems(value, "--amount")
+    if (plan_id is None) == (patient is None):
+        problems.append("PLAN: give a plan's id, or --patient for a payment on the account")
+    number = _plan_id(plan_id) if plan_id is not None else None
     if problems:
         raise InvalidInput(problems)
     assert value is not None
     assert day is not None
     with _database() as ctx:
-        stored = record_payment(
-            _plan_id(plan_id), uow=ctx.uow, amount=value, paid_on=day, by=_login(by), method=method, ctx=ctx.ctx
+        posted = receive_payment(
+            uow=ctx.uow,
+            amount=value,
+            paid_on=day,
+            by=_login(by),
+            ctx=ctx.ctx,
+            method=method,
+            plan_id=number,
+            patient=patient,
         )
         today = ctx.ctx.today()
     if as_json:
-        _print_json(stored.to_dict(today))
+        _print_json(posted.to_dict(today))
+    elif posted.plan is not None:
+        print(f"payment {posted.entry.id}: {posted.entry.amount:,} received")
+        print_plan(posted.plan, today)
     else:
-        print_plan(stored, today)
+        print(f"payment {posted.entry.id}: {posted.entry.amount:,} received on the account")
+        print(_balance_line(posted.account.balance))
+
+
+def _balance_line(balance: Decimal) -> str:
+    if balance < 0:
+        return f"credit on account {-balance:,}"
+    return f"balance due {balance:,}"
+
+
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept on the ledger).")]
+PatientArg = Annotated[
+    str, typer.Argument(metavar="PATIENT", help="The patient's id at the clinic.", show_default=False)
+]
+
+
+@payments_app.command("refund")
+def refund(
+    payment_id: Annotated[str, typer.Argument(metavar="PAYMENT", help="The payment refunded.", show_default=False)],
+    *,
+    amount: Annotated[str, typer.Option("--amount", metavar="AMOUNT", help="Amount given back.")],
+    reason: Reason,
+    on: Annotated[
+        str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="When it was given back (default: today).")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Give money back on a payment, to the method it was paid by; at most what is left of it."""
+    from coverage.services.payments import refund_payment
+
+    problems: list[str] = []
+    value = parse_money(amount, "--amount", problems)
+    day = parse_date(on, "--date", problems) if on is not None else None
+    number = option_id("PAYMENT", payment_id)
+    if problems:
+        raise InvalidInput(problems)
+    assert value is not None
+    with _database() as ctx:
+        posted = refund_payment(number, uow=ctx.uow, amount=value, reason=reason, by=_login(by), ctx=ctx.ctx, on=day)
+    if as_json:
+        _print_json(posted.to_dict())
+    else:
+        to = posted.entry.method or "the payer"
+        print(f"refund {posted.entry.id}: {posted.entry.amount:,} to {to} on payment {number}")
+        print(_balance_line(posted.account.balance))
+
+
+@payments_app.command("void")
+def void(
+    entry_id: Annotated[
+        str, typer.Argument(metavar="ENTRY", help="A ledger entry (payment, refund, charge...).", show_default=False)
+    ],
+    *,
+    reason: Reason,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a ledger entry recorded by mistake: a void row names it; nothing is deleted."""
+    from coverage.services.payments import void_entry
+
+    number = option_id("ENTRY", entry_id)
+    with _database() as ctx:
+        posted = void_entry(number, uow=ctx.uow, reason=reason, by=_login(by), ctx=ctx.ctx)
+    if as_json:
+        _print_json(posted.to_dict())
+    else:
+        print(f"entry {number}: voided (void {posted.entry.id})")
+        print(_balance_line(posted.account.balance))
+
+
+@payments_app.command("adjust")
+def adjust(
+    patient: PatientArg,
+    *,
+    amount: Annotated[str, typer.Option("--amount", metavar="AMOUNT", help="Amount taken off what is owed.")],
+    reason: Reason,
+    request: Annotated[
+        str | None, typer.Option("--request", metavar="REQUEST_ID", help="The request the adjustment is for.")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Take an amount off what the account owes (care not given, a write-off); never makes a credit."""
+    from coverage.services.payments import adjust_account
+
+    problems: list[str] = []
+    value = parse_money(amount, "--amount", problems)
+    request_id = option_id("--request", request) if request is not None else None
+    if problems:
+        raise InvalidInput(problems)
+    assert value is not None
+    with _database() as ctx:
+        posted = adjust_account(
+            patient, uow=ctx.uow, amount=value, reason=reason, by=_login(by), ctx=ctx.ctx, request_id=request_id
+        )
+    if as_json:
+        _print_json(posted.to_dict())
+    else:
+        print(f"adjustment {posted.entry.id}: {posted.entry.amount:,}")
+        print(_balance_line(posted.account.balance))
+
+
+@payments_app.command("account")
+def account(patient: PatientArg, as_json: AsJson = False) -> None:
+    """A patient's account: every ledger row (voided ones marked), the totals and the balance or credit."""
+    from coverage.services.payments import get_account
+
+    with _database() as ctx:
+        found = get_account(patient, uow=ctx.uow, ctx=ctx.ctx)
+    if as_json:
+        _print_json(found.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("entry", "date", "kind", "amount", "code", "method", "plan", "refers to", "note", title="ledger")
+    for entry, voided in found.entries:
+        table.add_row(
+            str(entry.id),
+            entry.on.isoformat(),
+            entry.kind + (" (voided)" if voided else ""),
+            f"{entry.amount:,}",
+            entry.code or "",
+            entry.method or "",
+            str(entry.plan_id or ""),
+            str(entry.refers_to or ""),
+            entry.reason or entry.description or "",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"charges {found.charges:,}  adjustments {found.adjustments:,}  payments {found.payments:,}  "
+        f"refunds {found.refunds:,}  [bold]{_balance_line(found.balance)}[/bold]"
+    )
 
 
 @payments_app.command("show")
@@ -475,11 +623,11 @@ def cancel(
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the plan).")] = None,
     by: By = None,
 ) -> None:
-    """Cancel an active plan; its installments and payments stay on record."""
+    """Cancel an active plan; its charges, installments and payments stay on record."""
     from coverage.services.payments import cancel_plan
 
     with _database() as ctx:
-        stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason)
+        stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason, ctx=ctx.ctx)
     print(f"plan {stored.id}: cancelled; {stored.paid} paid, {stored.balance} not collected")
 
 
