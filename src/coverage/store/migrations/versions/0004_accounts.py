@@ -181,7 +181,7 @@ def _migrate(bind: sa.Connection) -> None:
         by_request.setdefault(plan.request_id, []).append(plan)
 
     def entry(account: int, **values: Any) -> None:
-        bind.execute(sa.insert(_entries).values(account_id=account, recorded_by=ACTOR, **values))
+        bind.execute(sa.insert(_entries).values(account_id=account, **{"recorded_by": ACTOR, **values}))
 
     for request_id, chain in by_request.items():
         first, last = chain[0], chain[-1]
@@ -196,17 +196,24 @@ def _migrate(bind: sa.Connection) -> None:
             plan_id=first.id,
             recorded_at=first.created_at,
         )
-        discount = Decimal(first.discount or 0)
-        if discount > 0 and last.status != "cancelled":
+    # A discount counts where its plan (or the plan that replaced it, restructuring) was not cancelled.
+    replaced_by = {plan.replaces_plan_id: plan for plan in plans if plan.replaces_plan_id is not None}
+    for plan in plans:
+        if plan.replaces_plan_id is not None or not Decimal(plan.discount or 0) > 0:
+            continue
+        final = plan
+        while final.id in replaced_by:
+            final = replaced_by[final.id]
+        if final.status != "cancelled":
             entry(
-                account,
+                accounts[plan.patient_id],
                 kind="adjustment",
-                amount=discount,
-                on_date=_clinic_day(first.created_at),
+                amount=plan.discount,
+                on_date=_clinic_day(plan.created_at),
                 reason="pay-in-full discount",
-                request_id=request_id,
-                plan_id=first.id,
-                recorded_at=first.created_at,
+                request_id=plan.request_id,
+                plan_id=plan.id,
+                recorded_at=plan.created_at,
             )
     request_of = {plan.id: (plan.request_id, accounts[plan.patient_id]) for plan in plans}
     for payment in bind.execute(sa.select(_payments).order_by(_payments.c.id)).all():
