@@ -184,7 +184,7 @@ def _migrate(bind: sa.Connection) -> None:
         bind.execute(sa.insert(_entries).values(account_id=account, **{"recorded_by": ACTOR, **values}))
 
     for request_id, chain in by_request.items():
-        first, last = chain[0], chain[-1]
+        first = chain[0]
         account = accounts[first.patient_id]
         entry(
             account,
