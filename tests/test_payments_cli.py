@@ -179,13 +179,15 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
     ]
 
     receipt = tmp_path / "receipt.pdf"
-    code, _, err = run(capsys, monkeypatch, "payments", "receipt", "1", "--out", str(receipt))
+    patient = case_gathered("EX-02-iv-not-covered")["patient"]["id"]
+    code, _, err = run(capsys, monkeypatch, "payments", "receipt", patient, "--out", str(receipt))
     assert code == 0, err
     assert "600.00" in text(receipt)
 
+    code, _, err = run(capsys, monkeypatch, "sessions", "add", "1", "--date", start)
+    assert code == 0, err
     superbill = tmp_path / "superbill.pdf"
-    args = ["payments", "superbill", "1", "--out", str(superbill), "--service-date", start]
-    code, _, err = run(capsys, monkeypatch, *args)
+    code, _, err = run(capsys, monkeypatch, "payments", "superbill", "1", "--out", str(superbill))
     assert code == 0, err
     assert today().strftime("%m/%d/%Y") in text(superbill)
     assert "96365" in text(superbill)

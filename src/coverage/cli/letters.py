@@ -164,6 +164,18 @@ def _date(option: str, value: str | None) -> dt.date | None:
     return option_date(option, value)
 
 
+def _service_dates(values: list[str] | None) -> list[dt.date]:
+    """Sessions given: real dates, none after the clinic's today (a superbill certifies care given)."""
+    from coverage.requests.clocks import clinic_today
+
+    today = clinic_today()
+    dates = [d for d in (_date("--service-date", v) for v in values or ()) if d is not None]
+    future = [d for d in dates if d > today]
+    if future:
+        raise InvalidInput([f"--service-date: {d.isoformat()} is in the future (today is {today})" for d in future])
+    return dates
+
+
 def _money(option: str, value: str) -> Decimal:
     try:
         amount = Decimal(value)
@@ -287,7 +299,7 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
                 "start": start,
                 "description": description,
                 "payments": [_payment(p) for p in payment or ()],
-                "service_dates": [d for d in (_date("--service-date", s) for s in service_date or ()) if d is not None],
+                "service_dates": _service_dates(service_date),
                 "price_item": price_item,
                 "recipient_fax": recipient_fax,
                 "attention": attention,
@@ -314,7 +326,7 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
         start=start,
         description=description,
         payments=[_payment(p) for p in payment or ()],
-        service_dates=[d for d in (_date("--service-date", s) for s in service_date or ()) if d is not None],
+        service_dates=_service_dates(service_date),
         price_item=price_item,
         recipient_fax=recipient_fax,
         attention=attention,

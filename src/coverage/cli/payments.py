@@ -707,8 +707,12 @@ def overdue(
 
 
 Out = Annotated[Path, typer.Option("--out", help="Where to write the PDF.")]
-ServiceDates = Annotated[
-    list[str] | None, typer.Option("--service-date", metavar="YYYY-MM-DD", help="A session to itemize (repeatable).")
+Sessions = Annotated[
+    list[str] | None,
+    typer.Option("--session", metavar="SESSION_ID", help="Only this session (repeatable; see requests show)."),
+]
+Payments = Annotated[
+    list[str] | None, typer.Option("--payment", metavar="PAYMENT_ID", help="Only this payment (repeatable).")
 ]
 
 
@@ -719,15 +723,66 @@ def agreement_pdf(plan_id: PlanArg, out: Out) -> None:
         _render(ctx, _plan_id(plan_id), "payment-plan", out, None)
 
 
-@payments_app.command("receipt")
-def receipt_pdf(plan_id: PlanArg, out: Out, service_date: ServiceDates = None) -> None:
-    """Render the itemized HSA/FSA receipt of the payments received (stored on the request)."""
+def _write(made_pdf: bytes, sha256: str, out: Path) -> None:
+    try:
+        out.write_bytes(made_pdf)
+    except OSError as error:
+        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    print(f"sha256 {sha256.removeprefix('sha256:')} {out}")
+
+
+def _account_paper(
+    kind: str,
+    out: Path,
+    *,
+    patient: str | None = None,
+    request_id: int | None = None,
+    payments: list[str] | None = None,
+    sessions: list[str] | None = None,
+) -> None:
+    from coverage.policies.service import Checker
+    from coverage.services import documents
+    from coverage.services.account_documents import make_account_paper
+    from coverage.store.documents import DocumentStore
+
+    payment_ids = [option_id("--payment", p) for p in payments or ()]
+    session_ids = [option_id("--session", s) for s in sessions or ()]
     with _database() as ctx:
-        _render(ctx, _plan_id(plan_id), "receipt", out, service_date)
+        store = DocumentStore(ctx.settings.documents_location)
+        made = make_account_paper(
+            kind,  # type: ignore[arg-type]
+            uow=ctx.uow,
+            checker=Checker.from_settings(ctx.settings),
+            clinic=ctx.clinic,
+            store=store,
+            ctx=ctx.ctx,
+            patient=patient,
+            request_id=request_id,
+            payment_ids=payment_ids,
+            session_ids=session_ids,
+            template_dir=ctx.settings.template_dir,
+        )
+        pdf = documents.read(made.document, store=store)
+    _write(pdf, made.document.sha256, out)
+
+
+@payments_app.command("statement")
+def statement_pdf(patient: PatientArg, out: Out) -> None:
+    """Render the account statement: every ledger row and the balance (a credit shown as a credit)."""
+    _account_paper("statement", out, patient=patient)
+
+
+@payments_app.command("receipt")
+def receipt_pdf(patient: PatientArg, out: Out, payment: Payments = None, session: Sessions = None) -> None:
+    """Render the itemized HSA/FSA receipt of the payments received (all, or --payment), with --session lines."""
+    _account_paper("receipt", out, patient=patient, payments=payment, sessions=session)
 
 
 @payments_app.command("superbill")
-def superbill_pdf(plan_id: PlanArg, out: Out, service_date: ServiceDates = None) -> None:
-    """Render the superbill for out-of-network reimbursement (stored on the request)."""
-    with _database() as ctx:
-        _render(ctx, _plan_id(plan_id), "superbill", out, service_date)
+def superbill_pdf(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="A stored request's id.")],
+    out: Out,
+    session: Sessions = None,
+) -> None:
+    """Render the superbill of a request's sessions given: one line per code per session date."""
+    _account_paper("superbill", out, request_id=_request_id(request_id), sessions=session)

@@ -637,7 +637,8 @@ def account_record(uow: UnitOfWork, account: Account, timezone: str = "America/N
     )
 
 
-def _patient_account(uow: UnitOfWork, patient: str, *, create: bool) -> Account:
+def patient_account(uow: UnitOfWork, patient: str, *, create: bool) -> Account:
+    """A patient's account by the clinic's patient id, its row locked (made when ``create``)."""
     row = uow.patients.by_external_id(patient.strip())
     if row is None:
         raise NotFound("PATIENT: no patient with that id")
@@ -660,7 +661,7 @@ def get_account(patient: str, *, uow: UnitOfWork, ctx: Context | None = None) ->
     """A patient's account (by the clinic's patient id)."""
     timezone = (ctx or Context()).timezone
     with uow:
-        return account_record(uow, _patient_account(uow, patient, create=False), timezone)
+        return account_record(uow, patient_account(uow, patient, create=False), timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -720,7 +721,7 @@ def receive_payment(
             request_id: int | None = plan.request_id
         else:
             assert patient is not None
-            plan, account, request_id = None, _patient_account(uow, patient, create=True), None
+            plan, account, request_id = None, patient_account(uow, patient, create=True), None
         ledger = ledger_of(uow, account, ctx.timezone)
         entry = ledger.payment(amount, paid_on, today=when.today, method=method, plan_id=plan_id, request_id=request_id)
         if plan is not None:
@@ -808,7 +809,7 @@ def adjust_account(
     with uow:
         if request_id is not None:
             _request(uow, request_id)
-        account = _patient_account(uow, patient, create=False)
+        account = patient_account(uow, patient, create=False)
         ledger = ledger_of(uow, account, ctx.timezone)
         row = _post(
             account, ledger.adjustment(amount, when.today, reason=reason, request_id=request_id), by=by, when=when
