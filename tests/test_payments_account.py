@@ -99,3 +99,64 @@ def test_a_deposit_and_an_overpayment_leave_a_credit(cli: Cli, tmp_path: Path) -
 def test_account_errors_are_one_line(cli: Cli, args: list[str], line: str) -> None:
     [error] = cli.fails(*args)
     assert error.startswith(f"error: {line}")
+
+
+# --- papers from the ledger and the sessions ------------------------------------------------------
+
+
+def _pdftotext(pdf: Path) -> str:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    done = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_a_superbill_for_three_sessions_of_ex07(cli: Cli, tmp_path: Path) -> None:
+    import datetime as dt
+
+    request = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-07-iv-covered"))), "--json")["request_id"])
+    days = [today() - dt.timedelta(days=n) for n in (4, 2, 0)]
+    for day in days:
+        cli("sessions", "add", request, "--date", day.isoformat(), "--json")
+    out = tmp_path / "superbill.pdf"
+    cli("payments", "superbill", request, "--out", str(out))
+    text = _pdftotext(out)
+    for day in days:
+        shown = day.strftime("%m/%d/%Y")
+        lines = [line for line in text.splitlines() if line.strip().startswith(shown)]
+        assert len(lines) == 2, text  # one line per code: 96365 and J3490
+        assert any("96365" in line and "$400.00" in line for line in lines)
+        assert any("J3490" in line and "$150.00" in line for line in lines)
+    assert "Billing NPI 1234567893" in text
+    assert "Tax ID (EIN) 12-3456789" in text
+    assert "F33.2" in text
+    assert "Total charges (3 dates of service) $1,650.00" in " ".join(text.split())
+    with_one = tmp_path / "one.pdf"
+    first_session = cli("requests", "show", request, "--json")["sessions"][0]["id"]
+    cli("payments", "superbill", request, "--out", str(with_one), "--session", str(first_session))
+    assert days[1].strftime("%m/%d/%Y") not in _pdftotext(with_one)
+
+
+def test_a_statement_lists_the_ledger_and_shows_a_credit(cli: Cli, tmp_path: Path) -> None:
+    request = _taken_in(cli, tmp_path)
+    plan = _plan(cli, request, "--pay-in-full")
+    assert plan["total"] == "3420.00"
+    mistaken = _pay(cli, str(plan["plan_id"]), "--amount", "3420.00", "--method", "card")
+    cli("payments", "void", str(mistaken["payment_id"]), "--reason", "typed on the wrong account")
+    _pay(cli, str(plan["plan_id"]), "--amount", "3500.00", "--method", "hsa")
+    out = tmp_path / "statement.pdf"
+    cli("payments", "statement", PATIENT, "--out", str(out))
+    text = " ".join(_pdftotext(out).split())
+    assert "Account statement" in text
+    assert "pay-in-full discount" in text
+    assert "(voided)" in text
+    assert "Credit on account $80.00" in text
+    assert "-$" not in text  # Defect: "Balance due -$650.01"
+    receipt = tmp_path / "receipt.pdf"
+    cli("payments", "receipt", PATIENT, "--out", str(receipt))
+    receipt_text = " ".join(_pdftotext(receipt).split())
+    assert "Total received $3,500.00" in receipt_text
+    assert "$3,420.00" not in receipt_text  # the voided payment is not received
