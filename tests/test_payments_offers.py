@@ -110,3 +110,24 @@ def test_a_clinic_without_installments_has_no_default(prices: PriceList) -> None
 )
 def test_manufacturer_savings_flag(plan_type: str, treatment: str, status: str) -> None:
     assert manufacturer_savings(plan_type, treatment).status == status
+
+
+def test_the_sample_items_are_the_sum_of_their_codes(prices: PriceList) -> None:
+    assert prices.code_problems() == []
+    assert prices.codes["J0013"] * 56 + prices.codes["99213"] + prices.codes["99415"] == Decimal("900.00")
+
+
+def test_a_clinic_file_whose_prices_do_not_add_up_is_refused_one_line_each() -> None:
+    from importlib import resources
+
+    from coverage.clinic import parse_clinic
+
+    text = resources.files("coverage").joinpath("clinic_sample.toml").read_text(encoding="utf-8")
+    text = text.replace('amount = "550.00"', 'amount = "560.00"').replace('J3490 = "150.00"\n', "")
+    text = text.replace('amount = "1250.00"', 'amount = "1200.00"')
+    with pytest.raises(InvalidInput) as raised:
+        parse_clinic(text, None)
+    assert raised.value.lines() == [
+        "<sample clinic>: prices.items.iv_infusion: no price for J3490 in [prices.codes]",
+        "<sample clinic>: prices.items.esketamine_84: amount 1200.00 is not the sum of its codes' prices 1250.00",
+    ]
