@@ -119,6 +119,11 @@ class Ledger:
         self.opened = opened
         self._by_id = {e.id: e for e in self.entries if e.id is not None}
         self._voided = {e.refers_to for e in self.entries if e.kind == "void" and e.refers_to is not None}
+        self._live = tuple(e for e in self.entries if e.kind != "void" and not self.is_voided(e))
+        self._refunds: dict[int, Decimal] = {}
+        for e in self._live:
+            if e.kind == "refund" and e.refers_to is not None:
+                self._refunds[e.refers_to] = self._refunds.get(e.refers_to, ZERO) + e.amount
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -127,9 +132,7 @@ class Ledger:
 
     def live(self, kind: EntryKind | None = None) -> tuple[Entry, ...]:
         """Entries that count: neither voids nor voided, of ``kind`` if given."""
-        return tuple(
-            e for e in self.entries if e.kind != "void" and not self.is_voided(e) and (kind is None or e.kind == kind)
-        )
+        return tuple(e for e in self._live if kind is None or e.kind == kind)
 
     def total(self, kind: EntryKind) -> Decimal:
         return _sum(self.live(kind))
@@ -153,7 +156,7 @@ class Ledger:
 
     def refunded(self, payment_id: int) -> Decimal:
         """What has been refunded of a payment (refunds not voided)."""
-        return _sum(e for e in self.live("refund") if e.refers_to == payment_id)
+        return self._refunds.get(payment_id, ZERO)
 
     def paid_on_plan(self, plan_id: int) -> Decimal:
         """Payments received on a plan less what was refunded of them."""
