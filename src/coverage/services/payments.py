@@ -66,6 +66,15 @@ __all__ = ["check_method"]
 DISCOUNT_REASON = "pay-in-full discount"
 
 
+def _context(ctx: Context | None) -> Context:
+    """The caller's context, or the settings' (``PRIORAUTH_TIMEZONE``): never a zone guessed."""
+    if ctx is not None:
+        return ctx
+    from coverage.settings import load_settings
+
+    return Context.from_settings(load_settings())
+
+
 def check_start(start: dt.date, today: dt.date) -> None:
     """A plan's first due date is today or later: a plan made today asks for nothing in the past."""
     if start < today:
@@ -466,7 +475,7 @@ def quote_plan(
     ctx: Context | None = None,
 ) -> PlanQuote:
     """Check and compute a plan's terms without storing anything (same rules as :func:`create_plan`)."""
-    ctx = ctx or Context()
+    ctx = _context(ctx)
     when = ctx.when()
     check_start(start, when.today)
     with uow:
@@ -659,7 +668,7 @@ def _entry_account(uow: UnitOfWork, entry_id: int) -> Account:
 
 def get_account(patient: str, *, uow: UnitOfWork, ctx: Context | None = None) -> AccountRecord:
     """A patient's account (by the clinic's patient id)."""
-    timezone = (ctx or Context()).timezone
+    timezone = _context(ctx).timezone
     with uow:
         return account_record(uow, patient_account(uow, patient, create=False), timezone)
 
@@ -710,7 +719,7 @@ def receive_payment(
     The date is not in the future and not before the patient's first intake; the method one of
     the five; more than is owed leaves a credit. A plan paid off becomes ``completed``.
     """
-    ctx = ctx or Context()
+    ctx = _context(ctx)
     by, when = actor(by), ctx.when()
     if (plan_id is None) == (patient is None):
         raise InvalidInput(["PLAN: give a plan, or --patient for a payment on the account"])
@@ -761,7 +770,7 @@ def refund_payment(
     on: dt.date | None = None,
 ) -> Posted:
     """Money given back on a payment, to the method it was paid by, at most what is left of it."""
-    ctx = ctx or Context()
+    ctx = _context(ctx)
     by, when = actor(by), ctx.when()
     reason = clean_text("--reason", reason)
     with uow:
@@ -778,7 +787,7 @@ def refund_payment(
 
 def void_entry(entry_id: int, *, uow: UnitOfWork, reason: str, by: str, ctx: Context | None = None) -> Posted:
     """Cancel an entry recorded by mistake: a void row names it; nothing is changed or deleted."""
-    ctx = ctx or Context()
+    ctx = _context(ctx)
     by, when = actor(by), ctx.when()
     reason = clean_text("--reason", reason)
     with uow:
@@ -803,7 +812,7 @@ def adjust_account(
     request_id: int | None = None,
 ) -> Posted:
     """Take an amount off what the account owes (care not given, a write-off); never makes a credit."""
-    ctx = ctx or Context()
+    ctx = _context(ctx)
     by, when = actor(by), ctx.when()
     reason = clean_text("--reason", reason)
     with uow:
@@ -839,7 +848,7 @@ def cancel_plan(
 ) -> PlanRecord:
     """Close an active plan; its charges, installments and payments stay on record (a pay-in-full
     plan not paid loses its discount)."""
-    ctx = ctx or Context()
+    ctx = _context(ctx)
     by, reason, when = actor(by), optional_text("--reason", reason), ctx.when()
     with uow:
         plan = _get_plan(uow, plan_id, for_update=True)
@@ -872,7 +881,7 @@ def restructure_plan(
     The new schedule starts today or later, in an installment count the clinic offers. A pay-in-full
     plan restructured loses its discount.
     """
-    ctx = ctx or Context()
+    ctx = _context(ctx)
     by, reason, when = actor(by), optional_text("--reason", reason), ctx.when()
     check_start(start, when.today)
     with uow:
