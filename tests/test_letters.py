@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from decimal import Decimal
 from dataclasses import replace
 from pathlib import Path
 
@@ -606,3 +607,22 @@ def test_cli_packet(tmp_path: Path) -> None:
     assert "Counted: 4 antidepressants in 2 classes (SNRI, SSRI); 1 augmentation trial." in text
     assert re.search(r"Control No\. PREVIEW-DOC-[0-9A-F]{8}", text)
     assert "EX-07-iv-covered" not in text  # a preview's number names no case
+
+
+def test_the_superbill_keeps_its_certification_and_signature_together(ex01: Inputs) -> None:
+    """Defect: the signature block sat alone on page 2. Whatever the number of lines, the last page
+    carries the certification with the signature, and no page has a signature without it."""
+    from coverage.letters.options import ServiceItem
+
+    signer = ex01.clinic.signature.name
+    for sessions in range(4, 13):
+        items = tuple(
+            ServiceItem(DATED - dt.timedelta(days=2 * n), code, 1, f"service {code}", Decimal("100.00"))
+            for n in range(sessions)
+            for code in ("J0013", "99213", "99415")
+        )
+        pdf = render(ex01, "superbill", LetterOptions(service_items=items)).pdf
+        pages = [" ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(pdf)).pages]
+        assert "I certify" in pages[-1], sessions
+        assert signer in pages[-1], sessions
+        assert all("I certify" in page for page in pages if "Sincerely" in page), sessions
