@@ -9,8 +9,8 @@ import datetime as dt
 import hashlib
 import io
 import re
-from decimal import Decimal
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
