@@ -137,3 +137,12 @@ def test_cli_payment_summary_is_overdue_as_of_today(cli: Cli, tmp_path: Path) ->
     plan = _plan_on_cli(cli, tmp_path)
     out = cli("payments", "record", plan, "--amount", "100", "--date", str(today()), "--method", "card")
     assert f"overdue as of {today()}" in out
+
+
+def test_cli_a_plan_for_a_request_cannot_start_in_the_past(cli: Cli, tmp_path: Path) -> None:
+    taken = cli("intake", str(write_case(tmp_path, case_gathered("EX-02-iv-not-covered"))), "--json")
+    past = (today() - dt.timedelta(days=31)).isoformat()
+    for extra in ([], ["--installments", "6"], ["--pay-in-full"]):
+        assert cli.fails("plan", str(taken["request_id"]), "--start", past, *extra) == [
+            f"error: --start: {past} is before today ({today()}); a plan starts today or later"
+        ]

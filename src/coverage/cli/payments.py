@@ -330,7 +330,7 @@ def plan(
             raise InvalidInput(["REQUEST_ID: --pay-in-full and --agreement need a stored request"])
         _calculator(total, installments, start, as_json)
         return
-    from coverage.services.payments import create_plan, request_offer
+    from coverage.services.payments import check_start, create_plan, request_offer
 
     problems: list[str] = []
     number = _request_id(request_id)
@@ -344,7 +344,8 @@ def plan(
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
-        start_date = first or clinic_today(load_settings().timezone)
+        start_date = first or ctx.ctx.today()
+        check_start(start_date, ctx.ctx.today())  # also for an offer: no plan is shown starting in the past
         if count is None and not pay_in_full:
             offer = request_offer(number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date)
             if as_json:
