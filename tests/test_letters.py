@@ -10,6 +10,7 @@ import hashlib
 import io
 import re
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from coverage.letters import (
     render_packet,
 )
 from coverage.letters.templates import long_date
+from coverage.payments.plans import add_months
 from coverage.policies.service import Checker
 from coverage.requests.clocks import clinic_today
 from tests.conftest import Cli, case_gathered, write_case
@@ -315,7 +317,7 @@ def test_an_expedited_request_says_so_with_its_reason(
     [
         ("decision-notice", LetterOptions(decision=APPROVAL)),
         ("receipt", LetterOptions(payments=PAYMENTS)),
-        ("superbill", LetterOptions()),
+        ("superbill", LetterOptions(service_dates=SERVICE_DATES)),
     ],
 )
 def test_papers_for_the_patient_do_not_say_expedited(checker: Checker, kind: str, options: LetterOptions) -> None:
@@ -384,7 +386,7 @@ def test_superbill_has_codes_npi_tax_id_pos_and_totals(checker: Checker) -> None
 
 
 def test_esketamine_superbill_uses_engine_codes_and_price_list(ex01: Inputs) -> None:
-    text = pdf_text(render(ex01, "superbill").pdf)
+    text = pdf_text(render(ex01, "superbill", LetterOptions(service_dates=SERVICE_DATES)).pdf)
     assert "J0013" in text
     assert "56" in text
     assert "99213" in text
@@ -396,8 +398,19 @@ def test_esketamine_superbill_uses_engine_codes_and_price_list(ex01: Inputs) -> 
             case=ex01.case,
             determination=ex01.determination,
             clinic=ex01.clinic,
-            options=LetterOptions(price_item="nope"),
+            options=LetterOptions(price_item="nope", service_dates=SERVICE_DATES),
         )
+
+
+def test_a_superbill_certifies_only_sessions_named_never_a_guessed_date(ex01: Inputs, tmp_path: Path) -> None:
+    """Defect: without --service-date the superbill certified the case's start date; future dates were taken."""
+    with pytest.raises(InvalidInput, match="--service-date: a superbill lists the sessions given"):
+        render(ex01, "superbill")
+    out = tmp_path / "superbill.pdf"
+    later = (clinic_today() + dt.timedelta(days=1)).isoformat()
+    case = str(EXAMPLES / "EX-01-meets.json")
+    errors = Cli().fails("letter", case, "--kind", "superbill", "--out", str(out), "--service-date", later)
+    assert errors == [f"error: --service-date: {later} is in the future (today is {clinic_today()})"]
 
 
 def test_payment_plan_and_receipt_totals(checker: Checker) -> None:
@@ -536,11 +549,17 @@ def test_cli_notice_explains_the_units(tmp_path: Path) -> None:
 def test_cli_payment_plan_defaults_from_the_price_list(tmp_path: Path) -> None:
     out = tmp_path / "plan.pdf"
     args = ["letter", str(EXAMPLES / "EX-06-self-pay.json"), "--kind", "payment-plan", "--out", str(out)]
-    result = runner.invoke(app, [*args, "--installments", "3", "--start", "2026-12-01"])
+    first = (clinic_today().replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    result = runner.invoke(app, [*args, "--installments", "3", "--start", first.isoformat()])
     assert result.exit_code == 0, result.output
     text = pdf_text(out.read_bytes())
     assert "$3,300.00" in text  # 6 infusions at $550.00
-    assert "3 of 3 February 1, 2027 $1,100.00" in text
+    assert f"3 of 3 {long_date(add_months(first, 2))} $1,100.00" in text
+    # Defect: a plan starting in the past was rendered.
+    past = (clinic_today() - dt.timedelta(days=1)).isoformat()
+    assert Cli().fails(*args, "--installments", "3", "--start", past) == [
+        f"error: --start: {past} is before today; a plan starts today or later"
+    ]
 
 
 def test_cli_payment_plan_asks_for_nothing_before_the_day_it_is_made(tmp_path: Path) -> None:
@@ -588,3 +607,22 @@ def test_cli_packet(tmp_path: Path) -> None:
     assert "Counted: 4 antidepressants in 2 classes (SNRI, SSRI); 1 augmentation trial." in text
     assert re.search(r"Control No\. PREVIEW-DOC-[0-9A-F]{8}", text)
     assert "EX-07-iv-covered" not in text  # a preview's number names no case
+
+
+def test_the_superbill_keeps_its_certification_and_signature_together(ex01: Inputs) -> None:
+    """Defect: the signature block sat alone on page 2. Whatever the number of lines, the last page
+    carries the certification with the signature, and no page has a signature without it."""
+    from coverage.letters.options import ServiceItem
+
+    signer = ex01.clinic.signature.name
+    for sessions in range(4, 13):
+        items = tuple(
+            ServiceItem(DATED - dt.timedelta(days=2 * n), code, 1, f"service {code}", Decimal("100.00"))
+            for n in range(sessions)
+            for code in ("J0013", "99213", "99415")
+        )
+        pdf = render(ex01, "superbill", LetterOptions(service_items=items)).pdf
+        pages = [" ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(pdf)).pages]
+        assert "I certify" in pages[-1], sessions
+        assert signer in pages[-1], sessions
+        assert all("I certify" in page for page in pages if "Sincerely" in page), sessions

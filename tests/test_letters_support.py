@@ -17,6 +17,7 @@ from coverage.cases import Case
 from coverage.clinic import Clinic, load_clinic
 from coverage.determinations import Determination
 from coverage.letters import Decision, Denial, Enclosure, LetterOptions, Payment, Sending
+from coverage.letters.options import LedgerLine
 from coverage.payments.plans import split_evenly
 from coverage.policies.loader import LoadedPolicy
 from coverage.policies.service import Checker
@@ -122,6 +123,21 @@ GOLDEN_CASES: list[tuple[str, str, str, LetterOptions]] = [
     ),
     ("receipt", "EX-06-self-pay", "receipt", LetterOptions(payments=PAYMENTS, service_dates=SERVICE_DATES)),
     ("packet", "EX-01-meets", "packet", LetterOptions()),
+    (
+        "statement",
+        "EX-06-self-pay",
+        "statement",
+        LetterOptions(
+            ledger=(
+                LedgerLine(dt.date(2026, 11, 20), 1, "charge", "96365 x 6 IV ketamine infusion", Decimal("2400.00")),
+                LedgerLine(dt.date(2026, 11, 20), 2, "charge", "J3490 x 6 IV ketamine infusion", Decimal("900.00")),
+                LedgerLine(dt.date(2026, 11, 21), 3, "payment", "payment, card", Decimal("-3400.00"), voided=True),
+                LedgerLine(dt.date(2026, 11, 21), 4, "void", "void of entry 3: typed twice", Decimal("0.00")),
+                LedgerLine(dt.date(2026, 11, 22), 5, "payment", "payment, hsa", Decimal("-3320.00")),
+            ),
+            balance=Decimal("-20.00"),
+        ),
+    ),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from coverage.cli import main
+from coverage.payments.plans import add_months
 from tests.conftest import case_gathered, today, write_case
 
 
@@ -75,7 +77,10 @@ def test_calculator_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytes
         (["--total", "200"], ["--installments: required with --total"]),
         (["--total", "NaN", "--installments", "2"], ["--total: not an amount: 'NaN' (write it like 3600.00)"]),
         ([], ["REQUEST_ID: give a stored request's id, or --total"]),
-        (["--total", "1e400", "--installments", "6"], ["--total: must be at most 10,000,000.00, got 1E+400"]),
+        (["--total", "100000000", "--installments", "6"], ["--total: must be at most 10,000,000.00, got 100000000"]),
+        # Defect: 1e3 (meant 1.00?) and 1,000 were taken as 1000.
+        (["--total", "1e3", "--installments", "6"], ["--total: not an amount: '1e3' (write it like 3600.00)"]),
+        (["--total", "1,000", "--installments", "6"], ["--total: not an amount: '1,000' (write it like 3600.00)"]),
         (
             ["--total", "3600.00", "--installments", "6", "--start", "9999-12-31"],
             ["--start: 6 monthly installments from 9999-12-31 run past the year 9999"],
@@ -110,13 +115,15 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
     code, _, err = run(capsys, monkeypatch, "intake", str(case), "--json")
     assert code == 0, err
 
-    code, out, _ = run(capsys, monkeypatch, "plan", "1", "--json", "--start", "2026-01-31")
+    start = today().isoformat()
+    second, third = add_months(today(), 1), add_months(today(), 2)
+    code, out, _ = run(capsys, monkeypatch, "plan", "1", "--json", "--start", start)
     offer = json.loads(out)
     assert (offer["total"], offer["pay_in_full"]["amount"]) == ("3600.00", "3420.00")
     assert [o["installments"] for o in offer["installment_options"]] == [3, 6, 12]
 
-    code, _, err = run(capsys, monkeypatch, "plan", "1", "--installments", "5", "--start", "2026-01-31")
-    assert (code, err) == (2, "error: installments: 5 is not offered (offered: 3, 6, 12)\n")
+    code, _, err = run(capsys, monkeypatch, "plan", "1", "--installments", "5", "--start", start)
+    assert (code, err) == (2, "error: --installments: 5 is not offered (offered: 3, 6, 12)\n")
 
     agreement = tmp_path / "agreement.pdf"
     args = [
@@ -125,7 +132,7 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
         "--installments",
         "6",
         "--start",
-        "2026-01-31",
+        start,
         "--by",
         "billing",
         "--agreement",
@@ -143,40 +150,46 @@ def test_a_not_covered_request_ends_with_a_plan_agreement_and_payments(
     assert out.strip() == f"sha256 {hashlib.sha256(copy.read_bytes()).hexdigest()} {copy}"
 
     code, _, err = run(
-        capsys, monkeypatch, "payments", "record", "1", "--amount", "600.00", "--date", "2026-01-31", "--method", "hsa"
+        capsys, monkeypatch, "payments", "record", "1", "--amount", "600.00", "--date", start, "--method", "hsa"
     )
     assert code == 0, err
-    code, _, err = run(capsys, monkeypatch, "payments", "record", "1", "--amount", "5000", "--date", "2026-02-01")
-    assert (code, err) == (2, "error: amount: 5000.00 is more than the balance 3000.00 of plan 1\n")
+    code, _, err = run(capsys, monkeypatch, "payments", "record", "1", "--amount", "-5", "--date", start)
+    assert (code, err) == (2, "error: --amount: must be more than 0, got -5\n")
 
-    code, out, _ = run(capsys, monkeypatch, "payments", "show", "1", "--as-of", "2026-03-15", "--json")
+    code, out, _ = run(
+        capsys, monkeypatch, "payments", "show", "1", "--as-of", (third - dt.timedelta(days=1)).isoformat(), "--json"
+    )
     shown = json.loads(out)
     assert (shown["paid"], shown["balance"]) == ("600.00", "3000.00")
     assert [i["overdue"] for i in shown["installments"][:3]] == [False, True, False]
 
-    code, out, _ = run(capsys, monkeypatch, "payments", "overdue", "--as-of", "2026-03-15", "--json")
+    code, out, _ = run(
+        capsys, monkeypatch, "payments", "overdue", "--as-of", (second + dt.timedelta(days=15)).isoformat(), "--json"
+    )
     assert json.loads(out) == [
         {
             "plan_id": 1,
             "request_id": 1,
             "case_id": "EX-02-iv-not-covered",
             "number": 2,
-            "due_date": "2026-02-28",
+            "due_date": second.isoformat(),
             "remaining": "600.00",
             "days_overdue": 15,
         }
     ]
 
     receipt = tmp_path / "receipt.pdf"
-    code, _, err = run(capsys, monkeypatch, "payments", "receipt", "1", "--out", str(receipt))
+    patient = case_gathered("EX-02-iv-not-covered")["patient"]["id"]
+    code, _, err = run(capsys, monkeypatch, "payments", "receipt", patient, "--out", str(receipt))
     assert code == 0, err
     assert "600.00" in text(receipt)
 
-    superbill = tmp_path / "superbill.pdf"
-    args = ["payments", "superbill", "1", "--out", str(superbill), "--service-date", "2026-02-03"]
-    code, _, err = run(capsys, monkeypatch, *args)
+    code, _, err = run(capsys, monkeypatch, "sessions", "add", "1", "--date", start)
     assert code == 0, err
-    assert "02/03/2026" in text(superbill)
+    superbill = tmp_path / "superbill.pdf"
+    code, _, err = run(capsys, monkeypatch, "payments", "superbill", "1", "--out", str(superbill))
+    assert code == 0, err
+    assert today().strftime("%m/%d/%Y") in text(superbill)
     assert "96365" in text(superbill)
 
     code, out, _ = run(capsys, monkeypatch, "requests", "show", "1", "--json")

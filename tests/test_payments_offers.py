@@ -76,14 +76,14 @@ def test_choosing_a_withheld_option_names_the_minimum(prices: PriceList) -> None
     with pytest.raises(InvalidInput) as raised:
         choose_installments(Decimal("1000.00"), 12, START, prices)
     assert raised.value.lines() == [
-        "installments: 12 installments of 83.33 fall below the minimum monthly installment 100.00"
+        "--installments: 12 installments of 83.33 fall below the minimum monthly installment 100.00"
     ]
 
 
 def test_choosing_an_unconfigured_count_lists_the_offered_ones(prices: PriceList) -> None:
     with pytest.raises(InvalidInput) as raised:
         choose_installments(Decimal("1000.00"), 4, START, prices)
-    assert raised.value.lines() == ["installments: 4 is not offered (offered: 3, 6)"]
+    assert raised.value.lines() == ["--installments: 4 is not offered (offered: 3, 6)"]
     assert choose_installments(Decimal("1000.00"), 6, START, prices) == split_evenly(Decimal("1000.00"), 6, START)
 
 
@@ -110,3 +110,24 @@ def test_a_clinic_without_installments_has_no_default(prices: PriceList) -> None
 )
 def test_manufacturer_savings_flag(plan_type: str, treatment: str, status: str) -> None:
     assert manufacturer_savings(plan_type, treatment).status == status
+
+
+def test_the_sample_items_are_the_sum_of_their_codes(prices: PriceList) -> None:
+    assert prices.code_problems() == []
+    assert prices.codes["J0013"] * 56 + prices.codes["99213"] + prices.codes["99415"] == Decimal("900.00")
+
+
+def test_a_clinic_file_whose_prices_do_not_add_up_is_refused_one_line_each() -> None:
+    from importlib import resources
+
+    from coverage.clinic import parse_clinic
+
+    text = resources.files("coverage").joinpath("clinic_sample.toml").read_text(encoding="utf-8")
+    text = text.replace('amount = "550.00"', 'amount = "560.00"').replace('J3490 = "150.00"\n', "")
+    text = text.replace('amount = "1250.00"', 'amount = "1200.00"')
+    with pytest.raises(InvalidInput) as raised:
+        parse_clinic(text, None)
+    assert raised.value.lines() == [
+        "<sample clinic>: prices.items.iv_infusion: no price for J3490 in [prices.codes]",
+        "<sample clinic>: prices.items.esketamine_84: amount 1200.00 is not the sum of its codes' prices 1250.00",
+    ]

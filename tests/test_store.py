@@ -28,7 +28,7 @@ from coverage.store.uow import Conflict, UnitOfWork
 RECORD_TABLES = {
     "patients", "coverages", "payers", "courses", "cases", "pa_requests", "determinations", "documents",
     "status_events", "submissions", "answers", "authorizations", "treatment_sessions", "send_tasks",
-    "send_failures", "signoffs", "payment_plans", "payment_plan_installments", "payments",
+    "send_failures", "signoffs", "payment_plans", "payment_plan_installments", "accounts", "ledger_entries",
 }  # fmt: skip
 
 

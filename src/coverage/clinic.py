@@ -57,10 +57,33 @@ class PriceItem(_ClinicModel):
     billing_codes: list[str] = []
 
 
+#: The self-pay price of each billing code (``J0013`` per mg, the others per service), when the
+#: clinic file does not set ``[prices.codes]``.
+DEFAULT_CODE_PRICES: dict[str, Decimal] = {
+    "J0013": Decimal("12.50"),
+    "99213": Decimal("120.00"),
+    "99415": Decimal("80.00"),
+    "96365": Decimal("400.00"),
+    "96366": Decimal("100.00"),
+    "J3490": Decimal("150.00"),
+    "99205": Decimal("300.00"),
+}
+#: Codes billed per unit of drug: their units per session are the session's dose in mg.
+PER_MG_CODES = frozenset({"J0013", "S0013"})
+
+
+def item_dose(key: str) -> int | None:
+    """The esketamine dose of a price item named ``esketamine_<dose>``."""
+    prefix, _, dose = key.partition("_")
+    return int(dose) if prefix == "esketamine" and dose.isdigit() else None
+
+
 class PriceList(_ClinicModel):
     """Self-pay prices and the payment-plan terms the clinic offers."""
 
     items: dict[str, PriceItem]
+    #: The price of each billing code; an item's amount is the sum of its codes' prices.
+    codes: dict[str, Money] = Field(default_factory=lambda: dict(DEFAULT_CODE_PRICES))
     pay_in_full_discount_pct: Annotated[Decimal, Field(ge=0, lt=100)] = Decimal("0")
     installment_counts: list[Annotated[int, Field(ge=2, le=60)]] = [3, 6, 12]
     minimum_installment: Money = Decimal("100.00")
@@ -69,6 +92,37 @@ class PriceList(_ClinicModel):
     @classmethod
     def _sorted_unique(cls, value: list[int]) -> list[int]:
         return sorted(set(value))
+
+    def code_units(self, key: str, code: str) -> int:
+        """Units of ``code`` in one session of item ``key`` (the dose in mg for a per-mg code)."""
+        if code in PER_MG_CODES:
+            dose = item_dose(key)
+            if dose is None:
+                raise ConfigurationError(
+                    f"clinic prices.items.{key}: {code} is billed per mg; name the item esketamine_<dose>"
+                )
+            return dose
+        return 1
+
+    def code_problems(self) -> list[str]:
+        """One line per item whose amount is not the sum of its codes' prices, or that names an unpriced code."""
+        problems = []
+        for key, item in self.items.items():
+            if not item.billing_codes:
+                continue
+            missing = [c for c in item.billing_codes if c not in self.codes]
+            if missing:
+                problems.append(f"prices.items.{key}: no price for {', '.join(missing)} in [prices.codes]")
+                continue
+            if any(c in PER_MG_CODES for c in item.billing_codes) and item_dose(key) is None:
+                problems.append(f"prices.items.{key}: a per-mg code needs an item named esketamine_<dose>")
+                continue
+            parts = sum((self.codes[c] * self.code_units(key, c) for c in item.billing_codes), Decimal("0.00"))
+            if parts != item.amount:
+                problems.append(
+                    f"prices.items.{key}: amount {item.amount} is not the sum of its codes' prices {parts:.2f}"
+                )
+        return problems
 
 
 class Clinic(_ClinicModel):
@@ -100,11 +154,15 @@ def parse_clinic(text: str, source: Path | None) -> Clinic:
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput([f"{label}: not valid TOML: {error}"]) from None
     try:
-        return Clinic.model_validate({**data, "source": source})
+        clinic = Clinic.model_validate({**data, "source": source})
     except ValidationError as error:
         raise InvalidInput(
             [f"{label}: {format_loc(e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)]
         ) from None
+    problems = clinic.prices.code_problems()
+    if problems:
+        raise InvalidInput([f"{label}: {problem}" for problem in problems])
+    return clinic
 
 
 def load_clinic(settings: Settings) -> Clinic:

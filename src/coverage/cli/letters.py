@@ -189,6 +189,18 @@ class _Texts:
     expedited_reason: str | None
 
 
+def _service_dates(values: list[str] | None) -> list[dt.date]:
+    """Sessions given: real dates, none after the clinic's today (a superbill certifies care given)."""
+    from coverage.requests.clocks import clinic_today
+
+    today = clinic_today()
+    dates = [d for d in (_date("--service-date", v) for v in values or ()) if d is not None]
+    future = [d for d in dates if d > today]
+    if future:
+        raise InvalidInput([f"--service-date: {d.isoformat()} is in the future (today is {today})" for d in future])
+    return dates
+
+
 def _money(option: str, value: str) -> Decimal:
     try:
         amount = Decimal(value)
@@ -340,7 +352,7 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
                 "start": start,
                 "description": description,
                 "payments": [_payment(p) for p in payment or ()],
-                "service_dates": [_past_date("--service-date", s) for s in service_date or ()],
+                "service_dates": _service_dates(service_date),
                 "price_item": price_item,
                 "recipient_fax": recipient_fax,
                 "attention": attention,
@@ -367,7 +379,7 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
         start=start,
         description=description,
         payments=[_payment(p) for p in payment or ()],
-        service_dates=[_past_date("--service-date", s) for s in service_date or ()],
+        service_dates=_service_dates(service_date),
         price_item=price_item,
         recipient_fax=recipient_fax,
         attention=attention,
@@ -485,7 +497,10 @@ def _options(
         count = installments if installments is not None else default_installments(clinic.prices)
         # An agreement made today asks for nothing before today: the first installment is due on the
         # later of the course's start and today (lifecycle rule 2), unless --start says otherwise.
-        first_due = _date("--start", start) or max(case.request.start_date or case.as_of, clinic_today())
+        asked = _date("--start", start)
+        if asked is not None and asked < clinic_today():
+            raise InvalidInput([f"--start: {asked.isoformat()} is before today; a plan starts today or later"])
+        first_due = asked or max(case.request.start_date or case.as_of, clinic_today())
         plan = split_evenly(amount, count, first_due)
     options = LetterOptions(
         denial=denial,

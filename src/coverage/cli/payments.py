@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,16 +44,22 @@ payments_app = typer.Typer(
 )
 app.add_typer(payments_app, name="payments")
 
+#: An amount as a clerk types it: digits, at most one decimal point, an optional sign.
+_PLAIN_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+
 By = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: login name).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON; amounts as decimal strings.")]
 
 
 def parse_money(text: str, option: str, problems: list[str]) -> Decimal | None:
-    """A decimal amount typed on the command line; the problem is added to ``problems`` naming ``option``."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        value = None
+    """A plain decimal amount typed on the command line (``1e3`` and ``1,000`` are refused: they are
+    easily meant as something else); the problem is added to ``problems`` naming ``option``."""
+    value = None
+    if _PLAIN_AMOUNT.fullmatch(text.strip()):
+        try:
+            value = Decimal(text.strip())
+        except InvalidOperation:
+            value = None
     if value is None or not value.is_finite():
         problems.append(f"{option}: not an amount: {text!r} (write it like 3600.00)")
         return None
@@ -320,7 +327,7 @@ def plan(
             raise InvalidInput(["REQUEST_ID: --pay-in-full and --agreement need a stored request"])
         _calculator(total, installments, start, as_json)
         return
-    from coverage.services.payments import create_plan, request_offer
+    from coverage.services.payments import check_start, create_plan, request_offer
 
     problems: list[str] = []
     number = _request_id(request_id)
@@ -334,7 +341,8 @@ def plan(
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
-        start_date = first or clinic_today(load_settings().timezone)
+        start_date = first or ctx.ctx.today()
+        check_start(start_date, ctx.ctx.today())  # also for an offer: no plan is shown starting in the past
         if count is None and not pay_in_full:
             offer = request_offer(number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date)
             if as_json:
@@ -372,36 +380,185 @@ PlanArg = Annotated[str, typer.Argument(metavar="PLAN", help="A payment plan's i
 
 @payments_app.command("record")
 def record(
-    plan_id: PlanArg,
+    plan_id: Annotated[
+        str | None, typer.Argument(metavar="[PLAN]", help="The plan paid on (or --patient).", show_default=False)
+    ] = None,
     *,
     amount: Annotated[str, typer.Option("--amount", metavar="AMOUNT", help="Amount received, e.g. 600.00.")],
-    paid_on: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="When it was paid.")],
-    method: Annotated[
-        str | None, typer.Option("--method", help="card, cash, check, hsa, fsa (printed on receipts).")
+    paid_on: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="When it was paid (not in the future).")],
+    method: Annotated[str | None, typer.Option("--method", help="card, cash, check, hsa or fsa.")] = None,
+    patient: Annotated[
+        str | None, typer.Option("--patient", metavar="PATIENT", help="A payment on the patient's account (a deposit).")
     ] = None,
     by: By = None,
     as_json: AsJson = False,
 ) -> None:
-    """Record a payment: it settles the oldest unpaid installment first; more than the balance is refused."""
-    from coverage.services.payments import record_payment
+    """Record a payment on a plan (oldest installment first) or on the account; more than is owed leaves a credit."""
+    from coverage.services.payments import receive_payment
 
     problems: list[str] = []
     value = parse_money(amount, "--amount", problems)
     day = parse_date(paid_on, "--date", problems)
-    if value is not None:
-        problems += money_problems(value, "--amount")
-    if method is not None and not method.strip():
-        problems.append("--method: must not be empty")
+    if (plan_id is None) == (patient is None):
+        problems.append("PLAN: give a plan's id, or --patient for a payment on the account")
+    number = _plan_id(plan_id) if plan_id is not None else None
     if problems:
         raise InvalidInput(problems)
     assert value is not None
     assert day is not None
     with _database() as ctx:
-        stored = record_payment(_plan_id(plan_id), uow=ctx.uow, amount=value, paid_on=day, by=_login(by), method=method)
+        posted = receive_payment(
+            uow=ctx.uow,
+            amount=value,
+            paid_on=day,
+            by=_login(by),
+            ctx=ctx.ctx,
+            method=method,
+            plan_id=number,
+            patient=patient,
+        )
+        today = ctx.ctx.today()
     if as_json:
-        _print_json(stored.to_dict(day))
+        _print_json(posted.to_dict(today))
+    elif posted.plan is not None:
+        print(f"payment {posted.entry.id}: {posted.entry.amount:,} received")
+        print_plan(posted.plan, today)
     else:
-        print_plan(stored, day)
+        print(f"payment {posted.entry.id}: {posted.entry.amount:,} received on the account")
+        print(_balance_line(posted.account.balance))
+
+
+def _balance_line(balance: Decimal) -> str:
+    if balance < 0:
+        return f"credit on account {-balance:,}"
+    return f"balance due {balance:,}"
+
+
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept on the ledger).")]
+PatientArg = Annotated[
+    str, typer.Argument(metavar="PATIENT", help="The patient's id at the clinic.", show_default=False)
+]
+
+
+@payments_app.command("refund")
+def refund(
+    payment_id: Annotated[str, typer.Argument(metavar="PAYMENT", help="The payment refunded.", show_default=False)],
+    *,
+    amount: Annotated[str, typer.Option("--amount", metavar="AMOUNT", help="Amount given back.")],
+    reason: Reason,
+    on: Annotated[
+        str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="When it was given back (default: today).")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Give money back on a payment, to the method it was paid by; at most what is left of it."""
+    from coverage.services.payments import refund_payment
+
+    problems: list[str] = []
+    value = parse_money(amount, "--amount", problems)
+    day = parse_date(on, "--date", problems) if on is not None else None
+    number = option_id("PAYMENT", payment_id)
+    if problems:
+        raise InvalidInput(problems)
+    assert value is not None
+    with _database() as ctx:
+        posted = refund_payment(number, uow=ctx.uow, amount=value, reason=reason, by=_login(by), ctx=ctx.ctx, on=day)
+    if as_json:
+        _print_json(posted.to_dict())
+    else:
+        to = posted.entry.method or "the payer"
+        print(f"refund {posted.entry.id}: {posted.entry.amount:,} to {to} on payment {number}")
+        print(_balance_line(posted.account.balance))
+
+
+@payments_app.command("void")
+def void(
+    entry_id: Annotated[
+        str, typer.Argument(metavar="ENTRY", help="A ledger entry (payment, refund, charge...).", show_default=False)
+    ],
+    *,
+    reason: Reason,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a ledger entry recorded by mistake: a void row names it; nothing is deleted."""
+    from coverage.services.payments import void_entry
+
+    number = option_id("ENTRY", entry_id)
+    with _database() as ctx:
+        posted = void_entry(number, uow=ctx.uow, reason=reason, by=_login(by), ctx=ctx.ctx)
+    if as_json:
+        _print_json(posted.to_dict())
+    else:
+        print(f"entry {number}: voided (void {posted.entry.id})")
+        print(_balance_line(posted.account.balance))
+
+
+@payments_app.command("adjust")
+def adjust(
+    patient: PatientArg,
+    *,
+    amount: Annotated[str, typer.Option("--amount", metavar="AMOUNT", help="Amount taken off what is owed.")],
+    reason: Reason,
+    request: Annotated[
+        str | None, typer.Option("--request", metavar="REQUEST_ID", help="The request the adjustment is for.")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Take an amount off what the account owes (care not given, a write-off); never makes a credit."""
+    from coverage.services.payments import adjust_account
+
+    problems: list[str] = []
+    value = parse_money(amount, "--amount", problems)
+    request_id = option_id("--request", request) if request is not None else None
+    if problems:
+        raise InvalidInput(problems)
+    assert value is not None
+    with _database() as ctx:
+        posted = adjust_account(
+            patient, uow=ctx.uow, amount=value, reason=reason, by=_login(by), ctx=ctx.ctx, request_id=request_id
+        )
+    if as_json:
+        _print_json(posted.to_dict())
+    else:
+        print(f"adjustment {posted.entry.id}: {posted.entry.amount:,}")
+        print(_balance_line(posted.account.balance))
+
+
+@payments_app.command("account")
+def account(patient: PatientArg, as_json: AsJson = False) -> None:
+    """A patient's account: every ledger row (voided ones marked), the totals and the balance or credit."""
+    from coverage.services.payments import get_account
+
+    with _database() as ctx:
+        found = get_account(patient, uow=ctx.uow, ctx=ctx.ctx)
+    if as_json:
+        _print_json(found.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("entry", "date", "kind", "amount", "code", "method", "plan", "refers to", "note", title="ledger")
+    for entry, voided in found.entries:
+        table.add_row(
+            str(entry.id),
+            entry.on.isoformat(),
+            entry.kind + (" (voided)" if voided else ""),
+            f"{entry.amount:,}",
+            entry.code or "",
+            entry.method or "",
+            str(entry.plan_id or ""),
+            str(entry.refers_to or ""),
+            entry.reason or entry.description or "",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"charges {found.charges:,}  adjustments {found.adjustments:,}  payments {found.payments:,}  "
+        f"refunds {found.refunds:,}  [bold]{_balance_line(found.balance)}[/bold]"
+    )
 
 
 @payments_app.command("show")
@@ -464,11 +621,11 @@ def cancel(
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the plan).")] = None,
     by: By = None,
 ) -> None:
-    """Cancel an active plan; its installments and payments stay on record."""
+    """Cancel an active plan; its charges, installments and payments stay on record."""
     from coverage.services.payments import cancel_plan
 
     with _database() as ctx:
-        stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason)
+        stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason, ctx=ctx.ctx)
     print(f"plan {stored.id}: cancelled; {stored.paid} paid, {stored.balance} not collected")
 
 
@@ -502,6 +659,7 @@ def restructure(
             start=first or clinic_today(load_settings().timezone),
             by=_login(by),
             reason=reason,
+            ctx=ctx.ctx,
         )
     if as_json:
         _print_json(stored.to_dict())
@@ -547,8 +705,12 @@ def overdue(
 
 
 Out = Annotated[Path, typer.Option("--out", help="Where to write the PDF.")]
-ServiceDates = Annotated[
-    list[str] | None, typer.Option("--service-date", metavar="YYYY-MM-DD", help="A session to itemize (repeatable).")
+Sessions = Annotated[
+    list[str] | None,
+    typer.Option("--session", metavar="SESSION_ID", help="Only this session (repeatable; see requests show)."),
+]
+Payments = Annotated[
+    list[str] | None, typer.Option("--payment", metavar="PAYMENT_ID", help="Only this payment (repeatable).")
 ]
 
 
@@ -559,15 +721,66 @@ def agreement_pdf(plan_id: PlanArg, out: Out) -> None:
         _render(ctx, _plan_id(plan_id), "payment-plan", out, None)
 
 
-@payments_app.command("receipt")
-def receipt_pdf(plan_id: PlanArg, out: Out, service_date: ServiceDates = None) -> None:
-    """Render the itemized HSA/FSA receipt of the payments received (stored on the request)."""
+def _write(made_pdf: bytes, sha256: str, out: Path) -> None:
+    try:
+        out.write_bytes(made_pdf)
+    except OSError as error:
+        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    print(f"sha256 {sha256.removeprefix('sha256:')} {out}")
+
+
+def _account_paper(
+    kind: str,
+    out: Path,
+    *,
+    patient: str | None = None,
+    request_id: int | None = None,
+    payments: list[str] | None = None,
+    sessions: list[str] | None = None,
+) -> None:
+    from coverage.policies.service import Checker
+    from coverage.services import documents
+    from coverage.services.account_documents import make_account_paper
+    from coverage.store.documents import DocumentStore
+
+    payment_ids = [option_id("--payment", p) for p in payments or ()]
+    session_ids = [option_id("--session", s) for s in sessions or ()]
     with _database() as ctx:
-        _render(ctx, _plan_id(plan_id), "receipt", out, service_date)
+        store = DocumentStore(ctx.settings.documents_location)
+        made = make_account_paper(
+            kind,  # type: ignore[arg-type]
+            uow=ctx.uow,
+            checker=Checker.from_settings(ctx.settings),
+            clinic=ctx.clinic,
+            store=store,
+            ctx=ctx.ctx,
+            patient=patient,
+            request_id=request_id,
+            payment_ids=payment_ids,
+            session_ids=session_ids,
+            template_dir=ctx.settings.template_dir,
+        )
+        pdf = documents.read(made.document, store=store)
+    _write(pdf, made.document.sha256, out)
+
+
+@payments_app.command("statement")
+def statement_pdf(patient: PatientArg, out: Out) -> None:
+    """Render the account statement: every ledger row and the balance (a credit shown as a credit)."""
+    _account_paper("statement", out, patient=patient)
+
+
+@payments_app.command("receipt")
+def receipt_pdf(patient: PatientArg, out: Out, payment: Payments = None, session: Sessions = None) -> None:
+    """Render the itemized HSA/FSA receipt of the payments received (all, or --payment), with --session lines."""
+    _account_paper("receipt", out, patient=patient, payments=payment, sessions=session)
 
 
 @payments_app.command("superbill")
-def superbill_pdf(plan_id: PlanArg, out: Out, service_date: ServiceDates = None) -> None:
-    """Render the superbill for out-of-network reimbursement (stored on the request)."""
-    with _database() as ctx:
-        _render(ctx, _plan_id(plan_id), "superbill", out, service_date)
+def superbill_pdf(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="A stored request's id.")],
+    out: Out,
+    session: Sessions = None,
+) -> None:
+    """Render the superbill of a request's sessions given: one line per code per session date."""
+    _account_paper("superbill", out, request_id=_request_id(request_id), sessions=session)

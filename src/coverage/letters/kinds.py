@@ -76,6 +76,13 @@ KINDS: dict[str, DocumentKind] = {
             ("payments",),
         ),
         DocumentKind(
+            "statement",
+            "STM",
+            "Account statement",
+            "the patient's self-pay account: every ledger row and the balance (priorauth payments statement)",
+            ("ledger",),
+        ),
+        DocumentKind(
             "packet",
             "DOC",
             "Documentation of prior treatment",
@@ -84,7 +91,7 @@ KINDS: dict[str, DocumentKind] = {
     )
 }
 
-LETTER_KINDS: tuple[str, ...] = tuple(name for name in KINDS if name != "packet")
+LETTER_KINDS: tuple[str, ...] = tuple(name for name in KINDS if name not in ("packet", "statement"))
 
 
 def get_kind(name: str) -> DocumentKind:
@@ -112,7 +119,13 @@ def template_name(kind: DocumentKind, case: Case) -> str:
 def check_options(kind: DocumentKind, options: LetterOptions) -> None:
     """Every option the kind needs is present; one problem per missing option."""
     problems = []
-    flags = {"denial": "--denial-reason", "decision": "--decision", "plan": "--total", "payments": "--payment"}
+    flags = {
+        "denial": "--denial-reason",
+        "decision": "--decision",
+        "plan": "--total",
+        "payments": "--payment",
+        "ledger": "payments statement",
+    }
     for field in kind.needs:
         if not getattr(options, field):
             problems.append(f"{field}: the {kind.name} document needs it ({flags[field]})")

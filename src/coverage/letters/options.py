@@ -67,6 +67,30 @@ class Payment:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceItem:
+    """One billing code on one date of service (a superbill's line), at the clinic's price."""
+
+    date: dt.date
+    code: str
+    units: int
+    description: str
+    charge: Decimal
+    modifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine:
+    """One row of an account statement: ``amount`` is what it adds to the balance (credits negative)."""
+
+    date: dt.date
+    entry_id: int
+    kind: str
+    description: str
+    amount: Decimal
+    voided: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Enclosure:
     """A document listed on the fax cover sheet."""
 
@@ -107,6 +131,12 @@ class LetterOptions:
     enclosures: tuple[Enclosure, ...] = ()
     recipient_fax: str | None = None
     recipient_attention: str | None = None
+    #: The sessions given, one code per line (superbill, receipt): they replace ``service_dates``.
+    service_items: tuple[ServiceItem, ...] = ()
+    #: The account's rows, for the statement.
+    ledger: tuple[LedgerLine, ...] = ()
+    #: The account's balance (below zero: a credit); without it, the listed charges less the payments.
+    balance: Decimal | None = None
     #: Why the request is expedited: every letter and the fax cover say "EXPEDITED REVIEW REQUESTED",
     #: the letters' RE line says "EXPEDITED" and their body asks for a decision within ``expedited_hours``.
     #: Without it no document says "expedited" or asks for an urgent decision (lifecycle rule 12).

@@ -311,7 +311,19 @@ def build_context(
     codes = _codes(case, determination, policy, service_day)
     options = dataclasses.replace(options, decision=decision_in_units(options.decision, codes, case))
     lines: tuple[ServiceLine, ...] = ()
-    if kind.name in ("superbill", "receipt") and (kind.name == "superbill" or options.service_dates):
+    if options.service_items:
+        lines = tuple(
+            ServiceLine(
+                date=i.date,
+                codes=(BillingLine(i.code, i.units, i.modifier),),
+                description=i.description,
+                charge=i.charge,
+            )
+            for i in sorted(options.service_items, key=lambda i: i.date)
+        )
+    elif kind.name in ("superbill", "receipt") and (kind.name == "superbill" or options.service_dates):
+        if not options.service_dates:  # a superbill certifies sessions given: never a date guessed
+            raise InvalidInput(["--service-date: a superbill lists the sessions given; name at least one"])
         lines = service_lines(case=case, determination=determination, clinic=clinic, policy=policy, options=options)
     charges = sum((line.charge for line in lines), Decimal("0.00"))
     paid = sum((p.amount for p in options.payments), Decimal("0.00"))
@@ -348,7 +360,7 @@ def build_context(
         "service_lines": lines,
         "total_charges": charges,
         "total_paid": paid,
-        "balance": charges - paid,
+        "balance": options.balance if options.balance is not None else charges - paid,
         "price_item": price_item,
         "total_pages": sum(e.pages for e in options.enclosures) + 1,
         "approved_amount": approved_amount(options.decision, codes) if options.decision is not None else "",

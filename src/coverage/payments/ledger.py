@@ -13,11 +13,11 @@ from typing import Literal
 
 from coverage.payments.plans import Installment, InstallmentStatus, settle
 
-#: ``active`` takes payments; ``cancelled`` and ``restructured`` keep their history but take no
-#: more payments (a restructured plan is replaced by the plan whose ``replaces_plan_id`` names it).
-#: "Paid off" is not a status: it is an active plan whose balance is zero.
-PlanStatus = Literal["active", "cancelled", "restructured"]
-PLAN_STATUSES: tuple[PlanStatus, ...] = ("active", "cancelled", "restructured")
+#: ``active`` takes payments; ``completed`` is paid off (it becomes active again if a payment on it
+#: is voided or refunded); ``cancelled`` and ``restructured`` keep their history but take no more
+#: payments (a restructured plan is replaced by the plan whose ``replaces_plan_id`` names it).
+PlanStatus = Literal["active", "cancelled", "restructured", "completed"]
+PLAN_STATUSES: tuple[PlanStatus, ...] = ("active", "cancelled", "restructured", "completed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +65,33 @@ class PlanRecord:
     close_reason: str | None = None
     #: Payments received on the plans this one replaced (restructuring), oldest first: history only.
     earlier_payments: tuple[PaymentRecord, ...] = ()
+    #: What was refunded of this plan's payments.
+    refunded: Decimal = Decimal("0.00")
+    #: The account's balance: a plan never asks for more (``None``: not known, the plan alone counts).
+    account_balance: Decimal | None = None
+    account_id: int | None = None
 
     @property
     def paid(self) -> Decimal:
-        """Everything received on this plan."""
-        return sum((p.amount for p in self.payments), Decimal("0.00"))
+        """Everything received on this plan, less what was refunded of it."""
+        return sum((p.amount for p in self.payments), Decimal("0.00")) - self.refunded
 
     @property
     def balance(self) -> Decimal:
-        """What is still owed on this plan (a closed plan's balance moved to its replacement or was written off)."""
-        return self.total - self.paid
+        """What this plan still asks for: its total less what was paid on it, never more than the account owes."""
+        owed = self.total - self.paid
+        if self.account_balance is not None:
+            owed = min(owed, self.account_balance)
+        return max(owed, Decimal("0.00"))
 
     def statuses(self) -> tuple[InstallmentStatus, ...]:
-        """Each installment with what has been paid on it, oldest first."""
-        return settle(self.installments, self.paid)
+        """Each installment with what is settled on it, oldest first (what is no longer asked counts as settled)."""
+        return settle(self.installments, self.total - self.balance)
 
     def overdue(self, as_of: dt.date) -> tuple[InstallmentStatus, ...]:
         """Installments of an active plan due before ``as_of`` and not fully paid."""
         if self.status != "active":
-            return ()
+            return ()  # a completed, cancelled or restructured plan asks for nothing
         return tuple(s for s in self.statuses() if s.is_overdue(as_of))
 
     def to_dict(self, as_of: dt.date | None = None) -> dict[str, object]:
@@ -91,6 +99,7 @@ class PlanRecord:
         return {
             "plan_id": self.id,
             "request_id": self.request_id,
+            "account_id": self.account_id,
             "status": self.status,
             "treatment": self.treatment,
             "dose_mg": self.dose_mg,
@@ -98,6 +107,7 @@ class PlanRecord:
             "discount": str(self.discount),
             "total": str(self.total),
             "paid": str(self.paid),
+            "refunded": str(self.refunded),
             "balance": str(self.balance),
             "replaces_plan_id": self.replaces_plan_id,
             "created_at": self.created_at.isoformat(),

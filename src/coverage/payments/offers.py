@@ -171,11 +171,11 @@ def choose_installments(total: Decimal, count: int, start: dt.date, prices: Pric
     configured count below the minimum installment is refused naming the minimum.
     """
     pairs = term_problems(total, count, minimum=prices.minimum_installment)
-    problems = [f"{field}: {problem}" for field, problem in pairs]
+    problems = [f"--{field}: {problem}" for field, problem in pairs]
     if all(field != "installments" for field, _ in pairs) and count not in prices.installment_counts:
         offered = offered_counts(total, prices.installment_counts, prices.minimum_installment)
         choices = ", ".join(str(n) for n in offered) or "none"
-        problems.append(f"installments: {count} is not offered (offered: {choices})")
+        problems.append(f"--installments: {count} is not offered (offered: {choices})")
     if problems:
         raise InvalidInput(problems)
     return split_evenly(total, count, start)

@@ -436,6 +436,13 @@ class RequestDocuments:
         }
         return self.ensure(kind, identity, options)
 
+    def account_paper(self, kind: str, options: LetterOptions, identity: dict[str, Any]) -> Made:
+        """A receipt, superbill or statement made from the account's ledger and the course's sessions.
+
+        Dated the day it is made: the same rows on another day make a new document.
+        """
+        return self.ensure(kind, {**identity, "dated": self.when.today.isoformat()}, options)
+
     def on_request(self, kind: str, options: LetterOptions) -> Made:
         """Any document kind for this request with these options (a clerk's ``letter --request``)."""
         identity = {**self._sending(kind), "options": dataclasses.asdict(options, dict_factory=_plain)}

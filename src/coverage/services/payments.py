@@ -1,34 +1,42 @@
-"""Self-pay services: create, pay, cancel and restructure payment plans; balances and overdue installments.
+"""Self-pay services: the patient's account and its ledger; plans that schedule what the account owes.
 
-Each service opens the unit of work it is given, does its writes and commits once.
-Rules:
+Each service opens the unit of work it is given, takes the account's row first (locked on
+PostgreSQL: concurrent writers to one account queue), does its writes and commits once.
+Rules (the ledger's own in :mod:`coverage.payments.account`):
 
 - a plan is made for a request whose status may move to ``payment_plan`` (not covered, denied,
   appeal lost, authorization expired; see :mod:`coverage.requests.lifecycle`) or is already
-  there, and a request has at most one active plan;
-- from the price list, the installment count must be one the clinic offers and reach the
-  minimum monthly installment; ``pay_in_full`` is one installment of the discounted total; a
-  total typed by hand may use any count from 1 to 60 that reaches the minimum;
-- a payment settles the oldest unpaid installment first; partial payments are fine; a payment
-  above the balance is refused (nothing is carried: record the balance and refund the rest);
-- cancelling keeps the plan, its installments and payments; restructuring closes the plan as
-  ``restructured`` and opens a new one for the remaining balance naming it in
-  ``replaces_plan_id``.
+  there; an account has at most one active plan;
+- making a request's first plan charges its course to the account from the price list, one
+  charge per billing code, once per request; a plan schedules the account's balance, never
+  more: a new plan after a cancelled or restructured one asks only for what is still owed;
+- the installment count must be one the clinic offers and reach the minimum monthly
+  installment (a total typed by hand: any count from 1 to 60 that reaches the minimum), and the
+  first installment is due today or later, on every path (create, restructure, the letters);
+- ``pay_in_full`` posts the discount as an adjustment; a pay-in-full plan cancelled or
+  restructured before it is paid loses its discount (the adjustment is voided);
+- a payment may be on a plan or on the account (a deposit); more than is owed leaves a credit;
+  a plan paid off becomes ``completed`` (and ``active`` again if a payment on it is voided or
+  refunded);
+- cancelling keeps the plan, its charges and payments; restructuring closes the plan as
+  ``restructured`` and opens a new one for what is still owed naming it in ``replaces_plan_id``.
 
-Errors name ids and fields, never patients.
+Errors name ids and options, never patients.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coverage.cases import Case, parse_case_object
 from coverage.clinic import PriceList
 from coverage.errors import IllegalTransition, InvalidInput, NotFound
-from coverage.fields import optional_text
+from coverage.fields import clean_text, optional_text
+from coverage.payments.account import ZERO, Entry, Ledger, check_amount, check_method
 from coverage.payments.ledger import OverdueInstallment, PaymentRecord, PlanRecord, PlanStatus
 from coverage.payments.offers import (
     Course,
@@ -40,45 +48,137 @@ from coverage.payments.offers import (
     manufacturer_savings,
     superbill_suggested,
 )
-from coverage.payments.plans import CENT, Installment, Schedule, discounted, split_evenly, term_problems
+from coverage.payments.plans import Installment, Schedule, discounted, split_evenly
 from coverage.requests import model as m
+from coverage.requests.clocks import clinic_today
 from coverage.requests.lifecycle import PLANNABLE
+from coverage.requests.model import When
 from coverage.services import requests as services
 from coverage.services.context import Context, actor
-from coverage.store.tables import Payment, PaymentPlan, PlanInstallment, utcnow
+from coverage.store.tables import Account, LedgerEntry, PaymentPlan, PlanInstallment, utcnow
 
 if TYPE_CHECKING:
     from coverage.store.uow import UnitOfWork
 
+__all__ = ["check_method"]
 
-#: The longest payment method stored (``payments.method``).
-METHOD_LENGTH = 20
+#: The reason of the adjustment a pay-in-full plan posts.
+DISCOUNT_REASON = "pay-in-full discount"
+
+
+def _context(ctx: Context | None) -> Context:
+    """The caller's context, or the settings' (``PRIORAUTH_TIMEZONE``): never a zone guessed."""
+    if ctx is not None:
+        return ctx
+    from coverage.settings import load_settings
+
+    return Context.from_settings(load_settings())
+
+
+def check_start(start: dt.date, today: dt.date) -> None:
+    """A plan's first due date is today or later: a plan made today asks for nothing in the past."""
+    if start < today:
+        raise InvalidInput(
+            [f"--start: {start.isoformat()} is before today ({today.isoformat()}); a plan starts today or later"]
+        )
 
 
 def _status(plan: PaymentPlan) -> PlanStatus:
-    if plan.status == "cancelled":
-        return "cancelled"
-    if plan.status == "restructured":
-        return "restructured"
+    if plan.status in ("cancelled", "restructured", "completed"):
+        return plan.status  # type: ignore[return-value]
     return "active"
 
 
-def _payment_record(payment: Payment) -> PaymentRecord:
+# --- the account and its ledger ------------------------------------------------------------------
+
+
+def _entry(row: LedgerEntry) -> Entry:
+    return Entry(
+        kind=row.kind,  # type: ignore[arg-type]
+        amount=row.amount,
+        on=row.on_date,
+        id=row.id,
+        method=row.method,
+        code=row.code,
+        units=row.units,
+        description=row.description,
+        reason=row.reason,
+        request_id=row.request_id,
+        plan_id=row.plan_id,
+        refers_to=row.refers_to,
+        recorded_at=row.recorded_at,
+        recorded_by=row.recorded_by,
+    )
+
+
+def _opened(uow: UnitOfWork, account: Account, timezone: str) -> dt.date | None:
+    patient = uow.patients.get(account.patient_id)
+    if patient is None or patient.created_at is None:
+        return None
+    return clinic_today(timezone, now=patient.created_at)
+
+
+def ledger_of(uow: UnitOfWork, account: Account, timezone: str = "America/New_York") -> Ledger:
+    """The domain ledger of a loaded account."""
+    return Ledger([_entry(row) for row in account.entries], opened=_opened(uow, account, timezone))
+
+
+def _account_for(uow: UnitOfWork, patient_id: int, *, create: bool) -> Account | None:
+    """The patient's account, its row locked; made when ``create`` and there is none."""
+    account = uow.accounts.for_patient(patient_id, for_update=True)
+    if account is None and create:
+        now = utcnow()
+        account = uow.accounts.add(Account(patient_id=patient_id, created_at=now, updated_at=now))
+        account.entries = []
+        uow.flush()
+    return account
+
+
+def _post(account: Account, entry: Entry, *, by: str, when: When, plan_id: int | None = None) -> LedgerEntry:
+    """Store one checked entry on the account (and move the account's version)."""
+    row = LedgerEntry(
+        account_id=account.id,
+        kind=entry.kind,
+        amount=entry.amount,
+        on_date=entry.on,
+        method=entry.method,
+        code=entry.code,
+        units=entry.units,
+        description=entry.description,
+        reason=entry.reason,
+        request_id=entry.request_id,
+        plan_id=plan_id if plan_id is not None else entry.plan_id,
+        refers_to=entry.refers_to,
+        recorded_at=when.now,
+        recorded_by=by,
+    )
+    account.entries.append(row)
+    account.updated_at = when.now
+    return row
+
+
+def _payment_record(entry: Entry) -> PaymentRecord:
+    assert entry.id is not None
+    assert entry.recorded_at is not None
     return PaymentRecord(
-        id=payment.id,
-        amount=payment.amount,
-        paid_on=payment.paid_on,
-        method=payment.method,
-        recorded_at=payment.recorded_at,
-        recorded_by=payment.recorded_by,
+        id=entry.id,
+        amount=entry.amount,
+        paid_on=entry.on,
+        method=entry.method,
+        recorded_at=entry.recorded_at,
+        recorded_by=entry.recorded_by or "",
     )
 
 
-def plan_record(plan: PaymentPlan, earlier: list[PaymentPlan] | None = None) -> PlanRecord:
-    """The plain record of a loaded plan (``earlier``: the plans it replaced)."""
+def plan_record(plan: PaymentPlan, ledger: Ledger, earlier: list[PaymentPlan] | None = None) -> PlanRecord:
+    """The plain record of a loaded plan with its payments from the ledger (``earlier``: the plans it replaced)."""
+    earlier_ids = {p.id for p in earlier or ()}
+    payments = ledger.live("payment")
     earlier_payments = sorted(
-        (_payment_record(p) for old in earlier or () for p in old.payments), key=lambda p: (p.paid_on, p.id)
+        (_payment_record(e) for e in payments if e.plan_id in earlier_ids), key=lambda p: (p.paid_on, p.id)
     )
+    mine = [e for e in payments if e.plan_id == plan.id]
+    refunded = sum((ledger.refunded(e.id) for e in mine if e.id is not None), ZERO)
     return PlanRecord(
         id=plan.id,
         request_id=plan.request_id,
@@ -90,7 +190,7 @@ def plan_record(plan: PaymentPlan, earlier: list[PaymentPlan] | None = None) -> 
         total=plan.total,
         start_date=plan.start_date,
         installments=tuple(Installment(i.number, i.due_date, i.amount) for i in plan.installments),
-        payments=tuple(_payment_record(p) for p in plan.payments),
+        payments=tuple(_payment_record(e) for e in sorted(mine, key=lambda e: (e.on, e.id or 0))),
         replaces_plan_id=plan.replaces_plan_id,
         created_at=plan.created_at,
         created_by=plan.created_by,
@@ -98,7 +198,31 @@ def plan_record(plan: PaymentPlan, earlier: list[PaymentPlan] | None = None) -> 
         closed_by=plan.closed_by,
         close_reason=plan.close_reason,
         earlier_payments=tuple(earlier_payments),
+        refunded=refunded,
+        account_balance=ledger.balance,
+        account_id=plan.account_id,
     )
+
+
+def _plan_account(uow: UnitOfWork, plan: PaymentPlan) -> Account:
+    account = uow.accounts.get(plan.account_id, for_update=True)
+    assert account is not None  # a foreign key
+    return account
+
+
+def _record(uow: UnitOfWork, plan: PaymentPlan, account: Account, timezone: str = "America/New_York") -> PlanRecord:
+    return plan_record(plan, ledger_of(uow, account, timezone), uow.plans.chain(plan))
+
+
+def _settle_plans(uow: UnitOfWork, account: Account, ledger: Ledger, when: When, by: str) -> None:
+    """A plan paid off becomes ``completed``; a completed plan that owes again (a void, a refund) is active again."""
+    plans = list(uow.plans.for_account(account.id))
+    for plan in plans:
+        owed = ledger.owed_on_plan(plan.id, plan.total)
+        if plan.status == "active" and owed == 0:
+            plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "completed", when.now, by, "paid off"
+        elif plan.status == "completed" and owed > 0 and not any(p.status == "active" for p in plans):
+            plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "active", None, None, None
 
 
 def _request(uow: UnitOfWork, request_id: int) -> m.Request:
@@ -131,14 +255,12 @@ def _require_active(plan: PaymentPlan, action: str) -> None:
 
 def _money(amount: Decimal, field: str) -> Decimal:
     """A positive amount in whole cents, with two decimal places."""
-    problems = [f"{field}: {problem}" for name, problem in term_problems(amount, 1) if name == "total"]
-    if problems:
-        raise InvalidInput(problems)
-    return amount.quantize(CENT)
+    return check_amount(amount, field)
 
 
 def _new_plan(
     request_id: int,
+    account_id: int,
     schedule: Schedule,
     *,
     treatment: str | None,
@@ -146,10 +268,12 @@ def _new_plan(
     course_total: Decimal,
     discount: Decimal,
     by: str,
+    when: When,
     replaces_plan_id: int | None = None,
 ) -> PaymentPlan:
     plan = PaymentPlan(
         request_id=request_id,
+        account_id=account_id,
         status="active",
         treatment=treatment,
         dose_mg=dose_mg,
@@ -158,19 +282,69 @@ def _new_plan(
         total=schedule.total,
         start_date=schedule.installments[0].due_date,
         replaces_plan_id=replaces_plan_id,
-        created_at=utcnow(),
+        created_at=when.now,
         created_by=by,
     )
     plan.installments = [
         PlanInstallment(number=i.number, due_date=i.due_date, amount=i.amount) for i in schedule.installments
     ]
-    plan.payments = []
     return plan
+
+
+def _options(split: Callable[..., Schedule], *args: Any, **kwargs: Any) -> Schedule:
+    """A schedule whose problems name the command-line options (``--total``, ``--installments``, ``--start``)."""
+    try:
+        return split(*args, **kwargs)
+    except InvalidInput as error:
+        raise InvalidInput([p if p.startswith("--") else f"--{p}" for p in error.problems]) from None
+
+
+def course_charges(course: Course, prices: PriceList, *, on: dt.date, request_id: int | None) -> tuple[Entry, ...]:
+    """The charges of a course: one per billing code of each line (its units for all the sessions).
+
+    A line whose codes' prices do not add up to its price (a price list made by hand) is charged whole.
+    """
+    charges: list[Entry] = []
+    for line in course.lines:
+        codes = line.billing_codes
+        parts = []
+        if codes and all(code in prices.codes for code in codes):
+            for code in codes:
+                units = prices.code_units(line.key, code) * line.sessions
+                parts.append(
+                    Entry(
+                        "charge",
+                        prices.codes[code] * units,
+                        on,
+                        code=code,
+                        units=units,
+                        description=f"{line.description} ({line.sessions} x)",
+                        request_id=request_id,
+                    )
+                )
+        if sum((e.amount for e in parts), ZERO) != line.amount:
+            parts = [
+                Entry(
+                    "charge",
+                    line.amount,
+                    on,
+                    code=codes[0] if len(codes) == 1 else None,
+                    units=line.sessions,
+                    description=f"{line.description} ({line.sessions} x)",
+                    request_id=request_id,
+                )
+            ]
+        charges.extend(parts)
+    return tuple(charges)
 
 
 @dataclass(frozen=True, slots=True)
 class PlanQuote:
-    """The terms a new plan for a request would have; nothing stored."""
+    """The terms a new plan for a request would have; nothing stored.
+
+    ``charges`` are what making the plan posts first (the course, when the request was never
+    charged); the plan schedules the account's balance after them.
+    """
 
     request_id: int
     treatment: str
@@ -178,6 +352,7 @@ class PlanQuote:
     course_total: Decimal
     discount: Decimal
     schedule: Schedule
+    charges: tuple[Entry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,35 +411,56 @@ def request_offer(request_id: int, *, uow: UnitOfWork, prices: PriceList, start:
 def _quote(
     request: m.Request,
     case: Case,
+    ledger: Ledger,
     *,
     prices: PriceList,
     start: dt.date,
+    today: dt.date,
     installments: int | None,
     pay_in_full: bool,
     total: Decimal | None,
 ) -> PlanQuote:
     if pay_in_full == (installments is not None):
-        raise InvalidInput(["installments: give a number of installments or pay in full (one of the two)"])
+        raise InvalidInput(["--installments: give a number of installments or pay in full (one of the two)"])
     _check_plannable(request)
+    assert request.id is not None
+    charged = ledger.charged_for(request.id)
+    charges: tuple[Entry, ...] = ()
     if total is None:
         course = build_course(
             prices, request.treatment, case.request.dose_mg, with_consultation=request.kind == "initial"
         )
         course_total = course.total
+        if not charged:
+            charges = course_charges(course, prices, on=today, request_id=request.id)
     else:
-        course_total = _money(total, "total")
+        course_total = _money(total, "--total")
+        if charged:
+            raise InvalidInput(
+                [f"--total: request {request.id} is charged already; a new plan schedules what the account owes"]
+            )
+        charges = (
+            Entry("charge", course_total, today, description="course at the agreed total", request_id=request.id),
+        )
+    owed = ledger.balance + sum((c.amount for c in charges), ZERO)
+    if owed <= 0:
+        raise IllegalTransition(f"request {request.id}: the account owes nothing (balance {ledger.balance})")
     discount = Decimal("0.00")
     if pay_in_full:
-        discount, price = discounted(course_total, prices.pay_in_full_discount_pct)
-        schedule = split_evenly(price, 1, start)
+        discount, price = discounted(owed, prices.pay_in_full_discount_pct)
+        schedule = _options(split_evenly, price, 1, start)
     elif total is None:
         assert installments is not None
-        schedule = choose_installments(course_total, installments, start, prices)
+        schedule = choose_installments(owed, installments, start, prices)
     else:
         assert installments is not None
-        schedule = split_evenly(course_total, installments, start, minimum=prices.minimum_installment)
-    assert request.id is not None
-    return PlanQuote(request.id, request.treatment, case.request.dose_mg, course_total, discount, schedule)
+        schedule = _options(split_evenly, owed, installments, start, minimum=prices.minimum_installment)
+    return PlanQuote(request.id, request.treatment, case.request.dose_mg, course_total, discount, schedule, charges)
+
+
+def _ledger_for_request(uow: UnitOfWork, request: m.Request, timezone: str) -> Ledger:
+    account = uow.accounts.for_patient(request.patient_id)
+    return ledger_of(uow, account, timezone) if account is not None else Ledger(())
 
 
 def quote_plan(
@@ -276,13 +472,25 @@ def quote_plan(
     installments: int | None = None,
     pay_in_full: bool = False,
     total: Decimal | None = None,
+    ctx: Context | None = None,
 ) -> PlanQuote:
     """Check and compute a plan's terms without storing anything (same rules as :func:`create_plan`)."""
+    ctx = _context(ctx)
+    when = ctx.when()
+    check_start(start, when.today)
     with uow:
         request = _request(uow, request_id)
         case = request_case(request_id, uow=uow)
         return _quote(
-            request, case, prices=prices, start=start, installments=installments, pay_in_full=pay_in_full, total=total
+            request,
+            case,
+            _ledger_for_request(uow, request, ctx.timezone),
+            prices=prices,
+            start=start,
+            today=when.today,
+            installments=installments,
+            pay_in_full=pay_in_full,
+            total=total,
         )
 
 
@@ -300,39 +508,57 @@ def create_plan(
 ) -> PlanRecord:
     """Store a payment plan for a request: ``installments`` monthly at 0%, or ``pay_in_full`` at the discount.
 
-    Without ``total`` the course comes from the price list for the request's treatment and dose.
-    The request moves to ``payment_plan`` (when it is not there yet) in the same transaction as
-    the plan is stored, so neither lands without the other; every rule is checked before the
-    move, so a refused plan leaves the request as it was (also in the in-memory unit of work).
+    The request's first plan charges its course to the patient's account (from the price list for
+    its treatment and dose, or ``total``); the plan schedules the account's balance. The request
+    moves to ``payment_plan`` (when it is not there yet) in the same transaction as the plan is
+    stored; every rule is checked before anything is written (also in the in-memory unit of work).
     """
     by, when = actor(by), ctx.when()
+    check_start(start, when.today)
     with uow:
         request = _request(uow, request_id)
-        plans = uow.plans
-        active = plans.active_for_request(request_id)
+        account = _account_for(uow, request.patient_id, create=True)
+        assert account is not None
+        active = uow.plans.active_for_account(account.id)
         if active is not None:
             raise IllegalTransition(
                 f"request {request_id}: plan {active.id} is active; restructure or cancel it instead"
             )
         case = parse_case_object(request.current_version.document)
         quote = _quote(
-            request, case, prices=prices, start=start, installments=installments, pay_in_full=pay_in_full, total=total
+            request,
+            case,
+            ledger_of(uow, account, ctx.timezone),
+            prices=prices,
+            start=start,
+            today=when.today,
+            installments=installments,
+            pay_in_full=pay_in_full,
+            total=total,
         )
         if request.status != "payment_plan":
             request.move("payment_plan", when, by, reason="self-pay payment plan")
-        plan = plans.add(
+        for charge in quote.charges:
+            _post(account, charge, by=by, when=when)
+        plan = uow.plans.add(
             _new_plan(
                 request_id,
+                account.id,
                 quote.schedule,
                 treatment=quote.treatment,
                 dose_mg=quote.dose_mg,
                 course_total=quote.course_total,
                 discount=quote.discount,
                 by=by,
+                when=when,
             )
         )
         uow.flush()
-        record = plan_record(plan)
+        if quote.discount > 0:
+            discount = Entry("adjustment", quote.discount, when.today, reason=DISCOUNT_REASON, request_id=request_id)
+            _post(account, discount, by=by, when=when, plan_id=plan.id)
+            uow.flush()
+        record = _record(uow, plan, account, ctx.timezone)
         uow.commit()
     return record
 
@@ -341,62 +567,300 @@ def get_plan(plan_id: int, *, uow: UnitOfWork) -> PlanRecord:
     """A stored plan with its schedule, payments, and the payments of the plans it replaced."""
     with uow:
         plan = _get_plan(uow, plan_id)
-        return plan_record(plan, uow.plans.chain(plan))
+        account = uow.accounts.get(plan.account_id)
+        assert account is not None
+        return _record(uow, plan, account)
 
 
 def plans_for_request(request_id: int, *, uow: UnitOfWork) -> list[PlanRecord]:
-    """Every plan of a request (active, cancelled, restructured), oldest first."""
+    """Every plan of a request (active, completed, cancelled, restructured), oldest first."""
     with uow:
         _request(uow, request_id)
-        return [plan_record(p) for p in uow.plans.for_request(request_id)]
+        records = []
+        for plan in uow.plans.for_request(request_id):
+            account = uow.accounts.get(plan.account_id)
+            assert account is not None
+            records.append(plan_record(plan, ledger_of(uow, account)))
+        return records
 
 
 def balance(plan_id: int, *, uow: UnitOfWork) -> Decimal:
-    """What is still owed on a plan."""
+    """What a plan still asks for."""
     return get_plan(plan_id, uow=uow).balance
 
 
-def record_payment(
-    plan_id: int, *, uow: UnitOfWork, amount: Decimal, paid_on: dt.date, by: str, method: str | None = None
-) -> PlanRecord:
-    """Record money received; it settles the oldest unpaid installment first. More than the balance is refused."""
-    by = actor(by)
-    amount = _money(amount, "amount")
-    if method is not None and not 1 <= len(method.strip()) <= METHOD_LENGTH:
-        raise InvalidInput([f"method: 1 to {METHOD_LENGTH} characters (card, cash, check, hsa, fsa)"])
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """A patient's account: its ledger (voided rows marked), the totals, the balance and its plans."""
+
+    account_id: int
+    patient_id: int
+    entries: tuple[tuple[Entry, bool], ...]
+    charges: Decimal
+    adjustments: Decimal
+    payments: Decimal
+    refunds: Decimal
+    balance: Decimal
+    plans: tuple[PlanRecord, ...]
+
+    @property
+    def credit(self) -> Decimal:
+        return max(-self.balance, ZERO)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "account_id": self.account_id,
+            "charges": str(self.charges),
+            "adjustments": str(self.adjustments),
+            "payments": str(self.payments),
+            "refunds": str(self.refunds),
+            "balance": str(self.balance),
+            "credit": str(self.credit),
+            "entries": [{**e.to_dict(), "voided": voided} for e, voided in self.entries],
+            "plans": [
+                {
+                    "plan_id": p.id,
+                    "request_id": p.request_id,
+                    "status": p.status,
+                    "total": str(p.total),
+                    "owed": str(p.balance),
+                }
+                for p in self.plans
+            ],
+        }
+
+
+def account_record(uow: UnitOfWork, account: Account, timezone: str = "America/New_York") -> AccountRecord:
+    """The account's record (inside an open unit of work)."""
+    ledger = ledger_of(uow, account, timezone)
+    return AccountRecord(
+        account_id=account.id,
+        patient_id=account.patient_id,
+        entries=tuple((e, ledger.is_voided(e)) for e in ledger.entries),
+        charges=ledger.total("charge"),
+        adjustments=ledger.total("adjustment"),
+        payments=ledger.total("payment"),
+        refunds=ledger.total("refund"),
+        balance=ledger.balance,
+        plans=tuple(plan_record(p, ledger) for p in uow.plans.for_account(account.id)),
+    )
+
+
+def patient_account(uow: UnitOfWork, patient: str, *, create: bool) -> Account:
+    """A patient's account by the clinic's patient id, its row locked (made when ``create``)."""
+    row = uow.patients.by_external_id(patient.strip())
+    if row is None:
+        raise NotFound("PATIENT: no patient with that id")
+    account = _account_for(uow, row.id, create=create)
+    if account is None:
+        raise NotFound("PATIENT: the patient has no account yet (no plan, no payment)")
+    return account
+
+
+def _entry_account(uow: UnitOfWork, entry_id: int) -> Account:
+    account_id = uow.accounts.by_entry(entry_id)
+    if account_id is None:
+        raise NotFound(f"entry {entry_id}: not found")
+    account = uow.accounts.get(account_id, for_update=True)
+    assert account is not None
+    return account
+
+
+def get_account(patient: str, *, uow: UnitOfWork, ctx: Context | None = None) -> AccountRecord:
+    """A patient's account (by the clinic's patient id)."""
+    timezone = _context(ctx).timezone
     with uow:
-        plans = uow.plans
-        plan = _get_plan(uow, plan_id, for_update=True)
-        _require_active(plan, "take payments")
-        owed = plan_record(plan).balance
-        if amount > owed:
-            raise InvalidInput([f"amount: {amount} is more than the balance {owed} of plan {plan_id}"])
-        plan.payments.append(
-            Payment(
-                plan_id=plan.id,
-                amount=amount,
-                paid_on=paid_on,
-                method=method.strip() if method else None,
-                recorded_at=utcnow(),
-                recorded_by=by,
-            )
+        return account_record(uow, patient_account(uow, patient, create=False), timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """An entry just posted, with the account after it and the plan it is on (if any)."""
+
+    entry: Entry
+    account: AccountRecord
+    plan: PlanRecord | None
+
+    def to_dict(self, as_of: dt.date | None = None) -> dict[str, object]:
+        key = {"payment": "payment_id", "refund": "refund_id", "void": "void_id", "adjustment": "adjustment_id"}
+        return {
+            key.get(self.entry.kind, "entry_id"): self.entry.id,
+            "entry": self.entry.to_dict(),
+            "balance": str(self.account.balance),
+            "credit": str(self.account.credit),
+            "plan": self.plan.to_dict(as_of) if self.plan is not None else None,
+        }
+
+
+def _posted(uow: UnitOfWork, account: Account, row: LedgerEntry, timezone: str) -> Posted:
+    uow.flush()
+    entry = _entry(row)
+    plan = uow.plans.get(entry.plan_id) if entry.plan_id is not None else None
+    return Posted(
+        entry,
+        account_record(uow, account, timezone),
+        _record(uow, plan, account, timezone) if plan is not None else None,
+    )
+
+
+def receive_payment(
+    *,
+    uow: UnitOfWork,
+    amount: Decimal,
+    paid_on: dt.date,
+    by: str,
+    ctx: Context | None = None,
+    method: str | None = None,
+    plan_id: int | None = None,
+    patient: str | None = None,
+) -> Posted:
+    """Money received on a plan (``plan_id``) or on the patient's account (``patient``: a deposit).
+
+    The date is not in the future and not before the patient's first intake; the method one of
+    the five; more than is owed leaves a credit. A plan paid off becomes ``completed``.
+    """
+    ctx = _context(ctx)
+    by, when = actor(by), ctx.when()
+    if (plan_id is None) == (patient is None):
+        raise InvalidInput(["PLAN: give a plan, or --patient for a payment on the account"])
+    with uow:
+        if plan_id is not None:
+            plan = _get_plan(uow, plan_id, for_update=True)
+            account = _plan_account(uow, plan)
+            request_id: int | None = plan.request_id
+        else:
+            assert patient is not None
+            plan, account, request_id = None, patient_account(uow, patient, create=True), None
+        ledger = ledger_of(uow, account, ctx.timezone)
+        entry = ledger.payment(amount, paid_on, today=when.today, method=method, plan_id=plan_id, request_id=request_id)
+        if plan is not None:
+            _require_active(plan, "take payments (a payment on the account: --patient)")
+        row = _post(account, entry, by=by, when=when)
+        uow.flush()
+        _settle_plans(uow, account, ledger_of(uow, account, ctx.timezone), when, by)
+        posted = _posted(uow, account, row, ctx.timezone)
+        uow.commit()
+    return posted
+
+
+def record_payment(
+    plan_id: int,
+    *,
+    uow: UnitOfWork,
+    amount: Decimal,
+    paid_on: dt.date,
+    by: str,
+    method: str | None = None,
+    ctx: Context | None = None,
+) -> PlanRecord:
+    """Money received on a plan; it settles the oldest unpaid installment first (see :func:`receive_payment`)."""
+    posted = receive_payment(uow=uow, amount=amount, paid_on=paid_on, by=by, ctx=ctx, method=method, plan_id=plan_id)
+    assert posted.plan is not None
+    return posted.plan
+
+
+def refund_payment(
+    payment_id: int,
+    *,
+    uow: UnitOfWork,
+    amount: Decimal,
+    reason: str,
+    by: str,
+    ctx: Context | None = None,
+    on: dt.date | None = None,
+) -> Posted:
+    """Money given back on a payment, to the method it was paid by, at most what is left of it."""
+    ctx = _context(ctx)
+    by, when = actor(by), ctx.when()
+    reason = clean_text("--reason", reason)
+    with uow:
+        account = _entry_account(uow, payment_id)
+        ledger = ledger_of(uow, account, ctx.timezone)
+        entry = ledger.refund(payment_id, amount, on or when.today, today=when.today, reason=reason)
+        row = _post(account, entry, by=by, when=when)
+        uow.flush()
+        _settle_plans(uow, account, ledger_of(uow, account, ctx.timezone), when, by)
+        posted = _posted(uow, account, row, ctx.timezone)
+        uow.commit()
+    return posted
+
+
+def void_entry(entry_id: int, *, uow: UnitOfWork, reason: str, by: str, ctx: Context | None = None) -> Posted:
+    """Cancel an entry recorded by mistake: a void row names it; nothing is changed or deleted."""
+    ctx = _context(ctx)
+    by, when = actor(by), ctx.when()
+    reason = clean_text("--reason", reason)
+    with uow:
+        account = _entry_account(uow, entry_id)
+        ledger = ledger_of(uow, account, ctx.timezone)
+        row = _post(account, ledger.void(entry_id, when.today, reason=reason), by=by, when=when)
+        uow.flush()
+        _settle_plans(uow, account, ledger_of(uow, account, ctx.timezone), when, by)
+        posted = _posted(uow, account, row, ctx.timezone)
+        uow.commit()
+    return posted
+
+
+def adjust_account(
+    patient: str,
+    *,
+    uow: UnitOfWork,
+    amount: Decimal,
+    reason: str,
+    by: str,
+    ctx: Context | None = None,
+    request_id: int | None = None,
+) -> Posted:
+    """Take an amount off what the account owes (care not given, a write-off); never makes a credit."""
+    ctx = _context(ctx)
+    by, when = actor(by), ctx.when()
+    reason = clean_text("--reason", reason)
+    with uow:
+        if request_id is not None:
+            _request(uow, request_id)
+        account = patient_account(uow, patient, create=False)
+        ledger = ledger_of(uow, account, ctx.timezone)
+        row = _post(
+            account, ledger.adjustment(amount, when.today, reason=reason, request_id=request_id), by=by, when=when
         )
         uow.flush()
-        record = plan_record(plan, plans.chain(plan))
+        _settle_plans(uow, account, ledger_of(uow, account, ctx.timezone), when, by)
+        posted = _posted(uow, account, row, ctx.timezone)
         uow.commit()
-    return record
+    return posted
 
 
-def cancel_plan(plan_id: int, *, uow: UnitOfWork, by: str, reason: str | None = None) -> PlanRecord:
-    """Close an active plan; its installments and payments stay on record."""
-    by, reason = actor(by), optional_text("--reason", reason)
+def _drop_discount(account: Account, ledger: Ledger, plan: PaymentPlan, *, by: str, when: When, why: str) -> None:
+    """A pay-in-full plan closed before it is paid loses its discount: its adjustment is voided."""
+    for entry in ledger.live("adjustment"):
+        if entry.plan_id == plan.id and entry.reason == DISCOUNT_REASON and entry.id is not None:
+            _post(account, ledger.void(entry.id, when.today, reason=why), by=by, when=when)
+
+
+def _discount_left(ledger: Ledger, plan: PaymentPlan) -> Decimal:
+    return sum(
+        (e.amount for e in ledger.live("adjustment") if e.plan_id == plan.id and e.reason == DISCOUNT_REASON), ZERO
+    )
+
+
+def cancel_plan(
+    plan_id: int, *, uow: UnitOfWork, by: str, reason: str | None = None, ctx: Context | None = None
+) -> PlanRecord:
+    """Close an active plan; its charges, installments and payments stay on record (a pay-in-full
+    plan not paid loses its discount)."""
+    ctx = _context(ctx)
+    by, reason, when = actor(by), optional_text("--reason", reason), ctx.when()
     with uow:
-        plans = uow.plans
         plan = _get_plan(uow, plan_id, for_update=True)
         _require_active(plan, "be cancelled")
-        plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "cancelled", utcnow(), by, reason
+        account = _plan_account(uow, plan)
+        ledger = ledger_of(uow, account, ctx.timezone)
+        _drop_discount(
+            account, ledger, plan, by=by, when=when, why=f"pay-in-full plan {plan.id} cancelled before it was paid"
+        )
+        plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "cancelled", when.now, by, reason
         uow.flush()
-        record = plan_record(plan, plans.chain(plan))
+        record = _record(uow, plan, account, ctx.timezone)
         uow.commit()
     return record
 
@@ -410,59 +874,80 @@ def restructure_plan(
     start: dt.date,
     by: str,
     reason: str | None = None,
+    ctx: Context | None = None,
 ) -> PlanRecord:
-    """Replace an active plan by a new one for its remaining balance; the old plan keeps its payments."""
-    by, reason = actor(by), optional_text("--reason", reason)
+    """Replace an active plan by a new one for what the account still owes; the old plan keeps its payments.
+
+    The new schedule starts today or later, in an installment count the clinic offers. A pay-in-full
+    plan restructured loses its discount.
+    """
+    ctx = _context(ctx)
+    by, reason, when = actor(by), optional_text("--reason", reason), ctx.when()
+    check_start(start, when.today)
     with uow:
-        plans = uow.plans
         plan = _get_plan(uow, plan_id, for_update=True)
         _require_active(plan, "be restructured")
-        remaining = plan_record(plan).balance
-        if remaining <= 0:
+        account = _plan_account(uow, plan)
+        ledger = ledger_of(uow, account, ctx.timezone)
+        owed = ledger.balance + _discount_left(ledger, plan)
+        if owed <= 0:
             raise IllegalTransition(f"plan {plan_id}: is paid in full; nothing to restructure")
-        schedule = split_evenly(remaining, installments, start, minimum=prices.minimum_installment)
-        plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "restructured", utcnow(), by, reason
+        schedule = choose_installments(owed, installments, start, prices)
+        _drop_discount(
+            account, ledger, plan, by=by, when=when, why=f"pay-in-full plan {plan.id} restructured before it was paid"
+        )
+        plan.status, plan.closed_at, plan.closed_by, plan.close_reason = "restructured", when.now, by, reason
         uow.flush()  # the old plan leaves ``active`` before its replacement arrives
-        replacement = plans.add(
+        replacement = uow.plans.add(
             _new_plan(
                 plan.request_id,
+                account.id,
                 schedule,
                 treatment=plan.treatment,
                 dose_mg=plan.dose_mg,
                 course_total=plan.course_total,
-                discount=plan.discount,
+                discount=Decimal("0.00"),
                 by=by,
+                when=when,
                 replaces_plan_id=plan.id,
             )
         )
         uow.flush()
-        record = plan_record(replacement, plans.chain(replacement))
+        record = _record(uow, replacement, account, ctx.timezone)
         uow.commit()
     return record
+
+
+def _plan_records_due(uow: UnitOfWork, as_of: dt.date) -> list[PlanRecord]:
+    records = []
+    for plan in uow.plans.active_with_installments_due_before(as_of):
+        account = uow.accounts.get(plan.account_id)
+        assert account is not None
+        records.append(plan_record(plan, ledger_of(uow, account)))
+    return records
 
 
 def overdue_installments(as_of: dt.date, *, uow: UnitOfWork) -> list[OverdueInstallment]:
     """Unpaid installments of active plans due before ``as_of``, oldest due first."""
     with uow:
         found: list[OverdueInstallment] = []
-        for plan in uow.plans.active_with_installments_due_before(as_of):
-            request = _request(uow, plan.request_id)
+        for record in _plan_records_due(uow, as_of):
+            request = _request(uow, record.request_id)
             found.extend(
                 OverdueInstallment(
-                    plan_id=plan.id,
-                    request_id=plan.request_id,
+                    plan_id=record.id,
+                    request_id=record.request_id,
                     case_id=request.case_id,
                     number=s.number,
                     due_date=s.due_date,
                     remaining=s.remaining,
                     days_overdue=(as_of - s.due_date).days,
                 )
-                for s in plan_record(plan).overdue(as_of)
+                for s in record.overdue(as_of)
             )
     return sorted(found, key=lambda o: (o.due_date, o.plan_id, o.number))
 
 
 def overdue_plans(as_of: dt.date, *, uow: UnitOfWork) -> list[PlanRecord]:
     """Active plans with an installment overdue on ``as_of`` (inside an open unit of work)."""
-    records = (plan_record(plan) for plan in uow.plans.active_with_installments_due_before(as_of))
-    return [record for record in records if record.overdue(as_of)]
+    return [record for record in _plan_records_due(uow, as_of) if record.overdue(as_of)]

@@ -18,6 +18,7 @@ from coverage.requests.lifecycle import FINAL
 from coverage.requests.model import Course, Request
 from coverage.requests.work import Projection, WorkRow
 from coverage.store.repositories import (
+    AccountRepository,
     CourseRepository,
     PatientRepository,
     PayerRepository,
@@ -27,7 +28,7 @@ from coverage.store.repositories import (
     WorkRepository,
     payer_name_key,
 )
-from coverage.store.tables import Coverage, Patient, Payer, PaymentPlan
+from coverage.store.tables import Account, Coverage, Patient, Payer, PaymentPlan
 from coverage.store.uow import UnitOfWork
 
 
@@ -226,6 +227,26 @@ class FakeCourses(CourseRepository):
         return None
 
 
+class FakeAccounts(AccountRepository):
+    def __init__(self) -> None:
+        self.rows: list[Account] = []
+
+    def for_patient(self, patient_id: int, *, for_update: bool = False) -> Account | None:
+        return next((a for a in self.rows if a.patient_id == patient_id), None)
+
+    def get(self, account_id: int, *, for_update: bool = False) -> Account | None:
+        return next((a for a in self.rows if a.id == account_id), None)
+
+    def add(self, account: Account) -> Account:
+        if getattr(account, "entries", None) is None:
+            account.entries = []
+        self.rows.append(account)
+        return account
+
+    def by_entry(self, entry_id: int) -> int | None:
+        return next((a.id for a in self.rows for e in a.entries if e.id == entry_id), None)
+
+
 class FakePlans(PlanRepository):
     def __init__(self) -> None:
         self.rows: list[PaymentPlan] = []
@@ -246,6 +267,9 @@ class FakePlans(PlanRepository):
 
     def active_with_installments_due_before(self, as_of: dt.date) -> Sequence[PaymentPlan]:
         return [p for p in self.rows if p.status == "active" and any(i.due_date < as_of for i in p.installments)]
+
+    def for_account(self, account_id: int) -> Sequence[PaymentPlan]:
+        return [p for p in self.rows if p.account_id == account_id]
 
 
 class FakeWork(WorkRepository):
@@ -287,6 +311,7 @@ class FakeUnitOfWork(UnitOfWork):
     patients: FakePatients
     payers: FakePayers
     plans: FakePlans
+    accounts: FakeAccounts
     work: FakeWork
 
     def __init__(self, projection: Projection | None = None) -> None:
@@ -294,6 +319,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.patients = FakePatients()
         self.payers = FakePayers()
         self.plans = FakePlans()
+        self.accounts = FakeAccounts()
         self.work = FakeWork(self.courses)
         self.projection = projection or Projection()
         self.commits = 0
@@ -343,10 +369,14 @@ class FakeUnitOfWork(UnitOfWork):
             for session in course.sessions:
                 session.course_id = course.id
                 yield session
+        for account in self.accounts.rows:
+            yield account
+            for entry in account.entries:
+                entry.account_id = account.id
+                yield entry
         for plan in self.plans.rows:
             yield plan
             yield from plan.installments
-            yield from plan.payments
 
     def flush(self) -> None:
         # Parents first, so that children can take their parents' ids (as foreign keys).

@@ -17,7 +17,7 @@ from coverage.requests.lifecycle import FINAL
 from coverage.requests.model import Course, Request
 from coverage.requests.work import WorkRow
 from coverage.store import tables as t
-from coverage.store.tables import Coverage, Patient, Payer, PaymentPlan, PlanInstallment
+from coverage.store.tables import Account, Coverage, LedgerEntry, Patient, Payer, PaymentPlan, PlanInstallment
 
 
 def payer_name_key(name: str) -> str:
@@ -216,8 +216,26 @@ class WorkRepository(ABC):
         """Note that every row was worked out with these settings."""
 
 
+class AccountRepository(ABC):
+    """Patients' accounts with their ledgers. ``for_update`` locks the account's row (PostgreSQL):
+    every write to a ledger takes it first, so concurrent writers queue and each sees the others' rows."""
+
+    @abstractmethod
+    def for_patient(self, patient_id: int, *, for_update: bool = False) -> Account | None: ...
+
+    @abstractmethod
+    def get(self, account_id: int, *, for_update: bool = False) -> Account | None: ...
+
+    @abstractmethod
+    def add(self, account: Account) -> Account: ...
+
+    @abstractmethod
+    def by_entry(self, entry_id: int) -> int | None:
+        """The id of the account an entry is on."""
+
+
 class PlanRepository(ABC):
-    """Payment plans with their installments and payments."""
+    """Payment plans with their installments (their payments are ledger entries of the account)."""
 
     @abstractmethod
     def get(self, plan_id: int, *, for_update: bool = False) -> PaymentPlan | None:
@@ -231,6 +249,13 @@ class PlanRepository(ABC):
 
     @abstractmethod
     def active_for_request(self, request_id: int) -> PaymentPlan | None: ...
+
+    @abstractmethod
+    def for_account(self, account_id: int) -> Sequence[PaymentPlan]: ...
+
+    def active_for_account(self, account_id: int) -> PaymentPlan | None:
+        active = [p for p in self.for_account(account_id) if p.status == "active"]
+        return active[-1] if active else None
 
     @abstractmethod
     def active_with_installments_due_before(self, as_of: dt.date) -> Sequence[PaymentPlan]: ...
@@ -562,6 +587,30 @@ class SqlWork(WorkRepository):
         self.session.execute(insert(p).values(id=1, signature=signature))
 
 
+class SqlAccounts(AccountRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_patient(self, patient_id: int, *, for_update: bool = False) -> Account | None:
+        query = select(Account).where(Account.patient_id == patient_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).one_or_none()
+
+    def get(self, account_id: int, *, for_update: bool = False) -> Account | None:
+        query = select(Account).where(Account.id == account_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).one_or_none()
+
+    def add(self, account: Account) -> Account:
+        self.session.add(account)
+        return account
+
+    def by_entry(self, entry_id: int) -> int | None:
+        return self.session.scalar(select(LedgerEntry.account_id).where(LedgerEntry.id == entry_id))
+
+
 class SqlPlans(PlanRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -583,6 +632,10 @@ class SqlPlans(PlanRepository):
     def active_for_request(self, request_id: int) -> PaymentPlan | None:
         query = select(PaymentPlan).where(PaymentPlan.request_id == request_id, PaymentPlan.status == "active")
         return self.session.scalars(query.order_by(PaymentPlan.id.desc()).limit(1)).first()
+
+    def for_account(self, account_id: int) -> Sequence[PaymentPlan]:
+        query = select(PaymentPlan).where(PaymentPlan.account_id == account_id).order_by(PaymentPlan.id)
+        return self.session.scalars(query).all()
 
     def active_with_installments_due_before(self, as_of: dt.date) -> Sequence[PaymentPlan]:
         due = exists().where(PlanInstallment.plan_id == PaymentPlan.id, PlanInstallment.due_date < as_of)

@@ -456,17 +456,67 @@ status_events = Table(
 # --- self-pay -----------------------------------------------------------------------------------
 
 
+class Account(Base):
+    """A patient's self-pay account: one per patient; ``version`` guards every write to its ledger.
+
+    Every write takes the row first (``SELECT ... FOR UPDATE`` on PostgreSQL), so two clerks
+    posting to one account queue instead of both passing a balance check.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Set by every write to the ledger, so the row's ``version`` moves and a stale writer is refused.
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # SQLAlchemy's own class attribute
+
+    entries: Mapped[list[LedgerEntry]] = relationship(order_by="LedgerEntry.id", lazy="selectin")
+
+
+class LedgerEntry(Base):
+    """One row of an account's ledger: a charge, adjustment, payment, refund or void; never changed."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('charge', 'adjustment', 'payment', 'refund', 'void')", name="kind"),
+        CheckConstraint("amount >= 0", name="amount"),
+        CheckConstraint("method IS NULL OR method IN ('card', 'cash', 'check', 'hsa', 'fsa')", name="method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    #: The day of the money: paid, refunded, charged, voided.
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str | None] = mapped_column(String(8))
+    code: Mapped[str | None] = mapped_column(String(16))
+    units: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("pa_requests.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("payment_plans.id"), index=True)
+    #: A refund's payment; a void's entry.
+    refers_to: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(120))
+
+
 class PaymentPlan(Base):
-    """A self-pay plan for a request: the total owed and how it is split."""
+    """A self-pay plan: what the account owes for a request, scheduled in installments."""
 
     __tablename__ = "payment_plans"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'cancelled', 'restructured')", name="status"),
-        CheckConstraint("total > 0 AND discount >= 0 AND course_total >= total", name="amounts"),
-        # One active plan per request, even when two clerks make one at once.
+        CheckConstraint("status IN ('active', 'cancelled', 'restructured', 'completed')", name="status"),
+        CheckConstraint("total > 0 AND discount >= 0", name="amounts"),
+        # One active plan per account, even when two clerks make one at once.
         Index(
             "uq_payment_plans_one_active",
-            "request_id",
+            "account_id",
             unique=True,
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
@@ -475,6 +525,7 @@ class PaymentPlan(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("pa_requests.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     treatment: Mapped[str | None] = mapped_column(String(32))
     dose_mg: Mapped[int | None] = mapped_column(Integer)
@@ -492,7 +543,6 @@ class PaymentPlan(Base):
     close_reason: Mapped[str | None] = mapped_column(Text)
 
     installments: Mapped[list[PlanInstallment]] = relationship(order_by="PlanInstallment.number", lazy="selectin")
-    payments: Mapped[list[Payment]] = relationship(order_by=lambda: [Payment.paid_on, Payment.id], lazy="selectin")
 
 
 class PlanInstallment(Base):
@@ -509,22 +559,6 @@ class PlanInstallment(Base):
     number: Mapped[int] = mapped_column(Integer)
     due_date: Mapped[dt.date] = mapped_column(Date, index=True)
     amount: Mapped[Decimal] = mapped_column(MONEY)
-
-
-class Payment(Base):
-    """Money received against a plan."""
-
-    __tablename__ = "payments"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id"), index=True)
-    amount: Mapped[Decimal] = mapped_column(MONEY)
-    paid_on: Mapped[dt.date] = mapped_column(Date)
-    #: How the patient paid (card, cash, check, hsa, fsa), for the HSA/FSA receipt.
-    method: Mapped[str | None] = mapped_column(String(20))
-    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    recorded_by: Mapped[str] = mapped_column(String(120))
 
 
 # --- the web app: staff accounts, their sessions, and who looked at which patient ----------------

@@ -32,10 +32,12 @@ from coverage.requests.model import Course
 from coverage.requests.work import Projection
 from coverage.store.orm import map_domain
 from coverage.store.repositories import (
+    AccountRepository,
     CourseRepository,
     PatientRepository,
     PayerRepository,
     PlanRepository,
+    SqlAccounts,
     SqlCourses,
     SqlPatients,
     SqlPayers,
@@ -71,6 +73,7 @@ class UnitOfWork(ABC):
     patients: PatientRepository
     payers: PayerRepository
     plans: PlanRepository
+    accounts: AccountRepository
     work: WorkRepository
     #: How each changed course's work rows are worked out when the unit of work commits.
     projection: Projection
@@ -117,6 +120,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.patients = SqlPatients(session)
         self.payers = SqlPayers(session)
         self.plans = SqlPlans(session)
+        self.accounts = SqlAccounts(session)
         self.work = SqlWork(session)
         self._changed: dict[int, Course] = {}
         event.listen(session, "before_flush", self._note_changes)

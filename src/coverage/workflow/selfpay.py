@@ -71,7 +71,7 @@ def accept_offer(
     documents = [plan_paper(request_id, plan.id, "payment-plan", rt=rt)]
     if first_payment and not plan.payments:
         plan = payments.record_payment(
-            plan.id, uow=rt.uow(), amount=plan.installments[0].amount, paid_on=start, by=by, method="card"
+            plan.id, uow=rt.uow(), amount=plan.installments[0].amount, paid_on=start, by=by, method="card", ctx=rt.ctx
         )
     if plan.payments:
         documents.append(plan_paper(request_id, plan.id, "receipt", rt=rt))
