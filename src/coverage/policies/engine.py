@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from coverage.cases import INSTRUMENT_LABELS, Case, MedicationTrial
@@ -104,11 +103,19 @@ class _Facts:
         return trial.outcome == "inadequate_response"
 
 
+_TRIAL_NAMES: dict[tuple[str, str | None], str] = {}
+
+
 def _trial_name(trial: MedicationTrial, drug: Drug | None) -> str:
-    written = trial.drug.strip() or "an unnamed drug"
-    if drug is not None and written.lower() != drug.name.lower():
-        return f"{written} ({drug.name})"
-    return written
+    key = (trial.drug, drug.name if drug is not None else None)
+    name = _TRIAL_NAMES.get(key)
+    if name is None:
+        written = trial.drug.strip() or "an unnamed drug"
+        name = f"{written} ({drug.name})" if drug is not None and written.lower() != drug.name.lower() else written
+        if len(_TRIAL_NAMES) >= 4096:
+            _TRIAL_NAMES.clear()
+        _TRIAL_NAMES[key] = name
+    return name
 
 
 def _why_not_failed(trial: MedicationTrial) -> str:
@@ -129,10 +136,12 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
     as_of = facts.as_of
     episode_start = facts.case.episode_start
     needed_days = min_weeks * 7
+    limit = facts.max_improvement_pct
     counted: dict[str, Drug] = {}
     reasons: list[str] = []
     for trial, drug in facts.trials:
-        if trial.role != role:
+        fields = trial.__dict__
+        if fields["role"] != role:
             continue
         if drug is None:
             reasons.append(f"{_trial_name(trial, drug)} is not in the drug table")
@@ -140,11 +149,17 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
         if drug.role != role:
             reasons.append(f"{_trial_name(trial, drug)} is listed as an {drug.role} agent")
             continue
-        if not facts.failed(trial):
+        outcome, improvement = fields["outcome"], fields["improvement_pct"]
+        if not (
+            outcome == "intolerance"
+            or (improvement <= limit if improvement is not None else outcome == "inadequate_response")
+        ):  # the failure test of _Facts.failed, inline
             reasons.append(f"{_trial_name(trial, drug)} did not fail ({_why_not_failed(trial)})")
             continue
-        end = trial.end if trial.end is not None and trial.end < as_of else as_of
-        start = trial.start
+        end = fields["end"]
+        if end is None or end >= as_of:
+            end = as_of
+        start = fields["start"]
         if current_episode:
             assert episode_start is not None  # the caller reports missing first
             if end < episode_start:
@@ -154,8 +169,8 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
                 )
                 continue
             start = max(start, episode_start)
-        if trial.outcome != "intolerance":
-            if trial.daily_dose_mg < drug.min_adequate_daily_mg:
+        if outcome != "intolerance":
+            if fields["daily_dose_mg"] < drug.min_adequate_daily_mg:
                 dose, floor = _mg(trial.daily_dose_mg), _mg(drug.min_adequate_daily_mg)
                 reasons.append(f"{_trial_name(trial, drug)} {dose}/day is below the {floor} minimum")
                 continue
@@ -266,6 +281,7 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
     as_of = facts.as_of
     reasons: list[str] = []
     ongoing_any = False
+    failed_before: set[int] | None = None  # the drugs of trials that ended before as_of and failed
     for trial, drug in facts.trials:
         if trial.role != "antidepressant" or drug is None or drug.role != "antidepressant":
             continue
@@ -277,14 +293,14 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
         if c.min_days is not None and days < c.min_days:
             reasons.append(f"{name} started {_plural(days, 'day')} ago, {c.min_days} needed")
             continue
-        if c.not_previously_failed and any(
-            other is not trial
-            and other_drug is drug
-            and other.end is not None
-            and other.end < as_of
-            and facts.failed(other)
-            for other, other_drug in facts.trials
-        ):
+        if c.not_previously_failed and failed_before is None:
+            # An ongoing trial never ended before as_of: it is never among these itself.
+            failed_before = {
+                id(other_drug)
+                for other, other_drug in facts.trials
+                if other_drug is not None and other.end is not None and other.end < as_of and facts.failed(other)
+            }
+        if failed_before is not None and id(drug) in failed_before:
             reasons.append(f"{name} already failed in an earlier trial")
             continue
         return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {trial.start.isoformat()}")
@@ -435,7 +451,7 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
     window = c.current_window_days
     # Exact integer arithmetic: improvement = (baseline - current) * 100 / baseline, compared
     # with the threshold's exact fraction by cross-multiplying (both denominators positive).
-    wanted, per = Fraction(c.min_improvement_pct).as_integer_ratio()
+    wanted, per = c.threshold
     comparison = ">" if c.strictly_greater else ">="
     seen: list[str] = []
     for instrument in c.instruments:
@@ -627,6 +643,20 @@ def _compiled(policy: LoadedPolicy, treatment: str, indication: str, kind: str) 
     return compiled
 
 
+def _plan(
+    policy: LoadedPolicy, treatment: str, indication: str, kind: str
+) -> tuple[_CompiledPathway | CriterionResult, _CompiledPathway | CriterionResult]:
+    """The requested pathway and the alternative's (the other treatment, TRD initial): one look-up a case."""
+    key = ("plan", treatment, indication, kind)
+    plan = policy.compiled.get(key)
+    if plan is None:
+        plan = policy.compiled[key] = (
+            _compiled(policy, treatment, indication, kind),
+            _compiled(policy, OTHER_TREATMENT[treatment], "trd", "initial"),
+        )
+    return plan
+
+
 def _compile(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _CompiledPathway:
     terms = policy.policy.for_treatment(treatment)
     pathway = terms.pathway(indication, kind)
@@ -731,7 +761,7 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
     else:
         assert policy is not None  # parse_case requires a policy unless self-pay
         facts = _Facts(case, drugs, policy.policy.max_improvement_pct)
-        compiled = _compiled(policy, treatment, request.indication, request.kind)
+        compiled, other = _plan(policy, treatment, request.indication, request.kind)
         if isinstance(compiled, CriterionResult):
             outcome, criteria = "not_covered", (compiled,)
         else:
@@ -740,7 +770,6 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
             billing = billing_lines(
                 policy.policy.billing_scheme, treatment, request.dose_mg, request.start_date or case.as_of
             )
-        other = _compiled(policy, alternative_treatment, "trd", "initial")
         alternative_outcome = "not_covered" if isinstance(other, CriterionResult) else _outcome_only(facts, other)
 
     next_step = _NEXT_STEPS.get(outcome)
