@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from coverage.cases import INSTRUMENT_LABELS, Case, MedicationTrial
@@ -68,13 +69,12 @@ def _listing(items: list[str]) -> str:
 class _Facts:
     """What the criteria ask of one case, worked out once and shared by every pathway evaluated."""
 
-    __slots__ = ("_codes", "_drugs", "_trials", "as_of", "case", "max_improvement_pct", "results")
+    __slots__ = ("_codes", "_drugs", "_trials", "as_of", "case", "max_improvement_pct")
 
     def __init__(self, case: Case, drugs: DrugTable, max_improvement_pct: float) -> None:
         self.case = case
         self.as_of = case.as_of
         self.max_improvement_pct = max_improvement_pct
-        self.results: dict[str, CriterionResult] = {}
         self._drugs = drugs
         self._trials: list[tuple[MedicationTrial, Drug | None]] | None = None
         self._codes: list[tuple[str, str]] | None = None
@@ -602,7 +602,7 @@ def _bind(criterion: Any) -> Step:
     check = _CHECKS[type(criterion)]
     key_of = _KEYS.get(type(criterion))
     if key_of is None:
-        return lambda facts: check(criterion, facts)
+        return partial(check, criterion)
     answers: dict[object, CriterionResult] = {}
 
     def cached(facts: _Facts) -> CriterionResult:
@@ -643,16 +643,39 @@ def _compiled(policy: LoadedPolicy, treatment: str, indication: str, kind: str) 
     return compiled
 
 
-def _plan(
-    policy: LoadedPolicy, treatment: str, indication: str, kind: str
-) -> tuple[_CompiledPathway | CriterionResult, _CompiledPathway | CriterionResult]:
-    """The requested pathway and the alternative's (the other treatment, TRD initial): one look-up a case."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a case of one (treatment, indication, kind) runs under one policy version.
+
+    ``checks`` are the requested pathway's, in the policy's order. The alternative pathway (the
+    other treatment, TRD initial) needs only its outcome: ``known`` are the positions, in the
+    requested pathway's results, of the criteria it shares with it; ``rest`` are its other
+    criteria, cheapest first.
+    """
+
+    requested: _CompiledPathway | CriterionResult
+    checks: tuple[Step, ...]
+    alternative: _CompiledPathway | CriterionResult
+    known: tuple[int, ...]
+    rest: tuple[Step, ...]
+
+
+def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _Plan:
+    """The plan of a (treatment, indication, kind) under the policy; worked out once per policy version."""
     key = ("plan", treatment, indication, kind)
-    plan = policy.compiled.get(key)
+    plan: _Plan | None = policy.compiled.get(key)
     if plan is None:
-        plan = policy.compiled[key] = (
-            _compiled(policy, treatment, indication, kind),
-            _compiled(policy, OTHER_TREATMENT[treatment], "trd", "initial"),
+        requested = _compiled(policy, treatment, indication, kind)
+        alternative = _compiled(policy, OTHER_TREATMENT[treatment], "trd", "initial")
+        steps = requested.steps if isinstance(requested, _CompiledPathway) else ()
+        position = {content: i for i, (content, _) in enumerate(steps)}
+        others = alternative.cheapest if isinstance(alternative, _CompiledPathway) else ()
+        plan = policy.compiled[key] = _Plan(
+            requested=requested,
+            checks=tuple(step for _, step in steps),
+            alternative=alternative,
+            known=tuple(position[content] for content, _ in others if content in position),
+            rest=tuple(step for content, step in others if content not in position),
         )
     return plan
 
@@ -684,51 +707,28 @@ def _compile(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -
     )
 
 
-def _outcome_only(facts: _Facts, compiled: _CompiledPathway) -> Outcome:
-    """The pathway's outcome alone: answers known for the case first, then the rest cheapest first.
+def _alternative_outcome(plan: _Plan, results: list[CriterionResult], facts: _Facts) -> Outcome:
+    """The alternative pathway's outcome alone: the answers the case already has, then the rest cheapest first.
 
     By the precedence of outcomes the first ``not_met`` decides; the order changes nothing else.
     """
-    known = facts.results
+    alternative = plan.alternative
+    if isinstance(alternative, CriterionResult):
+        return "not_covered"
     missing = False
-    unknown = []
-    for step in compiled.cheapest:
-        result = known.get(step[0])
-        if result is None:
-            unknown.append(step)
-        elif result.status != MET:
-            if result.status == NOT_MET:
-                return "does_not_meet_criteria"
-            missing = True
-    for key, check in unknown:
-        result = known[key] = check(facts)
-        if result.status != MET:
-            if result.status == NOT_MET:
-                return "does_not_meet_criteria"
-            missing = True
-    return "missing_documentation" if missing else compiled.met_outcome
-
-
-def _run(facts: _Facts, compiled: _CompiledPathway) -> tuple[Outcome, tuple[CriterionResult, ...]]:
-    """The pathway's outcome with every criterion's result, in the policy's order."""
-    results = [compiled.coverage]
-    known = facts.results
-    not_met = missing = False
-    for key, check in compiled.steps:
-        result = known.get(key)
-        if result is None:
-            result = known[key] = check(facts)
-        results.append(result)
-        status = result.status
+    for position in plan.known:
+        status = results[position].status
         if status != MET:
             if status == NOT_MET:
-                not_met = True
-            else:
-                missing = True
-    outcome: Outcome = (
-        "does_not_meet_criteria" if not_met else "missing_documentation" if missing else compiled.met_outcome
-    )
-    return outcome, tuple(results)
+                return "does_not_meet_criteria"
+            missing = True
+    for check in plan.rest:
+        status = check(facts).status
+        if status != MET:
+            if status == NOT_MET:
+                return "does_not_meet_criteria"
+            missing = True
+    return "missing_documentation" if missing else alternative.met_outcome
 
 
 _NEXT_STEPS: dict[str, NextStep] = {
@@ -761,16 +761,26 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
     else:
         assert policy is not None  # parse_case requires a policy unless self-pay
         facts = _Facts(case, drugs, policy.policy.max_improvement_pct)
-        compiled, other = _plan(policy, treatment, request.indication, request.kind)
+        plan = _plan(policy, treatment, request.indication, request.kind)
+        compiled = plan.requested
+        results = [check(facts) for check in plan.checks]
         if isinstance(compiled, CriterionResult):
             outcome, criteria = "not_covered", (compiled,)
         else:
-            outcome, criteria = _run(facts, compiled)
+            statuses = [result.status for result in results]
+            outcome = (
+                "does_not_meet_criteria"
+                if NOT_MET in statuses
+                else "missing_documentation"
+                if MISSING in statuses
+                else compiled.met_outcome
+            )
+            criteria = (compiled.coverage, *results)
             authorization_days = compiled.authorization_days
             billing = billing_lines(
                 policy.policy.billing_scheme, treatment, request.dose_mg, request.start_date or case.as_of
             )
-        alternative_outcome = "not_covered" if isinstance(other, CriterionResult) else _outcome_only(facts, other)
+        alternative_outcome = _alternative_outcome(plan, results, facts)
 
     next_step = _NEXT_STEPS.get(outcome)
     if next_step is None:
