@@ -22,6 +22,8 @@ def _units(request: m.Request, dose_mg: int | None) -> tuple[str | None, int]:
     code, per_session = services.units_per_session(request)
     if code is not None and unit_kind(code) == "mg" and dose_mg is not None:
         return code, dose_mg
+    if code in ("G2082", "G2083") and dose_mg is not None:
+        return ("G2082" if dose_mg <= 56 else "G2083"), per_session  # Medicare: by the dose given
     return code, per_session
 
 
@@ -50,7 +52,7 @@ def add(
         code, units = _units(request, dose)
         session = course.add_session(request, day=day, dose_mg=dose, units=units, code=code, when=when, by=by)
         uow.flush()
-        view = session_view(session)
+        view = session_view(session, course)
         uow.commit()
     return view
 
@@ -65,7 +67,7 @@ def void(session_id: int, reason: str, *, uow: UnitOfWork, ctx: Context, by: str
             raise NotFound(f"session {session_id}: no such session")
         session = next(s for s in course.sessions if s.id == session_id)
         course.void_session(session, reason, when, by)
-        view = session_view(session)
+        view = session_view(session, course)
         uow.commit()
     return view
 
@@ -74,4 +76,4 @@ def list_sessions(request_id: int, *, uow: UnitOfWork) -> list[SessionView]:
     """Every session of the request's course, voided ones too, in the order recorded."""
     with uow:
         course, _ = services.load(uow, request_id)
-        return [session_view(s) for s in course.sessions]
+        return [session_view(s, course) for s in course.sessions]

@@ -266,6 +266,7 @@ class FakeWork(WorkRepository):
                 requests[row.request_id].status,
                 requests[row.request_id].urgency,
                 requests[row.request_id].payer_id,
+                requests[row.request_id].coverage_id,
             )
             for rows in self.rows.values()
             for row in rows

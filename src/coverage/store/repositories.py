@@ -172,6 +172,7 @@ class VisibleWork:
     status: str
     urgency: str
     payer_id: int | None
+    coverage_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,6 +542,7 @@ class SqlWork(WorkRepository):
                 r.c.status,
                 r.c.urgency,
                 r.c.payer_id,
+                r.c.coverage_id,
             )
             .join(r, r.c.id == w.c.request_id)
             .where(w.c.visible_from <= as_of, or_(w.c.visible_until.is_(None), w.c.visible_until >= as_of))
@@ -552,6 +554,7 @@ class SqlWork(WorkRepository):
                 row.status,
                 row.urgency,
                 row.payer_id,
+                row.coverage_id,
             )
             for row in self.session.execute(query)
         ]
