@@ -1183,12 +1183,6 @@ def test_custom_policy_reads_its_own_parameters() -> None:
 
 
 def test_windows_near_the_first_representable_date(checker: Checker) -> None:
-    def check(checker: Checker, data: dict[str, Any]) -> Determination:
-        # No policy version is in effect in year 1: the date arithmetic is what is tested here,
-        # under each policy's newest version.
-        case = checker.parse(json.dumps(data))
-        return checker.determine(case, policy=checker.registry.get(case.coverage.policy_id or ""))
-
     data = at(for_policy("standard-commercial", kind="continuation"), "0001-01-05")
     data["patient"]["birth_date"] = "0001-01-01"
     data["request"]["start_date"] = None
