@@ -39,6 +39,10 @@ class LoadedPolicy:
     builtin: bool
     compiled: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (for a worker process) without the engine's cache: the worker compiles its own.
+        return (LoadedPolicy, (self.policy, self.hash, self.source, self.builtin))
+
 
 def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> LoadedPolicy:
     """Validate one policy file's bytes, or raise :class:`InvalidPolicy` naming every problem."""
