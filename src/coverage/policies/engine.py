@@ -14,6 +14,7 @@ from typing import Any
 
 from coverage.cases import INSTRUMENT_LABELS, Case, MedicationTrial
 from coverage.determinations import (
+    OUTCOMES,
     Alternative,
     BillingLine,
     CriterionResult,
@@ -737,6 +738,12 @@ _NEXT_STEPS: dict[str, NextStep] = {
     "no_pa_required": "schedule_treatment",
 }
 _ALTERNATIVE_FITS = frozenset({"meets_criteria", "no_pa_required"})
+#: The ``alternatives`` of a determination: immutable, so one of each is enough.
+_ALTERNATIVES: dict[tuple[str, str], tuple[Alternative]] = {
+    (treatment, outcome): (Alternative(treatment, "trd", outcome),)
+    for treatment in OTHER_TREATMENT
+    for outcome in OUTCOMES
+}
 _SELF_PAY_CRITERIA = (SELF_PAY,)
 
 
@@ -798,5 +805,5 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
         criteria,
         authorization_days,
         billing,
-        (Alternative(alternative_treatment, "trd", alternative_outcome),),
+        _ALTERNATIVES[alternative_treatment, alternative_outcome],
     )
