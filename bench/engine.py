@@ -7,8 +7,9 @@ TRD and MDSI, initial and continuation, brand names, unknown drugs, missing fiel
 on one core (a) ``Case.model_validate_json`` alone and (b) the whole check: validation, the
 format's cross-field rules, and the evaluation with its alternative. Then it writes
 ``--batch-cases`` cases to a JSON Lines file and runs ``priorauth check --batch`` on it in a
-child process, to report that process's peak RSS. Targets: (b) at least 10,000 cases/s,
-ratio at most 3, batch peak RSS under 150 MB.
+child process, to report that process's peak RSS. Targets (issue 13): (b) at least 15,000
+cases/s, ratio at most 2 (moonshot: 20,000 and 1.5), batch peak RSS under 150 MB. Cases are
+dated on or after their policy's first version (earlier ones have no version in effect).
 
 The last line is ``RESULT cases_per_s=<b> validation_per_s=<a> ratio=<b time / a time>``.
 """

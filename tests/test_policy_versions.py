@@ -150,3 +150,18 @@ def test_policies_validate_checks_a_folder_with_the_shipped_versions(tmp_path: P
         f"error: {tmp_path / 'clash.yaml'}: effective_date: standard-commercial versions 2025-06-01 and "
         "2025-06-01b both take effect 2025-06-01"
     ]
+
+
+def test_a_loaded_policy_pickles_without_the_engines_cache(checker: Checker) -> None:
+    import pickle
+
+    policy = checker.registry.get("standard-commercial")
+    assert policy is not None
+    checker.check((EXAMPLES / "EX-01-meets.json").read_text())  # fills the cache
+    assert policy.compiled
+    copy = pickle.loads(pickle.dumps(policy))
+    assert (copy.policy, copy.hash, copy.source, copy.builtin) == (policy.policy, policy.hash, policy.source, True)
+    assert copy.compiled == {}
+    assert Checker(PolicyRegistry([copy]), default_drug_table()).check(
+        (EXAMPLES / "EX-01-meets.json").read_text()
+    ) == checker.check((EXAMPLES / "EX-01-meets.json").read_text())

@@ -178,6 +178,7 @@ HISTORY_FLAGS = tuple(name for name, info in History.model_fields.items() if inf
 
 
 @lru_cache(maxsize=4096)  # a clinic has few prescribers; a batch repeats them
+@lru_cache(maxsize=4096)  # a clinic's cases name the same few prescribers
 def npi_is_valid(npi: str) -> bool:
     """Luhn check over the prefix 80840 and the first nine digits (CMS NPI standard)."""
     if len(npi) != 10 or not npi.isascii() or not npi.isdigit():

@@ -30,6 +30,7 @@ class DrugTable:
     def __init__(self, drugs: list[Drug]) -> None:
         self.drugs = drugs
         self._by_name: dict[str, Drug] = {}
+        self._spelled: dict[str, Drug | None] = {}
         for drug in drugs:
             self._by_name[drug.name.strip().lower()] = drug
             for brand in drug.brand_names:
@@ -37,7 +38,14 @@ class DrugTable:
 
     def resolve(self, name: str) -> Drug | None:
         """The drug a generic or brand name stands for, or ``None`` when the table lacks it."""
-        return self._by_name.get(name.strip().lower())
+        # Each spelling is looked up once (cases repeat the same few); the memo stays bounded.
+        spelled = self._spelled
+        if name in spelled:
+            return spelled[name]
+        if len(spelled) >= 4096:
+            spelled.clear()
+        found = spelled[name] = self._by_name.get(name.strip().lower())
+        return found
 
     @classmethod
     def from_csv(cls, text: str) -> DrugTable:

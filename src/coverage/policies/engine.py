@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from coverage.cases import INSTRUMENT_LABELS, Case, MedicationTrial
 from coverage.determinations import (
+    OUTCOMES,
     Alternative,
     BillingLine,
     CriterionResult,
@@ -69,13 +70,12 @@ def _listing(items: list[str]) -> str:
 class _Facts:
     """What the criteria ask of one case, worked out once and shared by every pathway evaluated."""
 
-    __slots__ = ("_codes", "_drugs", "_trials", "as_of", "case", "max_improvement_pct", "results")
+    __slots__ = ("_codes", "_drugs", "_trials", "as_of", "case", "max_improvement_pct")
 
     def __init__(self, case: Case, drugs: DrugTable, max_improvement_pct: float) -> None:
         self.case = case
         self.as_of = case.as_of
         self.max_improvement_pct = max_improvement_pct
-        self.results: dict[str, CriterionResult] = {}
         self._drugs = drugs
         self._trials: list[tuple[MedicationTrial, Drug | None]] | None = None
         self._codes: list[tuple[str, str]] | None = None
@@ -104,11 +104,19 @@ class _Facts:
         return trial.outcome == "inadequate_response"
 
 
+_TRIAL_NAMES: dict[tuple[str, str | None], str] = {}
+
+
 def _trial_name(trial: MedicationTrial, drug: Drug | None) -> str:
-    written = trial.drug.strip() or "an unnamed drug"
-    if drug is not None and written.lower() != drug.name.lower():
-        return f"{written} ({drug.name})"
-    return written
+    key = (trial.drug, drug.name if drug is not None else None)
+    name = _TRIAL_NAMES.get(key)
+    if name is None:
+        written = trial.drug.strip() or "an unnamed drug"
+        name = f"{written} ({drug.name})" if drug is not None and written.lower() != drug.name.lower() else written
+        if len(_TRIAL_NAMES) >= 4096:
+            _TRIAL_NAMES.clear()
+        _TRIAL_NAMES[key] = name
+    return name
 
 
 def _why_not_failed(trial: MedicationTrial) -> str:
@@ -129,10 +137,12 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
     as_of = facts.as_of
     episode_start = facts.case.episode_start
     needed_days = min_weeks * 7
+    limit = facts.max_improvement_pct
     counted: dict[str, Drug] = {}
     reasons: list[str] = []
     for trial, drug in facts.trials:
-        if trial.role != role:
+        fields = trial.__dict__
+        if fields["role"] != role:
             continue
         if drug is None:
             reasons.append(f"{_trial_name(trial, drug)} is not in the drug table")
@@ -140,11 +150,17 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
         if drug.role != role:
             reasons.append(f"{_trial_name(trial, drug)} is listed as an {drug.role} agent")
             continue
-        if not facts.failed(trial):
+        outcome, improvement = fields["outcome"], fields["improvement_pct"]
+        if not (
+            outcome == "intolerance"
+            or (improvement <= limit if improvement is not None else outcome == "inadequate_response")
+        ):  # the failure test of _Facts.failed, inline
             reasons.append(f"{_trial_name(trial, drug)} did not fail ({_why_not_failed(trial)})")
             continue
-        end = trial.end if trial.end is not None and trial.end < as_of else as_of
-        start = trial.start
+        end = fields["end"]
+        if end is None or end >= as_of:
+            end = as_of
+        start = fields["start"]
         if current_episode:
             assert episode_start is not None  # the caller reports missing first
             if end < episode_start:
@@ -154,8 +170,8 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
                 )
                 continue
             start = max(start, episode_start)
-        if trial.outcome != "intolerance":
-            if trial.daily_dose_mg < drug.min_adequate_daily_mg:
+        if outcome != "intolerance":
+            if fields["daily_dose_mg"] < drug.min_adequate_daily_mg:
                 dose, floor = _mg(trial.daily_dose_mg), _mg(drug.min_adequate_daily_mg)
                 reasons.append(f"{_trial_name(trial, drug)} {dose}/day is below the {floor} minimum")
                 continue
@@ -266,6 +282,7 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
     as_of = facts.as_of
     reasons: list[str] = []
     ongoing_any = False
+    failed_before: set[int] | None = None  # the drugs of trials that ended before as_of and failed
     for trial, drug in facts.trials:
         if trial.role != "antidepressant" or drug is None or drug.role != "antidepressant":
             continue
@@ -277,14 +294,14 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
         if c.min_days is not None and days < c.min_days:
             reasons.append(f"{name} started {_plural(days, 'day')} ago, {c.min_days} needed")
             continue
-        if c.not_previously_failed and any(
-            other is not trial
-            and other_drug is drug
-            and other.end is not None
-            and other.end < as_of
-            and facts.failed(other)
-            for other, other_drug in facts.trials
-        ):
+        if c.not_previously_failed and failed_before is None:
+            # An ongoing trial never ended before as_of: it is never among these itself.
+            failed_before = {
+                id(other_drug)
+                for other, other_drug in facts.trials
+                if other_drug is not None and other.end is not None and other.end < as_of and facts.failed(other)
+            }
+        if failed_before is not None and id(drug) in failed_before:
             reasons.append(f"{name} already failed in an earlier trial")
             continue
         return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {trial.start.isoformat()}")
@@ -421,8 +438,9 @@ def check_suicidality(c: SuicidalityCriterion, facts: _Facts) -> CriterionResult
     )
 
 
-def _percent(value: Fraction) -> str:
-    return f"{float(value):.1f}".rstrip("0").rstrip(".") + "%"
+def _percent(numerator: int, denominator: int) -> str:
+    # int / int is the correctly rounded float of the exact quotient, as float(Fraction) is.
+    return f"{numerator / denominator:.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
@@ -432,7 +450,9 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
         return CriterionResult("response", MISSING, "start of the current course (therapy_start) not documented")
     as_of = facts.as_of
     window = c.current_window_days
-    threshold = Fraction(c.min_improvement_pct)
+    # Exact integer arithmetic: improvement = (baseline - current) * 100 / baseline, compared
+    # with the threshold's exact fraction by cross-multiplying (both denominators positive).
+    wanted, per = c.threshold
     comparison = ">" if c.strictly_greater else ">="
     seen: list[str] = []
     for instrument in c.instruments:
@@ -451,12 +471,13 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
         if baseline.score == 0:
             seen.append(f"{label} baseline is 0")
             continue
-        improvement = Fraction(baseline.score - current.score, baseline.score) * 100
+        gained = (baseline.score - current.score) * 100
         text = (
             f"{label} {baseline.score} on {baseline.date.isoformat()} to {current.score} on "
-            f"{current.date.isoformat()}: {_percent(improvement)} improvement"
+            f"{current.date.isoformat()}: {_percent(gained, baseline.score)} improvement"
         )
-        if improvement > threshold or (not c.strictly_greater and improvement == threshold):
+        left, right = gained * per, wanted * baseline.score
+        if left > right or (not c.strictly_greater and left == right):
             return CriterionResult("response", MET, f"{text}; {comparison} {c.min_improvement_pct:g}% needed")
         seen.append(text)
     if not seen:
@@ -510,14 +531,107 @@ def _coverage_gap(policy: LoadedPolicy, treatment: str, indication: str, kind: s
     return None
 
 
+#: Roughly what each criterion costs: the alternative pathway, which needs only its outcome,
+#: runs its own criteria cheapest first and stops at the first one not met.
+_COST = {
+    "rems": 0,
+    "pregnancy": 0,
+    "substance_use": 0,
+    "prescriber": 0,
+    "continuation_allowed": 0,
+    "age": 1,
+    "suicidality": 1,
+    "contraindications": 1,
+    "diagnosis": 2,
+    "psychosis": 2,
+    "severity": 3,
+    "concurrent_antidepressant": 4,
+    "response": 4,
+    "augmentation_trials": 5,
+    "failed_trials": 5,
+}
+
+Step = Callable[[_Facts], CriterionResult]
+
+
+def _diagnosis_key(facts: _Facts) -> object:
+    return tuple([d.code for d in facts.case.diagnoses or ()])
+
+
+def _psychosis_key(facts: _Facts) -> object:
+    history = facts.case.history
+    codes = tuple([d.code for d in facts.case.diagnoses or ()])
+    if history is None:
+        return codes, None
+    return codes, history.psychosis, history.psychosis_benefit_outweighs_risk
+
+
+def _prescriber_key(facts: _Facts) -> object:
+    prescriber = facts.case.request.prescriber
+    return prescriber.specialty if prescriber is not None else None
+
+
+def _rems_key(facts: _Facts) -> object:
+    request = facts.case.request
+    return request.setting.rems_certified if request.setting is not None else None, request.patient_rems_enrolled
+
+
+def _history_key(facts: _Facts) -> object:
+    history = facts.case.history
+    return None if history is None else tuple(history.__dict__.values())
+
+
+def _pregnancy_key(facts: _Facts) -> object:
+    patient = facts.case.patient
+    return patient.pregnant, patient.sex
+
+
+#: Criteria whose answer depends on a few discrete facts only: each answer is kept by those facts.
+_KEYS: dict[type, Callable[[_Facts], object]] = {
+    DiagnosisCriterion: _diagnosis_key,
+    PsychosisCriterion: _psychosis_key,
+    PrescriberCriterion: _prescriber_key,
+    RemsCriterion: _rems_key,
+    ContraindicationsCriterion: _history_key,
+    SubstanceUseCriterion: _history_key,
+    PregnancyCriterion: _pregnancy_key,
+}
+
+
+def _bind(criterion: Any) -> Step:
+    """The criterion's check with its parameters bound, answers kept by fact where that pays."""
+    check = _CHECKS[type(criterion)]
+    key_of = _KEYS.get(type(criterion))
+    if key_of is None:
+        return partial(check, criterion)
+    answers: dict[object, CriterionResult] = {}
+
+    def cached(facts: _Facts) -> CriterionResult:
+        key = key_of(facts)
+        found = answers.get(key)
+        if found is None:
+            if len(answers) >= 4096:
+                answers.clear()
+            found = answers[key] = check(criterion, facts)
+        return found
+
+    return cached
+
+
 @dataclass(frozen=True, slots=True)
 class _CompiledPathway:
-    """A pathway ready to run: each criterion with its check and its content key."""
+    """A pathway ready to run: each criterion with its content key and its bound check.
+
+    ``cheapest`` holds the same steps, cheapest first, for the alternative's outcome.
+    """
 
     terms: TreatmentPolicy
     pathway: Pathway
     coverage: CriterionResult
-    steps: tuple[tuple[str, Callable[[Any, _Facts], CriterionResult], Any], ...]
+    steps: tuple[tuple[str, Step], ...]
+    cheapest: tuple[tuple[str, Step], ...]
+    met_outcome: Outcome
+    authorization_days: int | None
 
 
 def _compiled(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _CompiledPathway | CriterionResult:
@@ -530,66 +644,92 @@ def _compiled(policy: LoadedPolicy, treatment: str, indication: str, kind: str) 
     return compiled
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a case of one (treatment, indication, kind) runs under one policy version.
+
+    ``checks`` are the requested pathway's, in the policy's order. The alternative pathway (the
+    other treatment, TRD initial) needs only its outcome: ``known`` are the positions, in the
+    requested pathway's results, of the criteria it shares with it; ``rest`` are its other
+    criteria, cheapest first.
+    """
+
+    requested: _CompiledPathway | CriterionResult
+    checks: tuple[Step, ...]
+    alternative: _CompiledPathway | CriterionResult
+    known: tuple[int, ...]
+    rest: tuple[Step, ...]
+
+
+def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _Plan:
+    """The plan of a (treatment, indication, kind) under the policy; worked out once per policy version."""
+    key = ("plan", treatment, indication, kind)
+    plan: _Plan | None = policy.compiled.get(key)
+    if plan is None:
+        requested = _compiled(policy, treatment, indication, kind)
+        alternative = _compiled(policy, OTHER_TREATMENT[treatment], "trd", "initial")
+        steps = requested.steps if isinstance(requested, _CompiledPathway) else ()
+        position = {content: i for i, (content, _) in enumerate(steps)}
+        others = alternative.cheapest if isinstance(alternative, _CompiledPathway) else ()
+        plan = policy.compiled[key] = _Plan(
+            requested=requested,
+            checks=tuple(step for _, step in steps),
+            alternative=alternative,
+            known=tuple(position[content] for content, _ in others if content in position),
+            rest=tuple(step for content, step in others if content not in position),
+        )
+    return plan
+
+
 def _compile(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _CompiledPathway:
     terms = policy.policy.for_treatment(treatment)
     pathway = terms.pathway(indication, kind)
     assert pathway is not None
     pa = "prior authorization required" if terms.prior_authorization else "no prior authorization required"
+    # Steps are shared by content across the policy's pathways, so that a criterion the
+    # alternative repeats is answered once per case.
+    shared: dict[str, Step] = policy.compiled.setdefault("steps", {})
+    steps = []
+    for criterion in pathway.criteria:
+        content = criterion.model_dump_json()
+        step = shared.get(content)
+        if step is None:
+            step = shared[content] = _bind(criterion)
+        steps.append((content, step))
+    order = sorted(range(len(steps)), key=lambda i: _COST[pathway.criteria[i].id])
     return _CompiledPathway(
         terms=terms,
         pathway=pathway,
         coverage=CriterionResult("coverage", MET, f"{TREATMENT_LABELS[treatment]} is covered; {pa}"),
-        steps=tuple((c.model_dump_json(), _CHECKS[type(c)], c) for c in pathway.criteria),
+        steps=tuple(steps),
+        cheapest=tuple(steps[i] for i in order),
+        met_outcome="meets_criteria" if terms.prior_authorization else "no_pa_required",
+        authorization_days=pathway.authorization_days if terms.prior_authorization else None,
     )
 
 
-def _evaluate_pathway(
-    facts: _Facts,
-    policy: LoadedPolicy | None,
-    treatment: str,
-    indication: str,
-    kind: str,
-    *,
-    outcome_only: bool = False,
-) -> tuple[Outcome, tuple[CriterionResult, ...], Pathway | None, TreatmentPolicy | None]:
-    """The outcome of one pathway with its criteria.
+def _alternative_outcome(plan: _Plan, results: list[CriterionResult], facts: _Facts) -> Outcome:
+    """The alternative pathway's outcome alone: the answers the case already has, then the rest cheapest first.
 
-    ``outcome_only`` (the alternative, reported by its outcome alone) stops at the first
-    ``not_met``: by the precedence of outcomes nothing after it can change the answer.
+    By the precedence of outcomes the first ``not_met`` decides; the order changes nothing else.
     """
-    if facts.case.coverage.plan_type == "self_pay":
-        return "not_covered", (SELF_PAY,), None, None
-    assert policy is not None  # parse_case requires a policy unless self-pay
-    compiled = _compiled(policy, treatment, indication, kind)
-    if isinstance(compiled, CriterionResult):
-        return "not_covered", (compiled,), None, None
-    results = [compiled.coverage]
-    # Results by criterion content: the alternative pathway usually repeats most criteria of
-    # the requested one (age, diagnosis, trials, ...), which are then decided once per case.
-    known = facts.results
-    not_met = missing = False
-    for key, check, criterion in compiled.steps:
-        result = known.get(key)
-        if result is None:
-            result = known[key] = check(criterion, facts)
-        results.append(result)
-        if result.status != MET:
-            if result.status == NOT_MET:
-                not_met = True
-                if outcome_only:
-                    break
-            else:
-                missing = True
-    outcome: Outcome
-    if not_met:
-        outcome = "does_not_meet_criteria"
-    elif missing:
-        outcome = "missing_documentation"
-    elif not compiled.terms.prior_authorization:
-        outcome = "no_pa_required"
-    else:
-        outcome = "meets_criteria"
-    return outcome, tuple(results), compiled.pathway, compiled.terms
+    alternative = plan.alternative
+    if isinstance(alternative, CriterionResult):
+        return "not_covered"
+    missing = False
+    for position in plan.known:
+        status = results[position].status
+        if status != MET:
+            if status == NOT_MET:
+                return "does_not_meet_criteria"
+            missing = True
+    for check in plan.rest:
+        status = check(facts).status
+        if status != MET:
+            if status == NOT_MET:
+                return "does_not_meet_criteria"
+            missing = True
+    return "missing_documentation" if missing else alternative.met_outcome
 
 
 _NEXT_STEPS: dict[str, NextStep] = {
@@ -597,6 +737,14 @@ _NEXT_STEPS: dict[str, NextStep] = {
     "missing_documentation": "collect_documentation",
     "no_pa_required": "schedule_treatment",
 }
+_ALTERNATIVE_FITS = frozenset({"meets_criteria", "no_pa_required"})
+#: The ``alternatives`` of a determination: immutable, so one of each is enough.
+_ALTERNATIVES: dict[tuple[str, str], tuple[Alternative]] = {
+    (treatment, outcome): (Alternative(treatment, "trd", outcome),)
+    for treatment in OTHER_TREATMENT
+    for outcome in OUTCOMES
+}
+_SELF_PAY_CRITERIA = (SELF_PAY,)
 
 
 def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Determination:
@@ -606,44 +754,56 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
     ``alternatives`` reports the other treatment evaluated as TRD, initial; no criterion reads
     the dose, so the reference's "esketamine at 56 mg" for an IV request changes nothing here.
     """
-    max_improvement = policy.policy.max_improvement_pct if policy is not None else 25.0
-    facts = _Facts(case, drugs, max_improvement)
     request = case.request
-    outcome, criteria, pathway, terms = _evaluate_pathway(
-        facts, policy, request.treatment, request.indication, request.kind
-    )
-    alternative_treatment = OTHER_TREATMENT[request.treatment]
-    alternative_outcome = _evaluate_pathway(facts, policy, alternative_treatment, "trd", "initial", outcome_only=True)[
-        0
-    ]
+    treatment = request.treatment
+    alternative_treatment = OTHER_TREATMENT[treatment]
+    authorization_days = None
+    billing: tuple[BillingLine, ...] = ()
+    outcome: Outcome
+    alternative_outcome: Outcome
+    criteria: tuple[CriterionResult, ...]
+    if case.coverage.plan_type == "self_pay":
+        outcome, criteria = "not_covered", _SELF_PAY_CRITERIA
+        alternative_outcome = "not_covered"
+    else:
+        assert policy is not None  # parse_case requires a policy unless self-pay
+        facts = _Facts(case, drugs, policy.policy.max_improvement_pct)
+        plan = _plan(policy, treatment, request.indication, request.kind)
+        compiled = plan.requested
+        results = [check(facts) for check in plan.checks]
+        if isinstance(compiled, CriterionResult):
+            outcome, criteria = "not_covered", (compiled,)
+        else:
+            statuses = [result.status for result in results]
+            outcome = (
+                "does_not_meet_criteria"
+                if NOT_MET in statuses
+                else "missing_documentation"
+                if MISSING in statuses
+                else compiled.met_outcome
+            )
+            criteria = (compiled.coverage, *results)
+            authorization_days = compiled.authorization_days
+            billing = billing_lines(
+                policy.policy.billing_scheme, treatment, request.dose_mg, request.start_date or case.as_of
+            )
+        alternative_outcome = _alternative_outcome(plan, results, facts)
 
     next_step = _NEXT_STEPS.get(outcome)
     if next_step is None:
-        next_step = (
-            "consider_alternative"
-            if alternative_outcome in ("meets_criteria", "no_pa_required")
-            else "offer_payment_plan"
-        )
-    authorization_days = None
-    billing: tuple[BillingLine, ...] = ()
-    if pathway is not None and terms is not None and policy is not None:
-        if terms.prior_authorization:
-            authorization_days = pathway.authorization_days
-        billing = billing_lines(
-            policy.policy.billing_scheme, request.treatment, request.dose_mg, request.start_date or case.as_of
-        )
+        next_step = "consider_alternative" if alternative_outcome in _ALTERNATIVE_FITS else "offer_payment_plan"
     return Determination(
-        case_id=case.case_id,
-        policy_id=policy.policy.id if policy is not None else None,
-        policy_version=policy.policy.version if policy is not None else None,
-        policy_hash=policy.hash if policy is not None else None,
-        treatment=request.treatment,
-        indication=request.indication,
-        kind=request.kind,
-        outcome=outcome,
-        next_step=next_step,
-        criteria=criteria,
-        authorization_days=authorization_days,
-        billing=billing,
-        alternatives=(Alternative(alternative_treatment, "trd", alternative_outcome),),
+        case.case_id,
+        policy.policy.id if policy is not None else None,
+        policy.policy.version if policy is not None else None,
+        policy.hash if policy is not None else None,
+        treatment,
+        request.indication,
+        request.kind,
+        outcome,
+        next_step,
+        criteria,
+        authorization_days,
+        billing,
+        _ALTERNATIVES[alternative_treatment, alternative_outcome],
     )

@@ -29,15 +29,19 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 class LoadedPolicy:
     """A validated policy with where it came from and the hash of its file's bytes.
 
-    ``compiled`` is the engine's cache of this policy's pathways, ready to run; it is filled
-    on first use and lives exactly as long as the policy.
+    ``compiled`` is the engine's cache of this policy's pathways, ready to run (and of their
+    criteria's bound checks); it is filled on first use and lives exactly as long as the policy.
     """
 
     policy: Policy
     hash: str
     source: str
     builtin: bool
-    compiled: dict[tuple[str, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    compiled: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (for a worker process) without the engine's cache: the worker compiles its own.
+        return (LoadedPolicy, (self.policy, self.hash, self.source, self.builtin))
 
 
 def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> LoadedPolicy:

@@ -146,6 +146,11 @@ class ResponseCriterion(_PolicyModel):
     instruments: Annotated[list[Instrument], Field(min_length=1)]
     current_window_days: NonNegative = 30
 
+    @cached_property
+    def threshold(self) -> tuple[int, int]:
+        """``min_improvement_pct`` as an exact fraction: (numerator, denominator > 0)."""
+        return self.min_improvement_pct.as_integer_ratio()
+
 
 class ContinuationAllowedCriterion(_PolicyModel):
     id: Literal["continuation_allowed"]

@@ -11,7 +11,7 @@ from typing import IO, Any
 from coverage.cases import Case, parse_case
 from coverage.determinations import Determination
 from coverage.drugs import DrugTable, default_drug_table
-from coverage.errors import InvalidCase
+from coverage.errors import InvalidCase, InvalidInput
 from coverage.policies.engine import evaluate
 from coverage.policies.loader import LoadedPolicy, PolicyRegistry, load_registry
 from coverage.settings import Settings
@@ -56,9 +56,13 @@ class Checker:
         """
         case = self.parse(text)
         policy_id = case.coverage.policy_id
-        if policy_id is not None and not self.registry.in_effect_on(policy_id, case.as_of):
-            raise InvalidCase([self.registry.not_in_effect(policy_id, case.as_of)])
-        return self.determine(case)
+        policy = None
+        if policy_id is not None:
+            try:
+                policy = self.registry.get(policy_id, case.as_of)
+            except InvalidInput as error:
+                raise InvalidCase(error.problems) from None
+        return evaluate(case, policy, self.drugs)
 
 
 def _case_id_of(line: bytes) -> str | None:

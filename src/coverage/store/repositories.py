@@ -390,19 +390,26 @@ class SqlCourses(CourseRepository):
     ) -> Iterator[tuple[int, str]]:
         r, c, cv = t.pa_requests, t.cases, Coverage.__table__
         later = r.alias("later")
-        newer = c.alias("newer")
-        followed = exists().where(later.c.previous_request_id == r.c.id, later.c.status.in_(list(sent)))
-        superseded_by_newer = exists().where(
-            newer.c.request_id == c.c.request_id, newer.c.superseded.is_(False), newer.c.version > c.c.version
+        # Uncorrelated subqueries (hashed by PostgreSQL, whose cursors otherwise favour a plan
+        # that rescans for every row): the requests a sent continuation follows, and the number
+        # of each request's current case version.
+        followed = select(later.c.previous_request_id).where(
+            later.c.previous_request_id.is_not(None), later.c.status.in_(list(sent))
+        )
+        current = (
+            select(c.c.request_id, func.max(c.c.version).label("version"))
+            .where(c.c.superseded.is_(False), c.c.request_id.is_not(None))
+            .group_by(c.c.request_id)
+            .subquery()
         )
         query = (
             select(r.c.id, cast(c.c.document, Text))
             .join(cv, cv.c.id == r.c.coverage_id)
-            .join(c, and_(c.c.request_id == r.c.id, c.c.superseded.is_(False)))
+            .join(current, current.c.request_id == r.c.id)
+            .join(c, and_(c.c.request_id == r.c.id, c.c.version == current.c.version))
             .where(
                 cv.c.policy_id == policy_id,
-                or_(r.c.status.in_(list(statuses)), and_(r.c.status.in_(list(approving)), ~followed)),
-                ~superseded_by_newer,
+                or_(r.c.status.in_(list(statuses)), and_(r.c.status.in_(list(approving)), r.c.id.not_in(followed))),
             )
             .order_by(r.c.id)
             .execution_options(yield_per=batch)  # a server-side cursor on PostgreSQL
