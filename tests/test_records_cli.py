@@ -93,7 +93,7 @@ def test_a_downgrade_needs_yes(cli: Cli) -> None:
     assert cli.fails("db", "downgrade", "base") == [
         "error: --yes: a downgrade to base drops tables and the records in them; confirm with --yes"
     ]
-    assert "latest 0003" in cli("db", "current")
+    assert "latest 0005" in cli("db", "current")
 
 
 def test_first_use_creates_the_embedded_database(

@@ -134,7 +134,7 @@ def test_worker_check_names_an_unmigrated_database_and_passes_a_ready_host(api: 
     env = {"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": SECRET}
     settings = Settings(data_dir=tmp_path / "data", database_url=url, documents_url=str(tmp_path / "docs"))
     problems = worker_problems(settings, env)
-    assert problems == ["the database is at revision none, not 0003_lifecycle: run `priorauth db upgrade`"] or (
+    assert problems == ["the database is at revision none, not 0005_production: run `priorauth db upgrade`"] or (
         len(problems) == 1 and "run `priorauth db upgrade`" in problems[0]
     )
     upgrade(url)

@@ -31,6 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
 Decision = Literal["approved", "partially_approved", "denied", "pended"]
 Channel = Literal["fax", "portal", "phone", "electronic"]
@@ -210,6 +211,8 @@ class SandboxGateway(PayerGateway):
     )
     name: str = "sandbox"
     channel: Channel = "electronic"
+    #: The clinic's time zone: an authorization runs from the day of the decision at the clinic.
+    timezone: str = "America/New_York"
 
     def scenario(self, request_id: int, outcome: str) -> Scenario:
         """What this payer will do with a request."""
@@ -276,7 +279,7 @@ class SandboxGateway(PayerGateway):
         decision: Decision = "approved"
         if scenario == "partial":
             decision, units, days = "partially_approved", max(1, units // 2), max(1, days // 2)
-        valid_from = decided_at.date()
+        valid_from = decided_at.astimezone(ZoneInfo(self.timezone)).date()  # the clinic's day, never UTC's
         return PayerAnswer(
             **common,  # type: ignore[arg-type]
             decision=decision,

@@ -233,6 +233,56 @@ class PlanRepository(ABC):
 # --- SQL ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A flow run as our flows recorded it (ids, states and error types only)."""
+
+    flow_run_id: str
+    flow: str
+    request_id: int | None
+    state: str
+    attempts: int
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    reason: str | None
+
+
+class ClaimRepository(ABC):
+    """Sending claims: at most one run hands a request to a gateway at a time."""
+
+    @abstractmethod
+    def take(
+        self,
+        request_id: int,
+        *,
+        version: int | None,
+        sending: int,
+        claimant: str,
+        now: dt.datetime,
+        stale_before: dt.datetime,
+    ) -> bool:
+        """Claim the request's sending when it is still at ``version`` (when given), still sendable, and
+        unclaimed (or claimed by ``claimant``, or by a claim older than ``stale_before``)."""
+
+    @abstractmethod
+    def release(self, request_id: int, claimant: str) -> None: ...
+
+
+class RunRepository(ABC):
+    """Our flow runs' starts and ends."""
+
+    @abstractmethod
+    def started(self, flow_run_id: str, flow: str, request_id: int | None, at: dt.datetime) -> int:
+        """Note a start (again, after a crash: one more attempt); the number of attempts."""
+
+    @abstractmethod
+    def ended(self, flow_run_id: str, state: str, at: dt.datetime, reason: str | None = None) -> None: ...
+
+    @abstractmethod
+    def unresolved(self, stale_before: dt.datetime) -> list[RunRecord]:
+        """Each request's latest run when it failed, crashed, or is still running since before ``stale_before``."""
+
+
 class SqlPatients(PatientRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -538,3 +588,111 @@ class SqlPlans(PlanRepository):
         due = exists().where(PlanInstallment.plan_id == PaymentPlan.id, PlanInstallment.due_date < as_of)
         query = select(PaymentPlan).where(PaymentPlan.status == "active", due).order_by(PaymentPlan.id)
         return self.session.scalars(query).all()
+
+
+class SqlClaims(ClaimRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def take(
+        self,
+        request_id: int,
+        *,
+        version: int | None,
+        sending: int,
+        claimant: str,
+        now: dt.datetime,
+        stale_before: dt.datetime,
+    ) -> bool:
+        from coverage.requests.lifecycle import SENDABLE
+
+        r, c = t.pa_requests, t.sending_claims
+        # The request's row is locked (PostgreSQL) so two claims for it queue up; on SQLite the
+        # claim's primary key refuses the second writer.
+        found = self.session.execute(
+            select(r.c.version, r.c.status).where(r.c.id == request_id).with_for_update()
+        ).first()
+        if found is None or found.status not in SENDABLE or (version is not None and found.version != version):
+            return False
+        held = self.session.execute(select(c.c.claimant, c.c.claimed_at).where(c.c.request_id == request_id)).first()
+        if held is None:
+            self.session.execute(
+                insert(c).values(request_id=request_id, claimant=claimant, sending=sending, claimed_at=now)
+            )
+            return True
+        if held.claimant != claimant and held.claimed_at >= stale_before:
+            return False
+        taken = self.session.execute(
+            update(c)
+            .where(c.c.request_id == request_id, c.c.claimant == held.claimant, c.c.claimed_at == held.claimed_at)
+            .values(claimant=claimant, sending=sending, claimed_at=now)
+        )
+        return bool(taken.rowcount)  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+
+    def release(self, request_id: int, claimant: str) -> None:
+        c = t.sending_claims
+        self.session.execute(delete(c).where(c.c.request_id == request_id, c.c.claimant == claimant))
+
+
+class SqlRuns(RunRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def started(self, flow_run_id: str, flow: str, request_id: int | None, at: dt.datetime) -> int:
+        w = t.workflow_runs
+        found = self.session.scalar(select(w.c.attempts).where(w.c.flow_run_id == flow_run_id).with_for_update())
+        if found is None:
+            self.session.execute(
+                insert(w).values(
+                    flow_run_id=flow_run_id,
+                    flow=flow,
+                    request_id=request_id,
+                    state="running",
+                    attempts=1,
+                    started_at=at,
+                )
+            )
+            return 1
+        attempts = int(found)
+        self.session.execute(
+            update(w)
+            .where(w.c.flow_run_id == flow_run_id)
+            .values(state="running", attempts=attempts + 1, started_at=at, ended_at=None, reason=None)
+        )
+        return attempts + 1
+
+    def ended(self, flow_run_id: str, state: str, at: dt.datetime, reason: str | None = None) -> None:
+        w = t.workflow_runs
+        self.session.execute(
+            update(w).where(w.c.flow_run_id == flow_run_id).values(state=state, ended_at=at, reason=reason)
+        )
+
+    def unresolved(self, stale_before: dt.datetime) -> list[RunRecord]:
+        w = t.workflow_runs
+        latest = (
+            select(w.c.request_id, func.max(w.c.id).label("id"))
+            .where(w.c.request_id.is_not(None))
+            .group_by(w.c.request_id)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(w)
+            .join(latest, latest.c.id == w.c.id)
+            .where(
+                or_(w.c.state.in_(("failed", "crashed")), (w.c.state == "running") & (w.c.started_at < stale_before))
+            )
+            .order_by(w.c.id)
+        ).mappings()
+        return [
+            RunRecord(
+                row["flow_run_id"],
+                row["flow"],
+                row["request_id"],
+                row["state"],
+                row["attempts"],
+                row["started_at"],
+                row["ended_at"],
+                row["reason"],
+            )
+            for row in rows
+        ]

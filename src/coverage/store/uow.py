@@ -32,14 +32,18 @@ from coverage.requests.model import Course
 from coverage.requests.work import Projection
 from coverage.store.orm import map_domain
 from coverage.store.repositories import (
+    ClaimRepository,
     CourseRepository,
     PatientRepository,
     PayerRepository,
     PlanRepository,
+    RunRepository,
+    SqlClaims,
     SqlCourses,
     SqlPatients,
     SqlPayers,
     SqlPlans,
+    SqlRuns,
     SqlWork,
     WorkRepository,
 )
@@ -72,6 +76,8 @@ class UnitOfWork(ABC):
     payers: PayerRepository
     plans: PlanRepository
     work: WorkRepository
+    claims: ClaimRepository
+    runs: RunRepository
     #: How each changed course's work rows are worked out when the unit of work commits.
     projection: Projection
 
@@ -118,6 +124,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.payers = SqlPayers(session)
         self.plans = SqlPlans(session)
         self.work = SqlWork(session)
+        self.claims = SqlClaims(session)
+        self.runs = SqlRuns(session)
         self._changed: dict[int, Course] = {}
         event.listen(session, "before_flush", self._note_changes)
         return self

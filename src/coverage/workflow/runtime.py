@@ -38,7 +38,12 @@ WORKFLOW_ACTOR = "workflow"
 def sandbox_from_settings(settings: Settings) -> SandboxGateway:
     """The sandbox payer configured by ``PRIORAUTH_SANDBOX_SEED`` and ``PRIORAUTH_SANDBOX_DELAY_HOURS``."""
     delay = dt.timedelta(hours=settings.sandbox_delay_hours)
-    return SandboxGateway(seed=settings.sandbox_seed, delay=delay, expedited_delay=min(delay, dt.timedelta(hours=24)))
+    return SandboxGateway(
+        seed=settings.sandbox_seed,
+        delay=delay,
+        expedited_delay=min(delay, dt.timedelta(hours=24)),
+        timezone=settings.timezone,
+    )
 
 
 @dataclass

@@ -1,0 +1,53 @@
+"""What every flow does at its start and end: note it in the records (``coverage.workflow.runs``).
+
+A flow calls :func:`begin` first; its state hooks note the end. The hooks never raise (a hook's
+error would hide the run's own), and write ids, states and error type names only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from prefect.runtime import flow_run
+
+from coverage.workflow import runs
+from coverage.workflow.runtime import runtime
+
+log = logging.getLogger("coverage.workflow.runs")
+
+
+def run_id() -> str:
+    """This flow run's id (a process's own id outside Prefect's engine)."""
+    return str(flow_run.get_id() or "local")
+
+
+def claimant() -> str:
+    """Who holds a sending claim: this flow run (a retry or a re-run after a crash is the same run)."""
+    return f"flow-run:{run_id()}"
+
+
+def begin(flow: str, request_id: int | None = None) -> int:
+    """Note this run's start in the records; past the attempt cap the run fails."""
+    return runs.begin(run_id(), flow, request_id, rt=runtime())
+
+
+def _hook(state_name: str) -> Callable[[Any, Any, Any], None]:
+    def hook(_flow: Any, run: Any, state: Any) -> None:
+        try:
+            reason = runs.reason_of(getattr(state, "message", None)) if state_name != "completed" else None
+            runs.end(str(run.id), state_name, rt=runtime(), reason=reason)
+        except Exception as error:  # a hook must not hide the run's own outcome
+            log.warning("run %s: its end was not recorded (%s)", run.id, type(error).__name__)
+
+    hook.__name__ = f"record_{state_name}"
+    return hook
+
+
+#: The state hooks every flow gets: ``@flow(..., **HOOKS)``.
+HOOKS: dict[str, Any] = {
+    "on_completion": [_hook("completed")],
+    "on_failure": [_hook("failed")],
+    "on_crashed": [_hook("crashed")],
+}
