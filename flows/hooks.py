@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from prefect.logging.handlers import APILogHandler
 from prefect.runtime import flow_run
 
 from coverage.workflow import runs
@@ -28,8 +29,30 @@ def claimant() -> str:
     return f"flow-run:{run_id()}"
 
 
+class RunLogHandler(APILogHandler):
+    """Prefect's API log handler for our ``coverage.*`` loggers, inside flow and task runs only."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        if FlowRunContext.get() is None and TaskRunContext.get() is None:
+            return  # a command's own log line, not a run's
+        super().emit(record)
+
+
+def route_logs() -> None:
+    """Send the ``coverage.*`` log lines (ids and counts only) of this process's runs to Prefect's run logs,
+    at INFO; they also reach the worker's log through the run's output. Idempotent."""
+    logger = logging.getLogger("coverage")
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+        logger.addHandler(RunLogHandler())
+
+
 def begin(flow: str, request_id: int | None = None) -> int:
-    """Note this run's start in the records; past the attempt cap the run fails."""
+    """Route our log lines to the run, and note this run's start in the records; past the attempt cap it fails."""
+    route_logs()
     return runs.begin(run_id(), flow, request_id, rt=runtime())
 
 

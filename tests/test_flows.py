@@ -170,3 +170,28 @@ def test_a_failed_run_of_a_request_shows_on_the_worklist(workflow_runtime: Runti
     (item,) = [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"]
     assert item.request_id == request_id
     assert item.detail.startswith("prior-authorization run failed (ConnectionError) at ")
+
+
+def test_coverage_log_lines_reach_the_run_s_logs_in_prefect(
+    workflow_runtime: Runtime, run: Run, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    rt = workflow_runtime
+    run(intake.intake_batch(str(dated_samples(tmp_path / "samples", today()))))
+    request_id = _ids(rt)["EX-01-meets"]
+    state = run(prior_authorization.prior_authorization(request_id, return_state=True))  # type: ignore[call-overload]
+    assert state.is_completed()
+    APILogWorker.drain_all()
+
+    async def messages() -> list[str]:
+        async with get_client() as client:
+            found = await client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+        return [f"{log.name}: {log.message}" for log in found]
+
+    lines = run(messages())
+    assert f"coverage.services.sending: request {request_id}: submitted electronically (sending 1)" in lines
