@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     documents_url: str | None = None
     sandbox_seed: int = 0
     sandbox_delay_hours: float = Field(default=48.0, ge=0)
+    #: Seconds the simulated payer takes to accept a packet (a slow gateway, for drills and tests).
+    sandbox_latency_seconds: float = Field(default=0.0, ge=0, le=600)
 
     @field_validator("timezone")
     @classmethod

@@ -10,11 +10,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coverage.requests.lifecycle import FINAL
-from coverage.requests.model import Course, Request
+from coverage.requests.model import Course, Evaluation, Request
 from coverage.requests.work import WorkRow
 from coverage.store import tables as t
 from coverage.store.tables import Coverage, Patient, Payer, PaymentPlan, PlanInstallment
@@ -108,6 +108,19 @@ class CourseRepository(ABC):
     @abstractmethod
     def answer_holder(self, idempotency_key: str) -> int | None:
         """The request that holds an answer applied under this key, if any (voided answers too)."""
+
+    def by_requests(self, request_ids: Collection[int]) -> dict[int, Course]:
+        """The courses holding these requests, by request id (a batch: one query on a database)."""
+        found: dict[int, Course] = {}
+        for request_id in request_ids:
+            course = self.by_request(request_id)
+            if course is not None:
+                found[request_id] = course
+        return found
+
+    def answer_holders(self, idempotency_keys: Collection[str]) -> dict[str, int]:
+        """The request that holds each answer key already applied."""
+        return {k: holder for k in idempotency_keys if (holder := self.answer_holder(k)) is not None}
 
     @abstractmethod
     def submission_holder(self, idempotency_key: str) -> int | None:
@@ -378,6 +391,32 @@ class SqlCourses(CourseRepository):
     def answer_holder(self, idempotency_key: str) -> int | None:
         query = select(t.answers.c.request_id).where(t.answers.c.idempotency_key == idempotency_key)
         return self.session.scalar(query)
+
+    def by_requests(self, request_ids: Collection[int]) -> dict[int, Course]:
+        if not request_ids:
+            return {}
+        r = t.pa_requests
+        holders = dict(
+            self.session.execute(select(r.c.id, r.c.course_id).where(r.c.id.in_(request_ids))).all()
+        )
+        # The evaluations' results are read for every answer (units per session): loaded with the batch.
+        # and so are the events (an answer looks for the last undoable one): no query per answer.
+        requests = selectinload(Course.requests)  # type: ignore[arg-type]  # a mapped attribute
+        options = (
+            requests.selectinload(Request.evaluations).undefer(Evaluation.result),  # type: ignore[arg-type,misc]  # mapped
+            requests.selectinload(Request.events),  # type: ignore[arg-type]  # a mapped attribute
+        )
+        query = select(Course).where(t.courses.c.id.in_(set(holders.values()))).options(*options)
+        courses = self.session.scalars(query).all()
+        by_id = {c.id: c for c in courses}
+        return {request_id: by_id[course_id] for request_id, course_id in holders.items() if course_id in by_id}
+
+    def answer_holders(self, idempotency_keys: Collection[str]) -> dict[str, int]:
+        if not idempotency_keys:
+            return {}
+        a = t.answers
+        query = select(a.c.idempotency_key, a.c.request_id).where(a.c.idempotency_key.in_(idempotency_keys))
+        return {str(key): int(holder) for key, holder in self.session.execute(query).all()}
 
     def submission_holder(self, idempotency_key: str) -> int | None:
         query = select(t.submissions.c.request_id).where(t.submissions.c.idempotency_key == idempotency_key)

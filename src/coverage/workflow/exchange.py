@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from coverage.errors import PriorAuthError
 from coverage.payers.gateways import PayerAnswer, PayerGateway, StatusInquiry, sessions_requested
 from coverage.requests import model as m
 from coverage.requests.lifecycle import APPROVING, WITH_PAYER
@@ -124,23 +123,25 @@ def check_requests(
             outcome.checked.append(request.id)
     answered: set[int] = set()
     for gateway, inquiries in batches.values():
-        for answer in gateway.inquire(inquiries, now=now):
-            try:
-                result = services.record_answer(
-                    answer.request_id, to_answer(answer, rt.ctx), uow=rt.uow(), ctx=rt.ctx, by=by, at=now
-                )
-            except PriorAuthError as error:
-                log.warning("request %s: an answer was not applied (%s)", answer.request_id, type(error).__name__)
-                outcome.skipped.append(answer.request_id)
+        answers = gateway.inquire(inquiries, now=now)
+        if not answers:
+            continue
+        # One unit of work for the whole batch of answers, not one per answer.
+        applied = services.record_answers(
+            [(a.request_id, to_answer(a, rt.ctx)) for a in answers], uow=rt.uow(), ctx=rt.ctx, by=by, at=now
+        )
+        for result in applied:
+            if result.error is not None:
+                log.warning("request %s: an answer was not applied (%s)", result.request_id, result.error)
+                outcome.skipped.append(result.request_id)
                 continue
-            answered.add(answer.request_id)
-            if not result.recorded:
+            answered.add(result.request_id)
+            if not result.recorded or result.status is None:
                 continue
-            status = result.request.stored_status
-            if status == "pended":
-                outcome.pended.append(answer.request_id)
+            if result.status == "pended":
+                outcome.pended.append(result.request_id)
             else:
-                outcome.decided[answer.request_id] = status
+                outcome.decided[result.request_id] = result.status
     for request_id in looked_at:
         due_at = due[request_id]
         if request_id not in answered and due_at is not None and now > due_at:

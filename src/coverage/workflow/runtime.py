@@ -43,6 +43,7 @@ def sandbox_from_settings(settings: Settings) -> SandboxGateway:
         delay=delay,
         expedited_delay=min(delay, dt.timedelta(hours=24)),
         timezone=settings.timezone,
+        latency_seconds=settings.sandbox_latency_seconds,
     )
 
 
