@@ -7,7 +7,7 @@ from prefect import flow, task
 
 from coverage.workflow import denials
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
-from flows.hooks import HOOKS, begin  # the project root is on sys.path wherever flows run
+from flows.hooks import HOOKS, begin, contained  # the project root is on sys.path wherever flows run
 
 
 @task(name="denial-fallback", persist_result=False)
@@ -16,6 +16,7 @@ def fall_back(request_ids: list[int]) -> list[denials.FallbackResult]:
 
 
 @flow(name="denial-fallback", persist_result=False, log_prints=False, **HOOKS)
+@contained
 async def denial_fallback(request_id: int) -> dict[str, object]:
     """Appeal when our documentation answers the denial; else the alternative and a payment plan."""
     begin("denial-fallback", request_id)

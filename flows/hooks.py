@@ -6,13 +6,18 @@ error would hide the run's own), and write ids, states and error type names only
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Callable
-from typing import Any
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from prefect.logging.handlers import APILogHandler
 from prefect.runtime import flow_run
+from prefect.states import Failed
 
+from coverage.errors import PriorAuthError
 from coverage.workflow import runs
 from coverage.workflow.runtime import runtime
 
@@ -74,3 +79,35 @@ HOOKS: dict[str, Any] = {
     "on_failure": [_hook("failed")],
     "on_crashed": [_hook("crashed")],
 }
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def contained(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A flow body whose errors end the run Failed with a PHI-free message, and nothing pickled.
+
+    Prefect's flow engine pickles a raised exception into its result storage (``PREFECT_HOME/storage``,
+    world-readable) even with ``persist_result=False``, and copies its message into the state and its
+    events. So the body's exceptions are caught here: the run ends ``Failed`` with the error's type
+    (and, for our own errors, their one line, which never holds PHI). Crashes (interrupts, a killed
+    process) are not caught: they stay crashes.
+    """
+
+    @functools.wraps(fn)
+    async def body(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except PriorAuthError as error:
+            message = f"{type(error).__name__}: {error.lines()[0] if error.lines() else ''}"
+        except Exception as error:  # any other error: its type only (its message may quote values)
+            message = type(error).__name__
+        log.warning("run %s failed: %s", run_id(), message.split(":", 1)[0])
+        return Failed(message=message)  # type: ignore[return-value]  # Prefect takes a returned state as the run's
+
+    # The flow's parameter types, resolved where the flow is defined (its module's names, not ours).
+    body.__annotations__ = typing.get_type_hints(fn)
+    body.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]  # read by Prefect
+    del body.__wrapped__  # Prefect reads the signature above, not fn's strings
+    return body

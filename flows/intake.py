@@ -8,7 +8,7 @@ from prefect.states import Completed, Failed
 
 from coverage.workflow import intake as service
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
-from flows.hooks import HOOKS, begin  # the project root is on sys.path wherever flows run
+from flows.hooks import HOOKS, begin, contained  # the project root is on sys.path wherever flows run
 
 
 @task(name="count-cases", persist_result=False)
@@ -22,6 +22,7 @@ def intake_cases(path: str, start: int, stop: int) -> service.IntakeSlice:
 
 
 @flow(name="intake-batch", persist_result=False, log_prints=False, **HOOKS)
+@contained
 async def intake_batch(path: str, batch_size: int = 100) -> State[dict[str, int]]:
     """Validate, store and evaluate every case; Failed when any case was refused (counts only in the result;
     each refused case's position and fields at fault are in the run's logs)."""

@@ -13,7 +13,7 @@ from prefect import flow, task
 
 from coverage.services import sending
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
-from flows.hooks import HOOKS, begin, claimant  # the project root is on sys.path wherever flows run
+from flows.hooks import HOOKS, begin, claimant, contained  # the project root is on sys.path wherever flows run
 
 
 @task(name="prepare-documents", persist_result=False)
@@ -46,6 +46,7 @@ def submit_to_payer(prepared: sending.Prepared) -> sending.Prepared:
 
 
 @flow(name="prior-authorization", persist_result=False, log_prints=False, **HOOKS)
+@contained
 async def prior_authorization(request_id: int, sign_off: bool = False) -> dict[str, object]:
     """Re-evaluate, make the documents, stop for a sign-off if required, then submit or open a send task."""
     begin("prior-authorization", request_id)

@@ -8,7 +8,7 @@ from prefect import flow, task
 
 from coverage.workflow import renewals as service
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
-from flows.hooks import HOOKS, begin  # the project root is on sys.path wherever flows run
+from flows.hooks import HOOKS, begin, contained  # the project root is on sys.path wherever flows run
 
 
 @task(name="authorizations-due-for-renewal", persist_result=False)
@@ -23,6 +23,7 @@ def draft_continuations(request_ids: list[int]) -> list[service.Continuation]:
 
 
 @flow(name="renewals", persist_result=False, log_prints=False, **HOOKS)
+@contained
 async def renewals(as_of: dt.date | None = None, batch_size: int = 100) -> dict[str, int]:
     """A continuation for every authorization the worklist says is expiring or ended (as of the clinic's today)."""
     begin("renewals")

@@ -170,6 +170,11 @@ def test_a_failed_run_of_a_request_shows_on_the_worklist(workflow_runtime: Runti
     (item,) = [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"]
     assert item.request_id == request_id
     assert item.detail.startswith("prior-authorization run failed (ConnectionError) at ")
+    # Nothing pickled to Prefect's local result storage: not the result, not the exception.
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+
+    storage = Path(PREFECT_LOCAL_STORAGE_PATH.value())
+    assert not storage.exists() or not any(p.is_file() for p in storage.rglob("*"))
 
 
 def test_coverage_log_lines_reach_the_run_s_logs_in_prefect(

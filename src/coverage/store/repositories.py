@@ -396,9 +396,7 @@ class SqlCourses(CourseRepository):
         if not request_ids:
             return {}
         r = t.pa_requests
-        holders = dict(
-            self.session.execute(select(r.c.id, r.c.course_id).where(r.c.id.in_(request_ids))).all()
-        )
+        holders = dict(self.session.execute(select(r.c.id, r.c.course_id).where(r.c.id.in_(request_ids))).all())
         # The evaluations' results are read for every answer (units per session): loaded with the batch.
         # and so are the events (an answer looks for the last undoable one): no query per answer.
         requests = selectinload(Course.requests)  # type: ignore[arg-type]  # a mapped attribute
