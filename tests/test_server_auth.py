@@ -140,3 +140,21 @@ def test_worker_check_names_an_unmigrated_database_and_passes_a_ready_host(api: 
     upgrade(url)
     assert worker_problems(settings, env) == []
     assert (tmp_path / "docs").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_flow_on_a_worker_for_a_server_refuses_to_start_without_the_records_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What every flow's first step does (``runtime()``): one line, and no empty SQLite file made."""
+    from coverage.workflow.runtime import runtime, use_runtime
+
+    monkeypatch.setenv("PRIORAUTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.delenv("PRIORAUTH_DATABASE_URL", raising=False)
+    use_runtime(None)
+    try:
+        with pytest.raises(ConfigurationError, match=r"^PRIORAUTH_DATABASE_URL: not set"):
+            runtime()
+    finally:
+        use_runtime(None)
+    assert not (tmp_path / "data" / "priorauth.db").exists()
