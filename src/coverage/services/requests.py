@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -629,33 +629,60 @@ def record_answers(
     reported by its error's type; the others are applied. If the batch's commit fails (a clerk
     changed one of the requests meanwhile), the answers are applied one by one instead.
     """
-    by, when = actor(by), ctx.when(at)
-    results: list[BatchAnswer] = []
     try:
         with uow:
-            courses = uow.courses.by_requests({request_id for request_id, _ in answers})
-            holders = uow.courses.answer_holders({a.idempotency_key for _, a in answers if a.idempotency_key})
-            for request_id, answer in answers:
-                problems = _check_answer(answer)
-                if problems:
-                    results.append(BatchAnswer(request_id, None, False, InvalidInput.__name__))
-                    continue
-                if request_id not in courses:
-                    results.append(BatchAnswer(request_id, None, False, NotFound.__name__))
-                    continue
-                try:
-                    request, recorded = _apply_answer(
-                        uow, request_id, answer, ctx=ctx, when=when, by=by, course=courses[request_id], holders=holders
-                    )
-                except PriorAuthError as error:
-                    results.append(BatchAnswer(request_id, None, False, type(error).__name__))
-                    continue
-                results.append(BatchAnswer(request_id, request.stored_status, recorded))
+            results = apply_answers(answers, uow=uow, ctx=ctx, by=by, at=at)
             uow.commit()
         return results
     except (StaleVersion, StorageError):
-        log.info("a batch of %s answers met a concurrent change: applied one by one", len(answers))
-    results = []
+        return record_answers_one_by_one(answers, uow=uow, ctx=ctx, by=by, at=at)
+
+
+def apply_answers(
+    answers: Sequence[tuple[int, AnswerInput]],
+    *,
+    uow: UnitOfWork,
+    ctx: Context,
+    by: str,
+    at: dt.datetime | None = None,
+    courses: Mapping[int, m.Course] | None = None,
+) -> list[BatchAnswer]:
+    """Apply a batch of answers inside an open unit of work (the caller commits); ``courses`` when loaded."""
+    by, when = actor(by), ctx.when(at)
+    results: list[BatchAnswer] = []
+    missing = {request_id for request_id, _ in answers} - set(courses or {})
+    loaded = {**(courses or {}), **(uow.courses.by_requests(missing) if missing else {})}
+    holders = uow.courses.answer_holders({a.idempotency_key for _, a in answers if a.idempotency_key})
+    for request_id, answer in answers:
+        problems = _check_answer(answer)
+        if problems:
+            results.append(BatchAnswer(request_id, None, False, InvalidInput.__name__))
+            continue
+        if request_id not in loaded:
+            results.append(BatchAnswer(request_id, None, False, NotFound.__name__))
+            continue
+        try:
+            request, recorded = _apply_answer(
+                uow, request_id, answer, ctx=ctx, when=when, by=by, course=loaded[request_id], holders=holders
+            )
+        except PriorAuthError as error:
+            results.append(BatchAnswer(request_id, None, False, type(error).__name__))
+            continue
+        results.append(BatchAnswer(request_id, request.stored_status, recorded))
+    return results
+
+
+def record_answers_one_by_one(
+    answers: Sequence[tuple[int, AnswerInput]],
+    *,
+    uow: UnitOfWork,
+    ctx: Context,
+    by: str,
+    at: dt.datetime | None = None,
+) -> list[BatchAnswer]:
+    """Each answer in a unit of work of its own (after a batch met a concurrent change)."""
+    log.info("a batch of %s answers met a concurrent change: applied one by one", len(answers))
+    results: list[BatchAnswer] = []
     for request_id, answer in answers:
         try:
             one = record_answer(request_id, answer, uow=uow, ctx=ctx, by=by, at=at)

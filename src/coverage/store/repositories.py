@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
@@ -198,6 +198,11 @@ class WorkRepository(ABC):
     @abstractmethod
     def replace(self, course_id: int, rows: Sequence[WorkRow]) -> None:
         """The course's rows, instead of those stored."""
+
+    def replace_many(self, rows_by_course: Mapping[int, Sequence[WorkRow]]) -> None:
+        """Several courses' rows at once (a batch: two statements on a database)."""
+        for course_id, rows in rows_by_course.items():
+            self.replace(course_id, rows)
 
     @abstractmethod
     def visible(self, as_of: dt.date) -> list[VisibleWork]:
@@ -559,6 +564,28 @@ class SqlWork(WorkRepository):
                     for r in rows
                 ],
             )
+
+    def replace_many(self, rows_by_course: Mapping[int, Sequence[WorkRow]]) -> None:
+        if len(rows_by_course) < 2:
+            super().replace_many(rows_by_course)
+            return
+        w = t.work_items
+        self.session.execute(delete(w).where(w.c.course_id.in_(list(rows_by_course))))
+        values = [
+            {
+                "course_id": course_id,
+                "request_id": r.request_id,
+                "kind": r.kind,
+                "due": r.due,
+                "visible_from": r.visible_from,
+                "visible_until": r.visible_until,
+                "detail": r.detail,
+            }
+            for course_id, rows in rows_by_course.items()
+            for r in rows
+        ]
+        if values:
+            self.session.execute(insert(w), values)
 
     def visible(self, as_of: dt.date) -> list[VisibleWork]:
         w, r = t.work_items, t.pa_requests

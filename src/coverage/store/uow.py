@@ -167,9 +167,8 @@ class SqlUnitOfWork(UnitOfWork):
         """Make every write durable at once, with the work rows of every course written."""
         session = self._open
         session.flush()
-        for course in self._changed.values():
-            assert course.id is not None
-            self.work.replace(course.id, self.projection.rows(course))
+        rows = {course.id: self.projection.rows(course) for course in self._changed.values() if course.id is not None}
+        self.work.replace_many(rows)
         self._changed.clear()
         session.commit()
 
