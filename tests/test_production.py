@@ -169,3 +169,32 @@ def test_reasons_are_error_types_never_messages() -> None:
     assert runs.reason_of("Flow run encountered an exception: StorageError: the database refused") == "StorageError"
     assert runs.reason_of("Jane Doe, born 1980-01-01") is None
     assert runs.reason_of(None) is None
+
+
+def test_a_batch_of_payer_answers_is_applied_in_one_unit_of_work(workflow_runtime: Runtime) -> None:
+    from sqlalchemy import event
+
+    from coverage.workflow import exchange
+
+    rt = workflow_runtime
+    ids = [_intake(rt, name) for name in ("EX-01-meets", "EX-07-iv-covered", "EX-04-missing-docs")]
+    rt.electronic = SandboxGateway(delay=dt.timedelta(0), expedited_delay=dt.timedelta(0), weights={"approve": 1})
+    for request_id in ids:
+        prepared = _prepare(rt, request_id)
+        if prepared.state == "ready":
+            _submit(rt, prepared, rt.electronic, "test")  # type: ignore[arg-type]  # a sandbox gateway
+    sent = [i for i in ids if services.get_request(i, uow=rt.uow(), ctx=rt.ctx).submissions]
+    assert len(sent) >= 2
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(rt.database.engine, "commit", count)
+    try:
+        outcome = exchange.check_requests(ids, rt=rt, by=WORKFLOW_ACTOR)
+    finally:
+        event.remove(rt.database.engine, "commit", count)
+    assert sorted(outcome.checked) == sorted(sent)
+    assert sorted(outcome.decided) == sorted(sent)
+    assert len(commits) == 1  # the answers, their events and work rows, and the check: one commit
