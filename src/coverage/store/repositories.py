@@ -668,30 +668,38 @@ class SqlClaims(ClaimRepository):
         now: dt.datetime,
         stale_before: dt.datetime,
     ) -> bool:
-        from coverage.requests.lifecycle import SENDABLE
-
-        r, c = t.pa_requests, t.sending_claims
+        c = t.sending_claims
         # The request's row is locked (PostgreSQL) so two claims for it queue up; on SQLite the
         # claim's primary key refuses the second writer.
-        found = self.session.execute(
-            select(r.c.version, r.c.status).where(r.c.id == request_id).with_for_update()
-        ).first()
-        if found is None or found.status not in SENDABLE or (version is not None and found.version != version):
+        if not self._sendable(request_id, version):
             return False
         held = self.session.execute(select(c.c.claimant, c.c.claimed_at).where(c.c.request_id == request_id)).first()
         if held is None:
             self.session.execute(
                 insert(c).values(request_id=request_id, claimant=claimant, sending=sending, claimed_at=now)
             )
-            return True
-        if held.claimant != claimant and held.claimed_at >= stale_before:
+        elif held.claimant != claimant and held.claimed_at >= stale_before:
             return False
-        taken = self.session.execute(
-            update(c)
-            .where(c.c.request_id == request_id, c.c.claimant == held.claimant, c.c.claimed_at == held.claimed_at)
-            .values(claimant=claimant, sending=sending, claimed_at=now)
-        )
-        return bool(taken.rowcount)  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+        else:
+            taken = self.session.execute(
+                update(c)
+                .where(c.c.request_id == request_id, c.c.claimant == held.claimant, c.c.claimed_at == held.claimed_at)
+                .values(claimant=claimant, sending=sending, claimed_at=now)
+            )
+            if not taken.rowcount:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+                return False
+        # Checked again once this transaction has written: SQLite reads before a transaction's first
+        # write see whatever was committed then, and a run may have sent and let go meanwhile.
+        return self._sendable(request_id, version)
+
+    def _sendable(self, request_id: int, version: int | None) -> bool:
+        from coverage.requests.lifecycle import SENDABLE
+
+        r = t.pa_requests
+        found = self.session.execute(
+            select(r.c.version, r.c.status).where(r.c.id == request_id).with_for_update()
+        ).first()
+        return found is not None and found.status in SENDABLE and (version is None or found.version == version)
 
     def release(self, request_id: int, claimant: str) -> None:
         c = t.sending_claims
