@@ -19,7 +19,10 @@ from coverage.requests.views import WorkItem
 from coverage.requests.work import KINDS, RANK
 from coverage.store.uow import UnitOfWork
 
-__all__ = ["KINDS", "build", "rebuild"]
+__all__ = ["KINDS", "RUN_STALE", "build", "rebuild"]
+
+#: A flow run still ``running`` in the records after this long lost its process without a word.
+RUN_STALE = dt.timedelta(hours=1)
 
 
 def rebuild(uow: UnitOfWork) -> int:
@@ -78,8 +81,6 @@ def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
 
 def _failed_runs(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str]) -> list[WorkItem]:
     """``run_failed``: a request whose latest flow run failed, crashed, or never reported its end."""
-    from coverage.workflow.runs import RUN_STALE  # the workflow's own rule for a run gone silent
-
     runs = uow.runs.unresolved(dt.datetime.now(dt.UTC) - RUN_STALE)
     if not runs:
         return []

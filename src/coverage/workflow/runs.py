@@ -3,14 +3,13 @@
 Each flow notes its start (:func:`begin`: a run started again after a crash counts one more
 attempt; past :data:`MAX_ATTEMPTS` it is given up, since nothing in Prefect caps the automation's
 re-runs) and its end (the flows' state hooks call :func:`end`). A request's latest run that failed,
-crashed, or has been running without an end for :data:`RUN_STALE` shows on the worklist as
+crashed, or has been running without an end for :data:`coverage.worklist.RUN_STALE` shows on the worklist as
 ``run_failed``. Only ids, states and error type names are written: never a message that could
 quote a value.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 
@@ -21,8 +20,6 @@ log = logging.getLogger(__name__)
 
 #: How many times one flow run may start (a first start and two re-runs after crashes).
 MAX_ATTEMPTS = 3
-#: A run still ``running`` in our records after this long lost its process without a word.
-RUN_STALE = dt.timedelta(hours=1)
 #: The states :func:`end` records.
 ENDS = frozenset({"completed", "failed", "crashed"})
 _ERROR_TYPE = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Exit|Interrupt|GivenUp))\b")
