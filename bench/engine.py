@@ -48,7 +48,11 @@ def _day(base: dt.date, offset: int) -> str:
 
 
 def make_case(rng: random.Random, number: int) -> dict[str, Any]:
-    """One realistic case: mostly well documented, with the gaps clinics really send."""
+    """One realistic case: mostly well documented, with the gaps clinics really send.
+
+    The engine's golden file is drawn from this generator: change it and the file's inputs
+    (which it keeps) no longer match what this draws, though they stay valid.
+    """
     as_of = dt.date(2026, 11, 20) - dt.timedelta(days=rng.randrange(0, 400))
     policy = rng.choice(POLICIES)
     self_pay = rng.random() < 0.05
@@ -144,13 +148,31 @@ def make_case(rng: random.Random, number: int) -> dict[str, Any]:
     }
 
 
+#: The first effective date of each shipped policy: a case dated earlier has no version in effect.
+FIRST_EFFECTIVE = {
+    policy: load_registry(None).versions(policy)[0].policy.effective_date.isoformat() for policy in POLICIES
+}
+
+
+def make_dated_case(rng: random.Random, number: int) -> dict[str, Any]:
+    """A case of :func:`make_case` dated on or after its policy's first version.
+
+    (``make_case`` itself stays as it is: ``tests/engine_golden.py`` draws its cases from it.)
+    """
+    while True:
+        case = make_case(rng, number)
+        policy_id = case["coverage"]["policy_id"]
+        if policy_id is None or case["as_of"] >= FIRST_EFFECTIVE[policy_id]:
+            return case
+
+
 def batch_peak_rss_mb(count: int, rng: random.Random) -> float:
     """Peak RSS of a child ``priorauth check --batch`` over ``count`` cases, in MB."""
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "in.jsonl", Path(folder) / "out.jsonl"
         with source.open("w") as out:
             for number in range(count):
-                out.write(json.dumps(make_case(rng, number)) + "\n")
+                out.write(json.dumps(make_dated_case(rng, number)) + "\n")
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         subprocess.run(
             [sys.executable, "-m", "coverage", "check", "--batch", str(source), "--out", str(target)],
@@ -174,7 +196,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    texts = [json.dumps(make_case(rng, n)).encode() for n in range(args.cases)]
+    texts = [json.dumps(make_dated_case(rng, n)).encode() for n in range(args.cases)]
     checker = Checker(load_registry(None), default_drug_table())
     outcomes: dict[str, int] = {}
     for text in texts[:2000]:  # warm up, and show the mix is varied

@@ -86,7 +86,8 @@ def pick(*options: Any) -> st.SearchStrategy[Any]:
 
 @st.composite
 def valid_cases(draw: st.DrawFn) -> dict[str, Any]:  # one draw per field of the format
-    as_of = dt.date(2024, 1, 1) + dt.timedelta(days=draw(st.integers(0, 1500)))
+    # On or after every shipped policy's first effective date (medicare-part-b: 2026-01-01).
+    as_of = dt.date(2026, 1, 1) + dt.timedelta(days=draw(st.integers(0, 1100)))
 
     def back(low: int, high: int) -> st.SearchStrategy[str]:
         return st.integers(low, high).map(lambda n: (as_of - dt.timedelta(days=n)).isoformat())

@@ -332,7 +332,7 @@ def test_decision_notice_states_units_of_the_code_and_sessions(ex01: Inputs) -> 
     assert "448 units of J0013 (1 unit = 1 mg), 8 sessions at 56 mg" in text
     stated = replace(given, units=450, code="J0013", unit_label="1 unit = 1 mg", sessions=8, dose_mg=56)
     text = pdf_text(render(ex01, "decision-notice", LetterOptions(decision=stated)).pdf)
-    assert "450 units of J0013 (1 unit = 1 mg), 8 sessions at 56 mg" in text  # the decision's own words win
+    assert "450 units of J0013 (1 unit = 1 mg), 8 full sessions at 56 mg (2 mg left over)" in text  # its own words
 
 
 def test_a_medicare_notice_counts_sessions(checker: Checker) -> None:
@@ -355,7 +355,7 @@ def test_request_variant_follows_treatment_and_indication(checker: Checker) -> N
     html, _, _ = render_html(
         "request", case=mdsi.case, determination=mdsi.determination, clinic=mdsi.clinic, policy=mdsi.policy
     )
-    assert "EXPEDITED" in html
+    assert "EXPEDITED" not in html  # the indication alone does not make the request expedited (rule 12)
     assert "acute suicidal ideation" in html
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from coverage.cases import Case
 from coverage.clinic import Clinic, load_clinic
 from coverage.determinations import Determination
-from coverage.letters import Decision, Denial, Enclosure, LetterOptions, Payment
+from coverage.letters import Decision, Denial, Enclosure, LetterOptions, Payment, Sending
 from coverage.payments.plans import split_evenly
 from coverage.policies.loader import LoadedPolicy
 from coverage.policies.service import Checker
@@ -75,6 +75,12 @@ PLAN = split_evenly(Decimal("3300.01"), 6, dt.date(2026, 12, 1))
 GOLDEN_CASES: list[tuple[str, str, str, LetterOptions]] = [
     ("request-esketamine-trd", "EX-01-meets", "request", LetterOptions(recipient_fax="(800) 555-0199")),
     ("request-esketamine-mdsi", "mdsi", "request", LetterOptions()),
+    (
+        "request-esketamine-mdsi-expedited",
+        "mdsi",
+        "request",
+        LetterOptions(expedited_reason="Worsening ideation since the last visit", expedited_hours=24),
+    ),
     ("request-iv-ketamine", "EX-07-iv-covered", "request", LetterOptions()),
     ("continuation", "EX-08-continuation", "continuation", LetterOptions()),
     ("appeal", "EX-01-meets", "appeal", LetterOptions(denial=DENIAL)),
@@ -95,6 +101,22 @@ GOLDEN_CASES: list[tuple[str, str, str, LetterOptions]] = [
             enclosures=(
                 Enclosure("Prior authorization request and letter of medical necessity", "PREVIEW-LMN-0A1B2C3D", 3),
                 Enclosure("Documentation of prior treatment", "PREVIEW-DOC-4E5F6A7B", 3),
+            ),
+        ),
+    ),
+    (
+        "fax-cover-portal-response",
+        "EX-01-meets",
+        "fax-cover",
+        LetterOptions(
+            enclosures=(Enclosure("Letter of medical necessity", "PREVIEW-LMN-0A1B2C3D", 3),),
+            sending=Sending(
+                channel="portal",
+                destination="https://provider.example-health.test",
+                responds_to_pend=True,
+                info_reference="RFI-31",
+                info_requested="PHQ-9 within 14 days",
+                info_asked_on=dt.date(2026, 11, 27),
             ),
         ),
     ),

@@ -235,9 +235,7 @@ def test_10_a_stale_case_goes_to_draft_and_nothing_is_made(cli: Cli, tmp_path: P
     shown = _show(cli, request_id)
     assert shown["status"] == "draft"
     assert "severity" in shown["events"][0]["reason"]
-    assert cli.fails("requests", "send", str(request_id))[0].startswith(
-        f"error: REQUEST_ID: request {request_id} is draft"
-    )
+    assert cli.fails("requests", "send", str(request_id))[0].startswith(f"error: request {request_id}: is draft")
     shown = _show(cli, request_id)
     assert shown["documents"] == []
     assert shown["submissions"] == []

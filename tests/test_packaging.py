@@ -37,6 +37,7 @@ def test_wheel_carries_data_files(unpacked_wheel: Path) -> None:
         "strict-commercial.yaml",
         "ketamine-inclusive.yaml",
         "medicare-part-b.yaml",
+        "billing.yaml",
     }
     assert (package / "drugs.csv").read_bytes() == (REPO / "src" / "coverage" / "drugs.csv").read_bytes()
     assert (package / "clinic_sample.toml").is_file()
@@ -66,3 +67,26 @@ def test_installed_copy_checks_a_case(unpacked_wheel: Path, tmp_path: Path) -> N
     determination = json.loads(result.stdout)
     assert determination["outcome"] == "meets_criteria"
     assert determination["policy_hash"].startswith("sha256:")
+
+
+def test_wheel_carries_the_web_app(unpacked_wheel: Path, tmp_path: Path) -> None:
+    """The web app's templates, static files and htmx's license, and the installed copy renders the sign-in page."""
+    web = unpacked_wheel / "coverage" / "web"
+    source = REPO / "src" / "coverage" / "web"
+    for folder in ("templates", "static"):
+        shipped = {p.relative_to(source / folder) for p in (source / folder).rglob("*.*")}
+        assert shipped == {p.relative_to(web / folder) for p in (web / folder).rglob("*.*")}
+    assert (web / "static" / "htmx-LICENSE.txt").read_text().startswith("Zero-Clause BSD")
+    env = {**os.environ, "PYTHONPATH": str(unpacked_wheel), "PRIORAUTH_DATA_DIR": str(tmp_path)}
+    code = (
+        "import coverage, sys; assert coverage.__file__.startswith(sys.argv[1]), coverage.__file__;"
+        "from starlette.testclient import TestClient; from coverage.web.app import create_app;"
+        "page = TestClient(create_app()).get('/signin'); assert page.status_code == 200, page.text;"
+        "assert 'name=\"csrf\"' in page.text; print(TestClient(create_app()).get('/static/htmx.min.js').status_code)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(unpacked_wheel)], check=False, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "200"
+    assert (tmp_path / "web-secret").stat().st_mode & 0o777 == 0o600

@@ -93,7 +93,9 @@ def test_a_downgrade_needs_yes(cli: Cli) -> None:
     assert cli.fails("db", "downgrade", "base") == [
         "error: --yes: a downgrade to base drops tables and the records in them; confirm with --yes"
     ]
-    assert "latest 0005" in cli("db", "current")
+    from coverage.store.db import HEAD
+
+    assert f"latest {HEAD}" in cli("db", "current")
 
 
 def test_first_use_creates_the_embedded_database(
@@ -114,9 +116,7 @@ def test_check_does_not_import_sqlalchemy() -> None:
 def test_send_refuses_what_is_not_sendable(cli: Cli, tmp_path: Path) -> None:
     request_id = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-05-medicare"))), "--json")["request_id"])
     sendable = "only ready, pended or appeal_drafted requests are sent"
-    assert cli.fails("requests", "send", request_id) == [
-        f"error: REQUEST_ID: request {request_id} is not_required; {sendable}"
-    ]
+    assert cli.fails("requests", "send", request_id) == [f"error: request {request_id}: is not_required; {sendable}"]
 
 
 def test_attach_an_outside_pdf(cli: Cli, tmp_path: Path, data_dir: Path) -> None:
@@ -191,10 +191,34 @@ def test_record_names_the_option_at_fault(cli: Cli, tmp_path: Path, args: list[s
     ],
 )
 def test_payers_add_refuses_zero_turnaround_and_unknown_policies(cli: Cli, args: list[str], expected: str) -> None:
-    assert cli.fails("payers", "add", "Zero Plan", *args)[0].startswith(expected)
+    assert cli.fails("payers", "add", "Zero Plan", "--channel", "electronic", *args)[0].startswith(expected)
     assert cli("payers", "list", "--json") == []
-    added = cli("payers", "add", "Known Plan", "--policy", "standard-commercial", "--turnaround-days", "1", "--json")
+    added = cli(
+        "payers", "add", "Known Plan", "--fax", "555-0100", "--policy", "standard-commercial",
+        "--turnaround-days", "1", "--json",
+    )  # fmt: skip
     assert (added["policy_id"], added["turnaround_days"]) == ("standard-commercial", 1)
+
+
+def test_a_payer_entry_needs_its_channel_s_address_and_can_be_corrected(cli: Cli) -> None:
+    assert cli.fails("payers", "add", "Harbor", "--channel", "fax") == [
+        "error: --fax: a payer reached by fax needs its fax"
+    ]
+    assert cli.fails("payers", "add", "Summit", "--channel", "portal") == [
+        "error: --portal: a payer reached by portal needs its portal url"
+    ]
+    cli("payers", "add", "Harbor", "--fax", "555-0100")
+    assert cli.fails("payers", "edit", "harbor", "--fax", "") == ["error: --fax: a payer reached by fax needs its fax"]
+    assert cli.fails("payers", "edit", "harbor") == ["error: payer: nothing to change (give an option)"]
+    missing = cli.fails("payers", "edit", "99999999999", "--fax", "1")
+    assert missing == ["error: payer '99999999999': not in the directory"]
+    changed = cli("payers", "edit", "harbor", "--fax", "555-0199", "--appeal-days", "60", "--json")
+    assert (changed["before"]["fax"], changed["after"]["fax"]) == ("555-0100", "555-0199")
+    assert cli("payers", "show", "Harbor", "--json")["appeal_window_days"] == 60
+    cli("payers", "add", "Summit", "--channel", "portal", "--portal", "https://portal.example")
+    assert cli.fails("payers", "edit", "summit", "--name", "HARBOR") == [
+        "error: --name: a payer named 'HARBOR' is already in the directory"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -48,14 +48,8 @@ def fake() -> FakeUnitOfWork:
 
 
 def approve(uow: UnitOfWork, request_id: int, *, number: str = "A-1", units: int = 448, **changes: Any) -> Any:
-    answer = service.AnswerInput(
-        decision="approved",
-        auth_number=number,
-        valid_from=today(),
-        valid_to=today() + dt.timedelta(days=179),
-        units=units,
-        **changes,
-    )
+    fields: dict[str, Any] = {"valid_from": today(), "valid_to": today() + dt.timedelta(days=179), **changes}
+    answer = service.AnswerInput(decision="approved", auth_number=number, units=units, **fields)
     return service.record_answer(request_id, answer, uow=uow, ctx=CTX, by=BY)
 
 
@@ -139,9 +133,11 @@ def test_an_expedited_reason_is_kept_and_defaults(fake: FakeUnitOfWork, checker:
 
 
 def test_the_sent_on_date_is_checked(fake: FakeUnitOfWork, checker: Checker) -> None:
-    request_id = take_in(fake, checker)
+    request_id = take_in(fake, checker, json.dumps(case_gathered("EX-01-meets", today() - dt.timedelta(days=3))))
     with pytest.raises(InvalidInput, match=r"--sent-on: .* is in the future"):
         submit(fake, request_id, sent_on=today() + dt.timedelta(days=1))
+    with pytest.raises(InvalidInput, match=r"--sent-on: .* is before the case's facts were gathered"):
+        submit(fake, request_id, sent_on=today() - dt.timedelta(days=4))
     submit(fake, request_id, sent_on=today() - dt.timedelta(days=3))
     service.record_answer(
         request_id,
@@ -155,7 +151,7 @@ def test_the_sent_on_date_is_checked(fake: FakeUnitOfWork, checker: Checker) -> 
 
 
 def test_the_decision_date_is_checked(fake: FakeUnitOfWork, checker: Checker) -> None:
-    request_id = take_in(fake, checker)
+    request_id = take_in(fake, checker, json.dumps(case_gathered("EX-01-meets", today() - dt.timedelta(days=5))))
     submit(fake, request_id, sent_on=today() - dt.timedelta(days=5))
     for decided_on, message in (
         (today() + dt.timedelta(days=1), "is in the future"),
@@ -249,8 +245,9 @@ def test_an_answer_key_is_applied_once_even_after_an_undo(fake: FakeUnitOfWork, 
 
 def test_a_denial_opens_the_payer_s_appeal_window(fake: FakeUnitOfWork, checker: Checker) -> None:
     payers.add_payer(
-        "Example Health Plan", uow=fake, turnaround_days=10, urgent_turnaround_hours=48, appeal_window_days=60
-    )
+        "Example Health Plan", uow=fake, turnaround_days=10, urgent_turnaround_hours=48, appeal_window_days=60,
+        fax="555-0100",
+    )  # fmt: skip
     request_id = take_in(fake, checker)
     submit(fake, request_id)
     service.record_answer(request_id, service.AnswerInput(decision="denied", reason="no"), uow=fake, ctx=CTX, by=BY)
@@ -321,6 +318,29 @@ def test_a_continuation_starts_after_the_authorization_and_from_its_first_day(
         service.continue_request(later, uow=fake, checker=checker, ctx=CTX, by=BY)
 
 
+def test_a_continuation_waits_for_treatment_to_begin(fake: FakeUnitOfWork, checker: Checker) -> None:
+    request_id = take_in(fake, checker)
+    submit(fake, request_id)
+    later_start = today() + dt.timedelta(days=14)
+    approve(fake, request_id, valid_from=later_start, valid_to=later_start + dt.timedelta(days=89))
+    with pytest.raises(IllegalTransition, match=f"authorization starts {later_start} and no session is recorded yet"):
+        service.continue_request(request_id, uow=fake, checker=checker, ctx=CTX, by=BY)
+    assert [e["action"] for e in show(fake, request_id)["events"]] == ["intake", "submit", "answer"]
+
+
+def test_a_continuation_whose_units_are_used_up_starts_today(fake: FakeUnitOfWork, checker: Checker) -> None:
+    from coverage.services import sessions
+
+    request_id = take_in(fake, checker)
+    submit(fake, request_id)
+    approve(fake, request_id, units=56)
+    sessions.add(request_id, day=today(), uow=fake, ctx=CTX, by=BY, dose_mg=56)
+    later = service.continue_request(request_id, uow=fake, checker=checker, ctx=CTX, by=BY).request_id
+    document = service.case_document(later, uow=fake)
+    assert document["request"]["start_date"] == str(today())
+    assert document["request"]["therapy_start"] == str(today())
+
+
 # --- reading ----------------------------------------------------------------------------------------
 
 
@@ -330,7 +350,9 @@ def test_unknown_ids(fake: FakeUnitOfWork) -> None:
 
 
 def test_list_by_read_status_and_payer(fake: FakeUnitOfWork, checker: Checker) -> None:
-    payers.add_payer("Example Health Plan", uow=fake, turnaround_days=10, urgent_turnaround_hours=48)
+    payers.add_payer(
+        "Example Health Plan", uow=fake, turnaround_days=10, urgent_turnaround_hours=48, channel="electronic"
+    )
     request_id = take_in(fake, checker)
     take_in(fake, checker, text("EX-07-iv-covered"))
     submit(fake, request_id)
@@ -479,7 +501,7 @@ def test_the_stored_work_rows_follow_every_change(uow: UnitOfWork, checker: Chec
         stored, fresh = _work_rows(uow)
         assert stored == fresh
 
-    request_id = take_in(uow, checker)
+    request_id = take_in(uow, checker, json.dumps(case_gathered("EX-01-meets", today() - dt.timedelta(days=20))))
     check()
     submit(uow, request_id, sent_on=today() - dt.timedelta(days=20))
     check()
@@ -489,10 +511,10 @@ def test_the_stored_work_rows_follow_every_change(uow: UnitOfWork, checker: Chec
     check()  # 56 of 112 units: not yet 80 %
     assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
     sessions.add(request_id, day=today(), uow=uow, ctx=CTX, by=BY)
-    check()  # all used: expiring from today
-    assert ("expiring", request_id) in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+    check()  # all used: expiring, due today
+    assert ("expiring", request_id, today()) in [(i.kind, i.request_id, i.due) for i in build(today(), uow=uow)]
     later = service.continue_request(request_id, uow=uow, checker=checker, ctx=CTX, by=BY).request_id
-    check()  # the earlier request no longer shows as expiring
+    check()  # the earlier request no longer shows
     assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
     service.transition(later, "cancelled", uow=uow, ctx=CTX, by=BY)
     check()

@@ -30,6 +30,9 @@ _CASE_ID = re.compile(CASE_ID_PATTERN)
 #: The largest id a 32-bit integer column holds (PostgreSQL ``integer``).
 MAX_ID: Final = 2**31 - 1
 
+#: The most units an answer can carry (mg of J0013 for years of sessions fit well below it).
+MAX_UNITS = 100_000
+
 #: Maximum lengths, by kind of text (characters).
 BOUNDS: Final[dict[str, int]] = {
     "id": 64,  # patient ids, case ids, policy ids

@@ -44,6 +44,10 @@ def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
         from coverage.services.payments import overdue_plans  # the payments' own rules, read when some are due
 
         payers = {p.id: p.name for p in uow.payers.all()}
+        visible = uow.work.visible(as_of)
+        # A payer not in the directory shows as the case names it.
+        unlisted = {v.coverage_id for v in visible if v.payer_id is None and v.coverage_id is not None}
+        named = {i: c.payer_name for i, c in uow.patients.many_coverages(unlisted).items()} if unlisted else {}
         items = [
             WorkItem(
                 v.row.kind,
@@ -53,9 +57,9 @@ def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
                 v.case_id,
                 v.status,
                 v.urgency,
-                payers.get(v.payer_id) if v.payer_id is not None else None,
+                payers.get(v.payer_id) if v.payer_id is not None else named.get(v.coverage_id or 0),
             )
-            for v in uow.work.visible(as_of)
+            for v in visible
         ]
         items.extend(_failed_runs(as_of, uow=uow, payers=payers))
         plans = overdue_plans(as_of, uow=uow) if uow.plans.active_with_installments_due_before(as_of) else []

@@ -17,6 +17,7 @@ from coverage.cli import letters as _letters  # noqa: F401  # registration by im
 from coverage.cli import payments as _payments  # noqa: F401  # registration by import
 from coverage.cli import policies as _policies  # noqa: F401  # registration by import
 from coverage.cli import records as _records  # noqa: F401  # registration by import
+from coverage.cli import web as _web  # noqa: F401  # registration by import
 from coverage.cli.app import app
 from coverage.errors import PriorAuthError
 

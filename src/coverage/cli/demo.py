@@ -201,6 +201,7 @@ class _Day:
             seed=0,
             delay=dt.timedelta(0),
             expedited_delay=dt.timedelta(0),
+            timezone=rt.settings.timezone,
             scenarios={self.ids[case]: scenario for case, scenario in DEMO_SCENARIOS.items()},  # type: ignore[misc]
         )
         for case, rid in self.ids.items():
@@ -380,7 +381,12 @@ def _kinds(kinds: list[str]) -> list[str]:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    web: Annotated[
+        bool, typer.Option("--web", help="Then serve the demo's records in the browser, with a demo user.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="The web app's port (with --web).", min=1, max=65535)] = 8000,
+) -> None:
     """A day at the billing office on the sample cases, against the sandbox payer, in a demo folder of its own."""
     import gc
 
@@ -407,6 +413,32 @@ def demo() -> None:
     console.print(f"Prefect's log lines: {log}")
     console.print(f"Prefect runs: {os.environ.get('PREFECT_HOME')} (`prefect server start` to browse them)")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+    if web:
+        _serve_demo(console, port)
+
+
+def _serve_demo(console: Console, port: int) -> None:
+    """The demo's records in the browser: a demo clinician with a new random password, on 127.0.0.1."""
+    import secrets
+
+    from coverage.cli.web import serve
+    from coverage.settings import load_settings
+    from coverage.store.db import open_database
+    from coverage.web.accounts import Accounts
+
+    password = secrets.token_urlsafe(12)
+    database = open_database(load_settings())
+    try:
+        accounts = Accounts(database.sessions)
+        if any(u.name == "demo" for u in accounts.users()):
+            accounts.set_password("demo", password)
+            accounts.set_disabled("demo", False)
+        else:
+            accounts.add_user("demo", role="clinician", password=password)
+    finally:
+        database.dispose()
+    console.print(f"Sign in at http://127.0.0.1:{port}/ as [bold]demo[/] with the password [bold]{password}[/]")
+    serve("127.0.0.1", port)
 
 
 @app.command()

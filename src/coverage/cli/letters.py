@@ -24,7 +24,7 @@ import typer
 
 from coverage.cli.app import app
 from coverage.cli.check import read_case_text
-from coverage.cli.options import option_date, option_id
+from coverage.cli.options import option_date, option_id, write_out
 from coverage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -57,10 +57,10 @@ def load_case_inputs(path: Path) -> CaseInputs:
     settings = load_settings()
     checker = Checker.from_settings(settings)
     case = checker.parse(read_case_text(path))
-    policy = checker.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
+    policy = checker.policy_for(case)
     return CaseInputs(
         case=case,
-        determination=checker.determine(case),
+        determination=checker.determine(case, policy=policy),
         policy=policy,
         clinic=load_clinic(settings),
         template_dir=settings.template_dir,
@@ -82,6 +82,7 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
         store = DocumentStore(r.settings.documents_location)
         with r.uow() as uow:
             _, request = load(uow, number)
+            service.check_kind(request, kind)
             payer = uow.payers.get(request.payer_id) if request.payer_id is not None else None
             documents = service.RequestDocuments(
                 request,
@@ -95,10 +96,7 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
             made = _stored_document(documents, kind, flags)
             uow.commit()
         pdf = service.read(made.document, store=store)
-    try:
-        out.write_bytes(pdf)
-    except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    write_out(out, pdf)
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
@@ -164,6 +162,33 @@ def _date(option: str, value: str | None) -> dt.date | None:
     return option_date(option, value)
 
 
+def _past_date(option: str, value: str) -> dt.date:
+    """A date that already happened (a denial, a payment, a session): the clinic's today at the latest."""
+    from coverage.requests.clocks import clinic_today
+
+    day = option_date(option, value)
+    assert day is not None
+    today = clinic_today()
+    if day > today:
+        raise InvalidInput([f"{option}: {day.isoformat()} is in the future (today is {today.isoformat()})"])
+    return day
+
+
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """The free-text options, cleaned and bounded (``coverage.fields``)."""
+
+    denial_reason: str | None
+    denial_reference: str | None
+    auth_number: str | None
+    decision_reason: str | None
+    description: str | None
+    price_item: str | None
+    recipient_fax: str | None
+    attention: str | None
+    expedited_reason: str | None
+
+
 def _money(option: str, value: str) -> Decimal:
     try:
         amount = Decimal(value)
@@ -180,21 +205,20 @@ def _payment(text: str) -> Payment:
     parts = text.split(":")
     if len(parts) < 2 or len(parts) > 4:
         raise InvalidInput([f"--payment: {text!r} is not DATE:AMOUNT[:METHOD[:REFERENCE]]"])
-    paid_on = _date("--payment", parts[0])
-    assert paid_on is not None
+    from coverage.fields import optional_text
+
+    paid_on = _past_date("--payment", parts[0])
+    method = optional_text("--payment", parts[2], kind="short") if len(parts) > 2 else None
     return Payment(
         paid_on=paid_on,
         amount=_money("--payment", parts[1]),
-        method=parts[2] if len(parts) > 2 and parts[2] else "card",
-        reference=parts[3] if len(parts) > 3 and parts[3] else None,
+        method=method or "card",
+        reference=optional_text("--payment", parts[3], kind="short") if len(parts) > 3 else None,
     )
 
 
 def _write(document: RenderedDocument, out: Path) -> None:
-    try:
-        out.write_bytes(document.pdf)
-    except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    write_out(out, document.pdf)
     for warning in document.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"sha256 {document.sha256} {out}")
@@ -246,6 +270,10 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
     enclose: Annotated[
         list[str] | None, typer.Option(help="fax-cover: kinds rendered and listed (default: request, packet).")
     ] = None,
+    expedited_reason: Annotated[
+        str | None,
+        typer.Option(help="Preview an expedited request: why it is urgent (a stored request's is set at intake)."),
+    ] = None,
 ) -> None:
     """Render one letter to PDF from a case file (or --request ID); prints: sha256 <hex> <file>."""
     if list_kinds:
@@ -264,10 +292,35 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
         raise InvalidInput(problems)
     assert kind is not None
     assert out is not None
-    from coverage.letters.kinds import get_kind
+    from coverage.fields import optional_text
+    from coverage.letters.kinds import KINDS, get_kind
 
     get_kind(kind)
+    text = _Texts(
+        denial_reason=optional_text("--denial-reason", denial_reason),
+        denial_reference=optional_text("--denial-reference", denial_reference, kind="short"),
+        auth_number=optional_text("--auth-number", auth_number, kind="short"),
+        decision_reason=optional_text("--decision-reason", decision_reason),
+        description=optional_text("--description", description, kind="title"),
+        price_item=optional_text("--price-item", price_item, kind="id"),
+        recipient_fax=optional_text("--recipient-fax", recipient_fax, kind="short"),
+        attention=optional_text("--attention", attention, kind="title"),
+        expedited_reason=optional_text("--expedited-reason", expedited_reason),
+    )
+    denial_reason, denial_reference, auth_number = text.denial_reason, text.denial_reference, text.auth_number
+    decision_reason, description, price_item = text.decision_reason, text.description, text.price_item
+    recipient_fax, attention = text.recipient_fax, text.attention
+    for enclosed in enclose or ():
+        if enclosed not in KINDS:
+            raise InvalidInput([f"--enclose: unknown document kind {enclosed!r} (known: {', '.join(KINDS)})"])
     if request_id is not None:
+        if text.expedited_reason is not None:
+            raise InvalidInput(
+                [
+                    "--expedited-reason: a stored request's urgency is set at intake (intake --expedited); "
+                    "for previews only"
+                ]
+            )
         _letter_for_request(
             option_id("--request", request_id),
             kind,
@@ -287,7 +340,7 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
                 "start": start,
                 "description": description,
                 "payments": [_payment(p) for p in payment or ()],
-                "service_dates": [d for d in (_date("--service-date", s) for s in service_date or ()) if d is not None],
+                "service_dates": [_past_date("--service-date", s) for s in service_date or ()],
                 "price_item": price_item,
                 "recipient_fax": recipient_fax,
                 "attention": attention,
@@ -314,13 +367,17 @@ def letter(  # noqa: PLR0917  # Typer maps each parameter to a flag; callers nev
         start=start,
         description=description,
         payments=[_payment(p) for p in payment or ()],
-        service_dates=[d for d in (_date("--service-date", s) for s in service_date or ()) if d is not None],
+        service_dates=[_past_date("--service-date", s) for s in service_date or ()],
         price_item=price_item,
         recipient_fax=recipient_fax,
         attention=attention,
         enclose=enclose or ["request", "packet"],
         pdfa=pdfa,
     )
+    if text.expedited_reason is not None:
+        import dataclasses
+
+        options = dataclasses.replace(options, expedited_reason=text.expedited_reason)
     from coverage.letters.render import render_document
 
     document = render_document(
@@ -343,7 +400,9 @@ def _denial(reason: str | None, date: str | None, reference: str | None) -> Deni
         if date is not None or reference is not None:
             raise InvalidInput(["--denial-reason: required with --denial-date or --denial-reference"])
         return None
-    return Denial(reason=reason, denied_on=_date("--denial-date", date), reference=reference)
+    return Denial(
+        reason=reason, denied_on=_past_date("--denial-date", date) if date is not None else None, reference=reference
+    )
 
 
 def _decision(
@@ -356,6 +415,7 @@ def _decision(
     units: int | None,
     reason: str | None,
 ) -> Decision | None:
+    from coverage.fields import MAX_UNITS
     from coverage.letters.options import DECISION_STATUSES, Decision
 
     if status is None:
@@ -365,11 +425,11 @@ def _decision(
             start, end = _date("--valid-from", valid_from), _date("--valid-to", valid_to)
             if start is not None and end is not None and end < start:
                 raise InvalidInput([f"--valid-to: {end.isoformat()} is before --valid-from {start.isoformat()}"])
-            if units is not None and units < 1:
-                raise InvalidInput([f"--units: must be at least 1, got {units}"])
+            if units is not None and not 1 <= units <= MAX_UNITS:
+                raise InvalidInput([f"--units: must be 1 to {MAX_UNITS:,}, got {units}"])
             return Decision(
                 status=value,
-                decided_on=_date("--decided-on", decided_on),
+                decided_on=_past_date("--decided-on", decided_on) if decided_on is not None else None,
                 auth_number=auth_number,
                 valid_from=start,
                 valid_to=end,
@@ -399,7 +459,7 @@ def _options(
     render_enclosures: bool = True,
 ) -> LetterOptions:
     """The typed options from the flags; the plan and the fax enclosures are worked out here."""
-    from coverage.letters.options import LetterOptions
+    from coverage.letters.options import LetterOptions, Sending
     from coverage.letters.render import render_document
     from coverage.payments.offers import default_installments, price_key
     from coverage.payments.plans import split_evenly
@@ -455,7 +515,12 @@ def _options(
             template_dir=inputs.template_dir,
         )
         enclosures.append(document.enclosure())
-    return LetterOptions(recipient_fax=recipient_fax, recipient_attention=attention, enclosures=tuple(enclosures))
+    return LetterOptions(
+        recipient_fax=recipient_fax,
+        recipient_attention=attention,
+        enclosures=tuple(enclosures),
+        sending=Sending(appeal=True) if "appeal" in enclose else None,
+    )
 
 
 @app.command()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from pathlib import Path
 
 from coverage.errors import InvalidInput
 
@@ -45,3 +47,14 @@ def option_count(option: str, value: str | None, *, low: int, high: int) -> int 
     if not low <= number <= high:
         raise InvalidInput([f"{option}: must be {low} to {high}"])
     return number
+
+
+def write_out(out: Path, data: bytes) -> None:
+    """A document the user asked for with ``--out``: it holds PHI, so it is readable by its owner only."""
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as sink:
+            sink.write(data)
+        os.chmod(out, 0o600)
+    except OSError as error:
+        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None

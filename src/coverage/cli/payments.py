@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from coverage.cli.app import app
-from coverage.cli.options import option_date, option_id
+from coverage.cli.options import option_date, option_id, write_out
 from coverage.errors import InvalidInput
 from coverage.payments.plans import Schedule, split_evenly, term_problems
 from coverage.settings import load_settings
@@ -278,10 +278,7 @@ def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, serv
         ).plan_paper(document, plan, service_dates=[d for d in dates if d is not None])
         uow.commit()
     pdf = documents.read(made.document, store=store)
-    try:
-        out.write_bytes(pdf)
-    except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+    write_out(out, pdf)
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 

@@ -1,49 +1,145 @@
-"""``priorauth policies``: what payer policies are loaded, and checking a folder of policy files."""
+"""``priorauth policies``: what payer policies are loaded, checking a folder, and the impact of a revision."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from coverage.cli.app import app
 from coverage.settings import load_settings
 
-policies_app = typer.Typer(help="Payer policies: list what is loaded, validate a folder.", no_args_is_help=True)
+policies_app = typer.Typer(
+    help="Payer policies: list every version, validate a folder, see which open requests a revision changes.",
+    no_args_is_help=True,
+)
 app.add_typer(policies_app, name="policies")
 
 
 @policies_app.command("list")
-def list_policies() -> None:
-    """The loaded policies: id, version, what each covers, and where it comes from."""
-    from rich.console import Console
-    from rich.table import Table
-
+def list_policies(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per version, as a list.")] = False,
+) -> None:
+    """Every loaded policy version: id, version, in effect from and until, what it covers, where it comes from."""
     from coverage.policies.loader import load_registry
 
     registry = load_registry(load_settings().policy_dir)
-    table = Table("id", "version", "name", "esketamine", "iv_ketamine", "billing", "source")
+    rows: list[dict[str, Any]] = []
     for item in registry.all():
         p = item.policy
-        cells = []
+        until = registry.until(item)
+        row: dict[str, Any] = {
+            "id": p.id,
+            "version": p.version,
+            "from": p.effective_date.isoformat(),
+            "until": until.isoformat() if until is not None else None,
+            "name": p.name,
+            "billing_scheme": p.billing_scheme,
+            "hash": item.hash,
+            "source": "shipped" if item.builtin else item.source,
+        }
         for treatment in ("esketamine", "iv_ketamine"):
             terms = p.for_treatment(treatment)
             if not terms.covered:
-                cells.append("not covered")
+                row[treatment] = "not covered"
             else:
                 paths = ", ".join(f"{w.indication} {w.kind}" for w in terms.pathways)
-                cells.append(("PA: " if terms.prior_authorization else "no PA: ") + paths)
-        table.add_row(p.id, p.version, p.name, *cells, p.billing_scheme, "shipped" if item.builtin else item.source)
+                row[treatment] = ("PA: " if terms.prior_authorization else "no PA: ") + paths
+        rows.append(row)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "version", "from", "until", "name", "esketamine", "iv_ketamine", "billing", "source")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["version"],
+            row["from"],
+            row["until"] or "",
+            row["name"],
+            row["esketamine"],
+            row["iv_ketamine"],
+            row["billing_scheme"],
+            row["source"],
+        )
     Console().print(table)
 
 
 @policies_app.command("validate")
 def validate(folder: Annotated[Path, typer.Argument(help="A folder of policy files (.yaml).")]) -> None:
-    """Check every policy file in a folder; name every problem (exit 2 when there is one)."""
-    from coverage.policies.loader import load_folder
+    """Check every policy file in a folder, with the shipped policies; name every problem (exit 2 when there is one)."""
+    from coverage.policies.loader import PolicyRegistry, builtin_folder, load_folder
 
     loaded = load_folder(folder)
+    # Together with the shipped versions: a new version may not take effect the day another does.
+    PolicyRegistry([*load_folder(builtin_folder(), builtin=True), *loaded])
     for item in loaded:
         print(f"ok {item.policy.id} {item.policy.version} {item.source}")
     print(f"{len(loaded)} policies valid")
+
+
+@policies_app.command("impact")
+def impact(
+    file: Annotated[Path, typer.Argument(help="A revised policy file (.yaml): a new version of a loaded policy.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Which open requests a policy revision changes, evaluated as of its effective date; stores nothing.
+
+    Draft, ready, pended and submitted requests of the revision's policy, and approved ones whose
+    continuation is not yet sent, are evaluated under the loaded version and under the revision.
+    Each request whose outcome or any criterion changes is listed with the criteria that changed.
+    """
+    import sys
+
+    from coverage.errors import InvalidPolicy
+    from coverage.policies.loader import parse_policy
+    from coverage.policies.service import Checker
+    from coverage.services.impact import RequestChange, compared_with
+    from coverage.services.impact import impact as run_impact
+    from coverage.store.db import open_database
+
+    try:
+        content = file.read_bytes()
+    except OSError as error:
+        raise InvalidPolicy([f"FILE: cannot read {file} ({error.strerror})"]) from None
+    revision = parse_policy(content, str(file))
+    settings = load_settings()
+    checker = Checker.from_settings(settings)
+    current = compared_with(revision, checker.registry)  # refuse a bad revision before any output
+    policy = revision.policy
+    out = sys.stdout
+    first = True
+
+    def changed(change: RequestChange) -> None:
+        nonlocal first
+        if as_json:
+            out.write(("\n    " if first else ",\n    ") + json.dumps(change.to_dict(), separators=(", ", ": ")))
+        else:
+            out.write(f"request {change.request_id}: {change.outcome_from} -> {change.outcome_to}\n")
+            for c in change.criteria:
+                out.write(f"  {c.id}: {c.before or 'not listed'} -> {c.after or 'not listed'}: {c.detail}\n")
+        first = False
+
+    if as_json:
+        out.write(f'{{\n  "policy_id": {json.dumps(policy.id)},\n  "version": {json.dumps(policy.version)},\n')
+        out.write('  "changed": [')
+    database = open_database(settings)
+    try:
+        summary = run_impact(revision, uow=database.unit_of_work(), checker=checker, changed=changed)
+    finally:
+        database.dispose()
+    if as_json:
+        out.write("\n  ]" if not first else "]")
+        out.write(f',\n  "evaluated": {summary.evaluated},\n  "unreadable": {summary.unreadable}\n}}\n')
+        return
+    out.write(
+        f"{summary.evaluated} open requests of {policy.id} evaluated as of {policy.effective_date.isoformat()}: "
+        f"version {current.policy.version} -> {policy.version}; {summary.changed} changed"
+        + (f"; {summary.unreadable} stored cases could not be read" if summary.unreadable else "")
+        + "\n"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import typer
 from coverage.cli.app import app
 from coverage.cli.check import print_determination, read_case_text
 from coverage.cli.options import option_count, option_date, option_id
-from coverage.errors import InvalidInput
+from coverage.errors import IllegalTransition, InvalidInput
 from coverage.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ requests_app = typer.Typer(
     help="Prior-authorization requests: show, send, record, amend, undo, continue.", no_args_is_help=True
 )
 sessions_app = typer.Typer(help="Treatment sessions, charged to the course's authorization.", no_args_is_help=True)
-payers_app = typer.Typer(help="The payer directory: add, list, show.", no_args_is_help=True)
+payers_app = typer.Typer(help="The payer directory: add, edit, list, show.", no_args_is_help=True)
 db_app = typer.Typer(help="The records database: migrate it.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 app.add_typer(sessions_app, name="sessions")
@@ -109,9 +110,18 @@ def _day(option: str, value: str | None) -> dt.date | None:
 # --- printing -----------------------------------------------------------------------------------
 
 
-def _print_request(detail: RequestDetail) -> None:
+def _print_request(detail: RequestDetail, timezone: str) -> None:
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
     from rich.table import Table
+
+    zone = ZoneInfo(timezone)
+
+    def local(moment: dt.datetime) -> str:
+        """A moment in the clinic's time zone (the records keep UTC)."""
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+        return f"{aware.astimezone(zone):%Y-%m-%d %H:%M %Z}"
 
     console = Console()
     r = detail.request
@@ -127,7 +137,7 @@ def _print_request(detail: RequestDetail) -> None:
     if r.expedited_reason:
         lines.append(f"expedited: {r.expedited_reason}")
     if r.due_at is not None:
-        lines.append(f"answer due {r.due_at:%Y-%m-%d %H:%M} UTC" + ("  [red]overdue[/red]" if r.overdue else ""))
+        lines.append(f"answer due {local(r.due_at)}" + ("  [red]overdue[/red]" if r.overdue else ""))
     if r.signoff:
         lines.append(f"sign-off: {r.signoff}")
     if r.send_task is not None:
@@ -171,7 +181,7 @@ def _print_request(detail: RequestDetail) -> None:
                 str(s.date),
                 f"{s.dose_mg} mg" if s.dose_mg else "",
                 str(s.units),
-                s.authorization_number or ("" if s.voided else "[red]nothing[/red]"),
+                s.authorization_number or ("" if s.voided or not s.needs_authorization else "[red]nothing[/red]"),
                 f"voided: {s.void_reason}" if s.voided else "",
             )
         console.print(sessions)
@@ -180,9 +190,9 @@ def _print_request(detail: RequestDetail) -> None:
         for d in detail.documents:
             docs.add_row(d.control_number, d.kind, str(d.dated or ""), str(d.pages or ""), d.title or "")
         console.print(docs)
-    history = Table("at (UTC)", "from", "to", "by", "reason", title="history")
+    history = Table("at", "from", "to", "by", "reason", title="history")
     for e in detail.events:
-        history.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.from_status or "—", e.to_status, e.by, e.reason or "")
+        history.add_row(local(e.at), e.from_status or "—", e.to_status, e.by, e.reason or "")
     console.print(history)
 
 
@@ -286,7 +296,7 @@ def show(request_id: RequestId, as_of: AsOf = None, as_json: AsJson = False) -> 
     if as_json:
         print_json(detail.to_dict())
     else:
-        _print_request(detail)
+        _print_request(detail, r.ctx.timezone)
 
 
 # --- requests: sending --------------------------------------------------------------------------
@@ -351,7 +361,7 @@ def send_command(
         prepared = _send(r, number, by=by or login(), sign_off=sign_off)
     if prepared.state == "not_sendable":
         sendable = "only ready, pended or appeal_drafted requests are sent"
-        raise InvalidInput([f"REQUEST_ID: request {number} is {prepared.status}; {sendable}"])
+        raise IllegalTransition(f"request {number}: is {prepared.status}; {sendable}")
     _print_prepared(prepared, as_json)
 
 
@@ -447,7 +457,8 @@ def record(  # Typer maps each parameter to a flag; callers never pass them by p
     as_json: AsJson = False,
 ) -> None:
     """Record the payer's answer, dated as the payer dated it; the same answer twice changes nothing."""
-    from coverage.services.requests import MAX_UNITS, AnswerInput, record_answer
+    from coverage.fields import MAX_UNITS
+    from coverage.services.requests import AnswerInput, record_answer
 
     flags = {
         "approved": approved,
@@ -605,9 +616,14 @@ def _print_session(view: SessionView, as_json: bool) -> None:
     if as_json:
         print_json(view.to_dict())
         return
-    charged = f"charged to {view.authorization_number}" if view.authorization_number else "no authorization to charge"
-    state = f"voided: {view.void_reason}" if view.voided else charged
-    print(f"session {view.id} on {view.date}: {view.units} units of {view.code or 'service'}, {state}")
+    units = f"{view.units} unit{'s' if view.units != 1 else ''}"
+    print(f"session {view.id} on {view.date}: {units} of {view.code or 'service'}, {view.charge()}")
+    if view.same_day and not view.voided:
+        print(
+            f"warning: {view.same_day} other session(s) on {view.date} for this course; "
+            f"if this one is a mistake, `priorauth sessions void {view.id} --reason ...`",
+            file=sys.stderr,
+        )
 
 
 @sessions_app.command("add")
@@ -625,7 +641,7 @@ def sessions_add(
 
     number, day = option_id("REQUEST_ID", request_id), _day("--date", date)
     assert day is not None
-    dose = option_count("--dose-mg", dose_mg, low=1, high=1000)
+    dose = option_count("--dose-mg", dose_mg, low=0, high=10**9)
     with records() as r:
         view = add(number, day=day, dose_mg=dose, uow=r.uow(), ctx=r.ctx, by=by or login())
     _print_session(view, as_json)
@@ -689,12 +705,13 @@ def _print_worklist(items: list[WorkItem], day: dt.date) -> None:
             str(i.request_id),
             i.case_id,
             i.status,
+            "EXPEDITED" if i.urgency == "expedited" else "",
             i.payer_name or "",
             i.detail,
         ]
         for i in items
     ]
-    headers = ["due (! late)", "what", "request", "case", "status", "payer", "detail"]
+    headers = ["due (! late)", "what", "request", "case", "status", "urgency", "payer", "detail"]
     print_columns(headers, rows, title=f"worklist {day}: {len(items)} item(s), most urgent first")
 
 
@@ -766,6 +783,59 @@ def payers_add(
         print(f"payer {payer.id}: {payer.name}")
 
 
+@payers_app.command("edit")
+def payers_edit(  # Typer maps each parameter to a flag
+    payer: Annotated[str, typer.Argument(help="The payer's id or name.")],
+    *,
+    name: Annotated[str | None, typer.Option("--name", help="A corrected name.")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="fax, portal, phone or electronic.")] = None,
+    fax: Annotated[str | None, typer.Option("--fax", help="The fax number ('' clears it).")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="The phone number ('' clears it).")] = None,
+    portal: Annotated[str | None, typer.Option("--portal", help="Portal address ('' clears it).")] = None,
+    policy: Annotated[str | None, typer.Option("--policy", help="The policy id ('' clears it).")] = None,
+    turnaround_days: Annotated[str | None, typer.Option("--turnaround-days")] = None,
+    urgent_hours: Annotated[str | None, typer.Option("--urgent-hours")] = None,
+    appeal_days: Annotated[str | None, typer.Option("--appeal-days")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Correct a payer's entry; the next sending uses it (what was sent stays as sent)."""
+    from coverage.policies.loader import load_registry
+    from coverage.services.payers import CLOCK_BOUNDS, edit_payer
+
+    changes: dict[str, object] = {
+        field: value
+        for field, value in (
+            ("name", name),
+            ("channel", channel),
+            ("fax", fax),
+            ("phone", phone),
+            ("portal_url", portal),
+            ("policy_id", policy),
+        )
+        if value is not None
+    }
+    for field, option, text in (
+        ("turnaround_days", "--turnaround-days", turnaround_days),
+        ("urgent_turnaround_hours", "--urgent-hours", urgent_hours),
+        ("appeal_window_days", "--appeal-days", appeal_days),
+    ):
+        number = option_count(option, text, low=1, high=CLOCK_BOUNDS[field][1])
+        if number is not None:
+            changes[field] = number
+    with records() as r:
+        known = load_registry(r.settings.policy_dir).ids() if policy else None
+        try:
+            before, after = edit_payer(payer, changes, uow=r.uow(), known_policies=known)
+        except InvalidInput as error:
+            raise _as_options(error, name="--name") from None
+    if as_json:
+        print_json({"before": before.to_dict(), "after": after.to_dict()})
+        return
+    old, new = before.to_dict(), after.to_dict()
+    for field in sorted(changes):
+        print(f"payer {after.id}: {field} {old[field]!r} -> {new[field]!r}")
+
+
 #: The payer's field names, as the options of ``payers add`` that carry them.
 _PAYER_OPTIONS = {
     "name": "NAME",
@@ -780,12 +850,13 @@ _PAYER_OPTIONS = {
 }
 
 
-def _as_options(error: InvalidInput) -> InvalidInput:
+def _as_options(error: InvalidInput, name: str = "NAME") -> InvalidInput:
     """The same problems, each naming the command-line option rather than the field behind it."""
     lines = []
+    options = {**_PAYER_OPTIONS, "name": name}
     for line in error.lines():
         field, sep, rest = line.partition(":")
-        option = _PAYER_OPTIONS.get(field.strip())
+        option = options.get(field.strip())
         lines.append(f"{option}:{rest}" if option is not None and sep else line)
     return InvalidInput(lines)
 

@@ -11,7 +11,7 @@ WeasyPrint is imported only when a PDF is made.
 
 from coverage.letters.batch import RenderJob, close_pool, render_many
 from coverage.letters.kinds import KINDS, LETTER_KINDS, DocumentKind
-from coverage.letters.options import Decision, Denial, Enclosure, LetterOptions, Payment
+from coverage.letters.options import Decision, Denial, Enclosure, LetterOptions, Payment, Sending
 from coverage.letters.render import RenderedDocument, ServiceLine, render_document, render_html, render_packet
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Payment",
     "RenderJob",
     "RenderedDocument",
+    "Sending",
     "ServiceLine",
     "close_pool",
     "render_document",

@@ -15,17 +15,11 @@ from typing import Final, Literal
 
 from coverage.payments.plans import Schedule
 
+#: The urgent turnaround an expedited letter asks for when the payer's is not known (hours).
+DEFAULT_EXPEDITED_HOURS: Final = 72
+
 DecisionStatus = Literal["approved", "partially_approved", "denied", "pended"]
 DECISION_STATUSES: tuple[DecisionStatus, ...] = ("approved", "partially_approved", "denied", "pended")
-
-#: What one unit of each billing code is (lifecycle rule 9): notices say it beside the units.
-UNIT_LABELS: Final[dict[str, str]] = {
-    "J0013": "1 unit = 1 mg",
-    "S0013": "1 unit = 1 mg",
-    "G2082": "1 unit = one session",
-    "G2083": "1 unit = one session",
-    "96365": "1 unit = one infusion",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +36,9 @@ class Decision:
     """The payer's decision on a request, for the patient's notice.
 
     ``units`` are the billing code's units (``code``; ``unit_label`` says what one unit is), and
-    ``sessions`` how many sessions they pay for at ``dose_mg`` (lifecycle rule 9). Left out, the
-    renderer fills them from the case's billing code and dose.
+    ``sessions`` how many full sessions they pay for at ``dose_mg`` (lifecycle rule 9); units that do
+    not make a whole session are said to be left over. Left out, the renderer fills them from the
+    case's billing code and dose.
     """
 
     status: DecisionStatus
@@ -57,6 +52,8 @@ class Decision:
     unit_label: str | None = None
     sessions: int | None = None
     dose_mg: int | None = None
+    #: Units of the authorization not yet used when the notice is made (``None``: not known).
+    units_left: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +76,24 @@ class Enclosure:
 
 
 @dataclass(frozen=True, slots=True)
+class Sending:
+    """What a sending to the payer is, for its cover sheet and letter: the way it goes and what it answers."""
+
+    #: ``fax``, ``portal`` or ``phone``: a fax cover says FAX and the fax number, a portal's cover neither.
+    channel: str = "fax"
+    #: Where it goes when not by fax (the portal's address).
+    destination: str | None = None
+    #: The sending is an appeal of the payer's denial.
+    appeal: bool = False
+    #: The sending answers the payer's request for information (a pended request).
+    responds_to_pend: bool = False
+    #: The payer's reference of that request, what it asked, and the day it asked.
+    info_reference: str | None = None
+    info_requested: str | None = None
+    info_asked_on: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LetterOptions:
     """Everything optional a document may need; each kind says which fields it requires."""
 
@@ -92,5 +107,11 @@ class LetterOptions:
     enclosures: tuple[Enclosure, ...] = ()
     recipient_fax: str | None = None
     recipient_attention: str | None = None
-    #: Why the request is expedited: every letter and the fax cover say "EXPEDITED REVIEW REQUESTED".
+    #: Why the request is expedited: every letter and the fax cover say "EXPEDITED REVIEW REQUESTED",
+    #: the letters' RE line says "EXPEDITED" and their body asks for a decision within ``expedited_hours``.
+    #: Without it no document says "expedited" or asks for an urgent decision (lifecycle rule 12).
     expedited_reason: str | None = None
+    #: The payer's urgent turnaround (hours) an expedited letter asks for; ``None``: the default, 72.
+    expedited_hours: int | None = None
+    #: What the sending is (``None``: a request sent by fax).
+    sending: Sending | None = None

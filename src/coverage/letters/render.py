@@ -36,9 +36,9 @@ from coverage.documentation.requirements import SPECIALTY_LABELS, diagnosis_titl
 from coverage.drugs import DrugTable, default_drug_table
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters.kinds import DocumentKind, check_options, get_kind, template_name
-from coverage.letters.options import UNIT_LABELS, Decision, Enclosure, LetterOptions
+from coverage.letters.options import DEFAULT_EXPEDITED_HOURS, Decision, Enclosure, LetterOptions, Sending
 from coverage.letters.templates import get_template, render_template
-from coverage.policies.engine import billing_lines
+from coverage.policies.billing import billing_lines, unit_kind, unit_label
 from coverage.policies.loader import LoadedPolicy, load_registry
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,15 @@ def _json_default(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
+#: Option fields left out of a preview's number while unset, so that adding them kept earlier numbers.
+_UNNUMBERED_WHEN_UNSET = ("expedited_hours", "sending")
+
+
+def _numbered_options(options: LetterOptions) -> dict[str, Any]:
+    fields = dataclasses.asdict(options)
+    return {k: v for k, v in fields.items() if not (k in _UNNUMBERED_WHEN_UNSET and v is None)}
+
+
 def control_number(
     *,
     kind: DocumentKind,
@@ -122,7 +131,7 @@ def control_number(
             "kind": kind.name,
             "case": case.model_dump(mode="json"),
             "determination": determination.to_dict(),
-            "options": dataclasses.asdict(options),
+            "options": _numbered_options(options),
             "policy": policy_hash,
             "dated": dated,
         },
@@ -179,7 +188,7 @@ def service_lines(
         known = {c.code for c in codes}
         # The price item lists the E/M and monitoring codes billed with the drug (99213, 99415...).
         codes.extend(
-            BillingLine(code, 1) for code in item.billing_codes if code not in known and code not in ("J0013", "S0013")
+            BillingLine(code, 1) for code in item.billing_codes if code not in known and unit_kind(code) != "mg"
         )
         lines.append(ServiceLine(date=day, codes=tuple(codes), description=item.description, charge=item.amount))
     return tuple(lines)
@@ -198,10 +207,59 @@ def decision_in_units(decision: Decision | None, codes: tuple[BillingLine, ...],
     return dataclasses.replace(
         decision,
         code=code,
-        unit_label=decision.unit_label or UNIT_LABELS.get(code),
+        unit_label=decision.unit_label or unit_label(code),
         sessions=sessions,
         dose_mg=decision.dose_mg if decision.dose_mg is not None else case.request.dose_mg,
     )
+
+
+def plural(count: int, word: str) -> str:
+    """``1 unit``, ``2 units``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _counts_mg(decision: Decision) -> bool:
+    """Whether a unit of the decision's code is 1 mg (J0013: the units are the dose)."""
+    return decision.code is not None and unit_kind(decision.code) == "mg"
+
+
+def _units_per_session(decision: Decision, codes: tuple[BillingLine, ...]) -> int | None:
+    if codes and decision.code == codes[0].code and codes[0].units > 0:
+        return codes[0].units
+    if _counts_mg(decision) and decision.dose_mg:
+        return decision.dose_mg
+    return None
+
+
+def approved_amount(decision: Decision, codes: tuple[BillingLine, ...]) -> str:
+    """What a notice says was approved: ``300 units of J0013 (1 unit = 1 mg), 3 full sessions at 84 mg
+    (48 mg left over)``; the units that make no whole session are never dropped silently (rule 9)."""
+    if decision.units is None:
+        return ""
+    text = plural(decision.units, "unit")
+    if decision.code:
+        text += f" of {decision.code}"
+    if decision.unit_label:
+        text += f" ({decision.unit_label})"
+    if decision.sessions is None:
+        return text
+    at = f" at {decision.dose_mg} mg" if decision.dose_mg else ""
+    per_session = _units_per_session(decision, codes)
+    leftover = decision.units - decision.sessions * per_session if per_session else 0
+    if leftover <= 0:
+        return f"{text}, {plural(decision.sessions, 'session')}{at}" if decision.sessions else text
+    left = f"{leftover} mg" if _counts_mg(decision) else plural(leftover, "unit")
+    if decision.sessions == 0:
+        return f"{text}, not enough for one full session{at} ({left})"
+    full = "1 full session" if decision.sessions == 1 else f"{decision.sessions} full sessions"
+    return f"{text}, {full}{at} ({left} left over)"
+
+
+def _sentence(text: str | None) -> str | None:
+    """A reason as a sentence: ending with a full stop unless it ends with one already."""
+    if not text:
+        return None
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _warnings(kind: DocumentKind, determination: Determination) -> list[str]:
@@ -264,7 +322,9 @@ def build_context(
         "as_of": case.as_of,
         "dated": dated,
         "start_date": service_day if request.start_date is not None else None,
-        "expedited_reason": options.expedited_reason,
+        "expedited_reason": _sentence(options.expedited_reason),
+        "expedited_hours": options.expedited_hours or DEFAULT_EXPEDITED_HOURS,
+        "sending": options.sending or Sending(),
         "case": case,
         "patient": case.patient,
         "coverage": case.coverage,
@@ -291,6 +351,11 @@ def build_context(
         "balance": charges - paid,
         "price_item": price_item,
         "total_pages": sum(e.pages for e in options.enclosures) + 1,
+        "approved_amount": approved_amount(options.decision, codes) if options.decision is not None else "",
+        # Sessions are scheduled from the later of the authorization's start and the day of the notice.
+        "schedule_from": max(options.decision.valid_from, dated)
+        if options.decision is not None and options.decision.valid_from is not None
+        else None,
     }
 
 

@@ -7,7 +7,6 @@ loads the policy and the drug table.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +23,7 @@ from coverage.determinations import (
     Status,
 )
 from coverage.drugs import Drug, DrugTable
+from coverage.policies.billing import billing_lines
 from coverage.policies.loader import LoadedPolicy
 from coverage.policies.schema import (
     AgeCriterion,
@@ -46,8 +46,6 @@ from coverage.policies.schema import (
     normalize_code,
 )
 
-#: HCPCS J0013 (esketamine, 1 mg) replaced S0013 for services from this date (UHC 2026D0069P).
-J0013_EFFECTIVE = dt.date(2026, 1, 1)
 TREATMENT_LABELS = {"esketamine": "esketamine", "iv_ketamine": "IV ketamine"}
 OTHER_TREATMENT = {"esketamine": "iv_ketamine", "iv_ketamine": "esketamine"}
 
@@ -592,16 +590,6 @@ def _evaluate_pathway(
     else:
         outcome = "meets_criteria"
     return outcome, tuple(results), compiled.pathway, compiled.terms
-
-
-def billing_lines(scheme: str, treatment: str, dose_mg: int | None, service_date: dt.date) -> tuple[BillingLine, ...]:
-    """What to bill for one session under the policy's billing scheme."""
-    if treatment == "iv_ketamine":
-        return (BillingLine("96365", 1), BillingLine("J3490", 1))
-    assert dose_mg is not None  # parse_case requires a dose for esketamine
-    if scheme == "medicare":
-        return (BillingLine("G2082" if dose_mg <= 56 else "G2083", 1, "KX"),)
-    return (BillingLine("J0013" if service_date >= J0013_EFFECTIVE else "S0013", dose_mg),)
 
 
 _NEXT_STEPS: dict[str, NextStep] = {

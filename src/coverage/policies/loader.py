@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -14,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from coverage.cases import format_loc
-from coverage.errors import InvalidPolicy
+from coverage.errors import InvalidInput, InvalidPolicy
 from coverage.policies.schema import Policy
 
 try:  # the C loader is several times faster where PyYAML was built with libyaml
@@ -42,7 +44,7 @@ def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> Loade
     """Validate one policy file's bytes, or raise :class:`InvalidPolicy` naming every problem."""
     try:
         data = yaml.load(content, Loader=_Loader)  # the C or pure-Python *safe* loader
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # a date like 2026-13-01 raises ValueError
         raise InvalidPolicy([f"{source}: not valid YAML: {' '.join(str(error).split())}"]) from None
     try:
         policy = Policy.model_validate(data)
@@ -57,31 +59,45 @@ def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> Loade
     return LoadedPolicy(policy=policy, hash=f"sha256:{digest}", source=source, builtin=builtin)
 
 
-def _policy_files(folder: Traversable) -> Iterator[Traversable]:
+#: The shipped folder's file of billing rules (``coverage.policies.billing``), which is no policy.
+BILLING_FILE = "billing.yaml"
+
+
+def _policy_files(folder: Traversable, *, builtin: bool) -> Iterator[Traversable]:
     yield from sorted(
-        (entry for entry in folder.iterdir() if entry.is_file() and entry.name.endswith((".yaml", ".yml"))),
+        (
+            entry
+            for entry in folder.iterdir()
+            if entry.is_file()
+            and entry.name.endswith((".yaml", ".yml"))
+            and not (builtin and entry.name == BILLING_FILE)
+        ),
         key=lambda entry: entry.name,
     )
 
 
 def load_folder(folder: Path | Traversable, *, builtin: bool = False) -> list[LoadedPolicy]:
-    """Every policy file in a folder; all problems of all files are gathered before raising."""
+    """Every policy file in a folder; all problems of all files are gathered before raising.
+
+    Two files of one folder may hold versions of the same id, not the same version twice.
+    """
     if isinstance(folder, Path) and not folder.is_dir():
         raise InvalidPolicy([f"{folder}: not a folder"])
     loaded: list[LoadedPolicy] = []
     problems: list[str] = []
-    seen: dict[str, str] = {}
-    for entry in _policy_files(folder):
+    seen: dict[tuple[str, str], str] = {}
+    for entry in _policy_files(folder, builtin=builtin):
         source = str(entry) if isinstance(folder, Path) else f"<builtin>/{entry.name}"
         try:
             item = parse_policy(entry.read_bytes(), source, builtin=builtin)
         except InvalidPolicy as error:
             problems.extend(error.problems)
             continue
-        if item.policy.id in seen:
-            problems.append(f"{source}: id: {item.policy.id!r} is also the id of {seen[item.policy.id]}")
+        key = (item.policy.id, item.policy.version)
+        if key in seen:
+            problems.append(f"{source}: version: {item.policy.id} {item.policy.version} is also in {seen[key]}")
             continue
-        seen[item.policy.id] = source
+        seen[key] = source
         loaded.append(item)
     if problems:
         raise InvalidPolicy(problems)
@@ -89,27 +105,113 @@ def load_folder(folder: Path | Traversable, *, builtin: bool = False) -> list[Lo
 
 
 class PolicyRegistry:
-    """The loaded policies by id; a clinic's file replaces a shipped one of the same id."""
+    """The loaded policies by id, each id with its versions in order of their effective dates.
+
+    A later policy with the id and version of an earlier one replaces it (a clinic's file
+    replaces a shipped version); a new version of a shipped id is added beside the shipped ones.
+    The version in effect on a day is the one with the latest effective date on or before it,
+    unless its ``end_date`` has passed. Two versions of an id may not take effect the same day.
+    """
 
     def __init__(self, policies: Iterable[LoadedPolicy]) -> None:
-        self._by_id: dict[str, LoadedPolicy] = {}
+        by_version: dict[str, dict[str, LoadedPolicy]] = {}
         for item in policies:
-            self._by_id[item.policy.id] = item
+            by_version.setdefault(item.policy.id, {})[item.policy.version] = item
+        problems: list[str] = []
+        self._versions: dict[str, tuple[LoadedPolicy, ...]] = {}
+        # Newest first, as (effective ordinal, end ordinal, policy), for the lookup by date.
+        self._by_date: dict[str, tuple[tuple[int, int, LoadedPolicy], ...]] = {}
+        for policy_id, versions in by_version.items():
+            ordered = tuple(sorted(versions.values(), key=lambda item: item.policy.effective_date))
+            for earlier, later in itertools.pairwise(ordered):
+                if earlier.policy.effective_date == later.policy.effective_date:
+                    problems.append(
+                        f"{later.source}: effective_date: {policy_id} versions {earlier.policy.version} and "
+                        f"{later.policy.version} both take effect {later.policy.effective_date.isoformat()}"
+                    )
+            self._versions[policy_id] = ordered
+            self._by_date[policy_id] = tuple(
+                (
+                    item.policy.effective_date.toordinal(),
+                    item.policy.end_date.toordinal() if item.policy.end_date is not None else dt.date.max.toordinal(),
+                    item,
+                )
+                for item in reversed(ordered)
+            )
+        if problems:
+            raise InvalidPolicy(problems)
 
     def __contains__(self, policy_id: object) -> bool:
-        return policy_id in self._by_id
+        return policy_id in self._versions
 
-    def get(self, policy_id: str) -> LoadedPolicy | None:
-        """The policy with this id, if loaded."""
-        return self._by_id.get(policy_id)
+    def get(self, policy_id: str, on: dt.date | None = None) -> LoadedPolicy | None:
+        """The version of ``policy_id`` in effect ``on`` a day (the newest without one); ``None`` for an unknown id.
+
+        Raises :class:`InvalidInput` when no version is in effect that day.
+        """
+        by_date = self._by_date.get(policy_id)
+        if by_date is None:
+            return None
+        if on is None:
+            return by_date[0][2]
+        day = on.toordinal()
+        for effective, end, item in by_date:
+            if effective <= day:
+                if day <= end:
+                    return item
+                break
+        raise InvalidInput([self.not_in_effect(policy_id, on)])
+
+    def not_in_effect(self, policy_id: str, on: dt.date) -> str:
+        """Why no version of ``policy_id`` applies ``on`` a day, as one problem line."""
+        versions = self._versions[policy_id]
+        first = versions[0].policy
+        text = f"coverage.policy_id: {policy_id} has no version in effect on {on.isoformat()}"
+        if on < first.effective_date:
+            return f"{text}; its first takes effect {first.effective_date.isoformat()}"
+        ended = max(
+            (v.policy.end_date for v in versions if v.policy.end_date is not None and v.policy.end_date < on),
+            default=None,
+        )
+        return f"{text}; version {self._in_force_before(policy_id, on)} ended {ended}" if ended else text
+
+    def _in_force_before(self, policy_id: str, on: dt.date) -> str:
+        earlier = [v for v in self._versions[policy_id] if v.policy.effective_date <= on]
+        return earlier[-1].policy.version
+
+    def in_effect_on(self, policy_id: str, on: dt.date) -> bool:
+        """Whether a version of ``policy_id`` is in effect on a day (``False`` for an unknown id)."""
+        try:
+            return self.get(policy_id, on) is not None
+        except InvalidInput:
+            return False
+
+    def version(self, policy_id: str, version: str) -> LoadedPolicy | None:
+        """One version of a policy, if loaded."""
+        for item in self._versions.get(policy_id, ()):
+            if item.policy.version == version:
+                return item
+        return None
+
+    def versions(self, policy_id: str) -> list[LoadedPolicy]:
+        """Every version of a policy, oldest first (empty for an unknown id)."""
+        return list(self._versions.get(policy_id, ()))
+
+    def until(self, item: LoadedPolicy) -> dt.date | None:
+        """The last day a version is in effect: its end date, else the day before the next version; ``None``: open."""
+        if item.policy.end_date is not None:
+            return item.policy.end_date
+        versions = self._versions.get(item.policy.id, ())
+        later = [v for v in versions if v.policy.effective_date > item.policy.effective_date]
+        return later[0].policy.effective_date - dt.timedelta(days=1) if later else None
 
     def ids(self) -> list[str]:
         """The loaded ids, sorted."""
-        return sorted(self._by_id)
+        return sorted(self._versions)
 
     def all(self) -> list[LoadedPolicy]:
-        """Every loaded policy, sorted by id."""
-        return [self._by_id[i] for i in self.ids()]
+        """Every loaded version, by id and then effective date."""
+        return [item for i in self.ids() for item in self._versions[i]]
 
 
 def builtin_folder() -> Traversable:
@@ -118,7 +220,7 @@ def builtin_folder() -> Traversable:
 
 
 def load_registry(clinic_folder: Path | None = None) -> PolicyRegistry:
-    """The shipped policies, then the clinic's own (which may replace a shipped one by id)."""
+    """The shipped policies, then the clinic's own: a new version of an id is added, the same version replaced."""
     policies = load_folder(builtin_folder(), builtin=True)
     if clinic_folder is not None:
         if not clinic_folder.is_dir():

@@ -1,6 +1,7 @@
 """The policy file schema: a payer policy as validated data (``shared/domain/reference-policies.md``).
 
-A policy has an id, a version (its effective date), the published policy it is modeled on,
+A policy has an id, a version with its effective date (and optional end date: an id may have
+several versions, see :class:`coverage.policies.loader.PolicyRegistry`), the published policy it is modeled on,
 a billing scheme, and per treatment whether it is covered, whether prior authorization is
 required, and its pathways. A pathway is (indication, kind) with an authorization period and
 an ordered list of criteria; each criterion is one of the vocabulary below, tagged by ``id``.
@@ -229,6 +230,8 @@ class Policy(_PolicyModel):
     name: str
     version: Annotated[str, BeforeValidator(_date_as_text), Field(min_length=1)]
     effective_date: dt.date
+    #: The last day this version is in effect; without one, until the next version takes effect.
+    end_date: dt.date | None = None
     modeled_on: str
     billing_scheme: Literal["hcpcs", "medicare"]
     max_improvement_pct: Annotated[float, Field(ge=0, le=100)] = 25.0
@@ -236,6 +239,12 @@ class Policy(_PolicyModel):
     # where a pathway refers to it.
     common: list[Any] = []
     treatments: Treatments
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Policy:
+        if self.end_date is not None and self.end_date < self.effective_date:
+            raise ValueError(f"end_date {self.end_date} is before effective_date {self.effective_date}")
+        return self
 
     def for_treatment(self, treatment: Treatment | str) -> TreatmentPolicy:
         """The policy's terms for one treatment."""

@@ -13,7 +13,7 @@ from coverage.determinations import Determination
 from coverage.drugs import DrugTable, default_drug_table
 from coverage.errors import InvalidCase
 from coverage.policies.engine import evaluate
-from coverage.policies.loader import PolicyRegistry, load_registry
+from coverage.policies.loader import LoadedPolicy, PolicyRegistry, load_registry
 from coverage.settings import Settings
 
 
@@ -33,14 +33,32 @@ class Checker:
         """Validate a case's JSON text against the format and the loaded policy ids."""
         return parse_case(text, self.registry)
 
-    def determine(self, case: Case) -> Determination:
-        """The determination for a validated case."""
-        policy = self.registry.get(case.coverage.policy_id) if case.coverage.policy_id else None
-        return evaluate(case, policy, self.drugs)
+    def policy_for(self, case: Case) -> LoadedPolicy | None:
+        """The version of the case's policy in effect on its ``as_of`` (``None`` when it names none)."""
+        policy_id = case.coverage.policy_id
+        return self.registry.get(policy_id, case.as_of) if policy_id else None
+
+    def policy_of(self, determination: Determination) -> LoadedPolicy | None:
+        """The policy version a determination was made under (``None`` when none, or no longer loaded)."""
+        if determination.policy_id is None or determination.policy_version is None:
+            return None
+        return self.registry.version(determination.policy_id, determination.policy_version)
+
+    def determine(self, case: Case, *, policy: LoadedPolicy | None = None) -> Determination:
+        """The determination for a validated case: under ``policy``, else the version in effect on ``as_of``."""
+        return evaluate(case, policy if policy is not None else self.policy_for(case), self.drugs)
 
     def check(self, text: str | bytes) -> Determination:
-        """Validate and evaluate one case."""
-        return self.determine(self.parse(text))
+        """Validate and evaluate one case.
+
+        A case dated before every version of its policy (or after the last one ended) is an
+        error naming the policy and the date.
+        """
+        case = self.parse(text)
+        policy_id = case.coverage.policy_id
+        if policy_id is not None and not self.registry.in_effect_on(policy_id, case.as_of):
+            raise InvalidCase([self.registry.not_in_effect(policy_id, case.as_of)])
+        return self.determine(case)
 
 
 def _case_id_of(line: bytes) -> str | None:

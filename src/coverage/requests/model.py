@@ -49,6 +49,10 @@ DEFAULT_EXPEDITED_REASON: Final = (
 )
 
 
+#: No payer authorizes more than two years at once: a longer span is a typing mistake.
+MAX_AUTHORIZATION_DAYS: Final = 731
+
+
 @dataclass(frozen=True, slots=True)
 class When:
     """The moment of a move: now (aware UTC) and the clinic's today, in the clinic's time zone."""
@@ -607,11 +611,20 @@ class Request:
         self._record("signoff_requested", self.status, when, by, reason="waiting for a clinician's sign-off")
         return signoff
 
-    def decide_signoff(self, *, approve: bool, note: str | None, when: When, by: str) -> Event:
+    def decide_signoff(self, *, approve: bool, note: str | None, when: When, by: str, required: bool = False) -> Event:
         """A clinician's approve or reject: an approval lets the sending go on, a rejection returns to draft."""
         if self.status not in SENDABLE:
             raise IllegalTransition(f"request {self.id}: is {self.status}; there is nothing to sign off")
-        signoff = self.pending_signoff or self.ask_signoff(when, by)
+        if not approve and not note:
+            raise InvalidInput(["--note: a rejection says what to change"])
+        signoff = self.pending_signoff
+        if signoff is None:
+            if not self.needs_signoff(required):
+                raise IllegalTransition(
+                    f"request {self.id}: no sign-off was asked for "
+                    f"(`priorauth requests send {self.id} --sign-off` asks for one)"
+                )
+            signoff = self.ask_signoff(when, by)
         signoff.status = "approved" if approve else "rejected"
         signoff.decided_at, signoff.by, signoff.note = when.now, by, note
         verdict = "approved" if approve else "rejected"
@@ -698,6 +711,9 @@ class Request:
         last = self.last_dated_act
         if last is not None and sent_on < last:
             raise InvalidInput([f"--sent-on: {sent_on} is before the latest sending or answer ({last})"])
+        earliest, what = self._prepared_on()
+        if sent_on < earliest:
+            raise InvalidInput([f"--sent-on: {sent_on} is before {what} ({earliest})"])
         purpose = self._purpose()
         submission = Submission(
             channel=channel,
@@ -716,6 +732,16 @@ class Request:
         self._close_task("sent", when, submission)
         self._restart_clock(terms, when)
         return submission
+
+    def _prepared_on(self) -> tuple[dt.date, str]:
+        """The earliest day this sending can have left: the day its send task's documents were made,
+        or (a sending made outside the tool, entered later) the day its case's facts were gathered."""
+        task = self.open_task
+        if task is not None:
+            return task.opened_on, "the documents it sends were made"
+        as_of = self.current_version.document.get("as_of")
+        gathered = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else dt.date.min
+        return gathered, "the case's facts were gathered"
 
     def _restart_clock(self, terms: PayerTerms, when: When) -> None:
         """The answer is due from the latest sending (rule 5: the clock restarts at each sending)."""
@@ -763,15 +789,17 @@ class Request:
             raise InvalidInput([f"--decided-on: {answer.decided_on} is before the latest sending ({max(sent)})"])
         if answer.respond_by is not None and answer.respond_by < answer.decided_on:
             raise InvalidInput([f"--respond-by: {answer.respond_by} is before the decision ({answer.decided_on})"])
+        self._check_terms(answer, sent)
         if answer.decision == "modified":
             return self._modify(answer, terms=terms, when=when, by=by), True
         current = self.stored_status
         targets = ANSWER_TARGETS.get(current)
         if targets is None:
             if current in DECIDED:
-                raise IllegalTransition(
-                    f"request {self.id} is {current}{self._decided_detail()}: undo it first, or record a continuation"
+                then = {"denied": ", or appeal it", "appeal_denied": ", or ask for external review"}.get(
+                    current, ", or record a continuation" if current in APPROVING else ""
                 )
+                raise IllegalTransition(f"request {self.id} is {current}{self._decided_detail()}: undo it first{then}")
             raise IllegalTransition(f"request {self.id}: is {current}; the payer has nothing to answer")
         target = targets.get(answer.decision)
         if target is None:
@@ -792,6 +820,24 @@ class Request:
         self._record("answer", target, when, by, reason=self._answer_reason(answer), payer_reference=answer.reference)
         self.due_at = None
         return answer, True
+
+    def _check_terms(self, answer: Answer, sent: list[dt.date]) -> None:
+        """What only some answers carry, and authorization dates a payer can have given."""
+        problems = []
+        if answer.decision != "pended":
+            for option, value in (("--info-requested", answer.info_requested), ("--respond-by", answer.respond_by)):
+                if value is not None:
+                    problems.append(f"{option}: only a pended answer asks for information")
+        if answer.valid_from is not None and answer.valid_to is not None:
+            if answer.valid_to < answer.valid_from:
+                problems.append(f"--to: {answer.valid_to} is before --from {answer.valid_from}")
+            elif (answer.valid_to - answer.valid_from).days >= MAX_AUTHORIZATION_DAYS:
+                days = (answer.valid_to - answer.valid_from).days + 1
+                problems.append(f"--to: {days} days is longer than any authorization (two years); check the dates")
+            if sent and answer.valid_to < min(sent):
+                problems.append(f"--to: {answer.valid_to} is before the request was sent ({min(sent)})")
+        if problems:
+            raise InvalidInput(problems)
 
     def _decided_detail(self) -> str:
         auth = self.current_authorization
@@ -868,7 +914,10 @@ class Request:
             raise InvalidInput([f"status: {target} has its own command"])
         if target == "cancelled" and self.course is not None and self.course.builds_on(self):
             raise IllegalTransition(f"request {self.id}: a later request of the course builds on it")
-        return self._move(target, "move", when, by, reason=reason, idempotency_key=key)
+        event = self._move(target, "move", when, by, reason=reason, idempotency_key=key)
+        if target not in SENDABLE:
+            self._close_task(f"request {target}", when)
+        return event
 
     def follow_up(self, when: When, by: str, *, key: str) -> Event:
         """Note that the payer's answer is overdue and someone should call (no change of state)."""
@@ -895,6 +944,7 @@ class Request:
         back = event.from_status
         assert back is not None  # only intake has no from-status, and intake is not undoable
         what = event.action
+        closed_by_it = self._task_closed_by(event)
         if what == "submit":
             submission = self.live_submissions[-1]
             submission.voided = True
@@ -913,13 +963,30 @@ class Request:
             attached.withdrawn = True
             self._close_task("the attachment it held was undone", when)
         elif what == "signoff":
-            # The decision is withdrawn: the sending needs a clinician again, asked at the next send.
+            # The decision is withdrawn: the same sending waits for a clinician again.
             signoff = next(s for s in reversed(self.signoffs) if s.status in ("approved", "rejected"))
             signoff.status = "withdrawn"
+            self.signoffs.append(
+                SignOff(requested_at=when.now, case_version=signoff.case_version, sending=signoff.sending)
+            )
+            self._close_task("the sign-off it followed was undone", when)
+            closed_by_it = None
         undo = self._record("undo", back, when, by, reason=f"undo {what} ({event.reason or event.to_status}): {reason}")
         undo.undoes_event_id = event.id
+        if closed_by_it is not None and self.open_task is None and back in SENDABLE:
+            closed_by_it.closed_at = closed_by_it.closed_reason = None  # its documents are current again
         self._restart_clock(terms, when)
         return undo
+
+    def _task_closed_by(self, event: Event) -> SendTask | None:
+        """The send task an amend, attach or move closed (the latest one closed then)."""
+        if event.action not in ("amend", "attach", "move"):
+            return None
+        closed = [t for t in self.send_tasks if t.closed_at is not None and t.submission is None]
+        if not closed:
+            return None
+        task = max(closed, key=lambda t: t.closed_at or event.at)
+        return task if _same_moment(task.closed_at, event.at) else None
 
     def _undo_answer(self) -> None:
         answer = self.live_answers[-1]
@@ -981,6 +1048,17 @@ class Request:
         course = self.course
         charged = course.units_charged(auth) if course is not None else 0
         return auth.units_adjustment + charged
+
+
+def _same_moment(a: dt.datetime | None, b: dt.datetime | None) -> bool:
+    """Equal instants, whether or not the store gave them back with their zone (SQLite does not)."""
+    if a is None or b is None:
+        return False
+    return _naive_utc(a) == _naive_utc(b)
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 # --- the course -------------------------------------------------------------------------------
@@ -1103,13 +1181,13 @@ class Course:
         self.sessions.append(session)
         session.authorization = self._authorization_for(session)
         charged = session.authorization
-        detail = f"charged to {charged.number}" if charged is not None else "no authorization to charge"
+        if charged is not None:
+            detail = f"charged to {charged.number}"
+        else:
+            detail = "no authorization covers it" if self.needs_authorization else "no authorization needed"
+        amount = f"{units} unit{'s' if units != 1 else ''}"
         request._record(
-            "session",
-            request.status,
-            when,
-            by,
-            reason=f"session on {day}: {units} units of {code or 'service'}, {detail}",
+            "session", request.status, when, by, reason=f"session on {day}: {amount} of {code or 'service'}, {detail}"
         )
         return session
 

@@ -195,6 +195,10 @@ class SessionView:
     authorization_number: str | None
     voided: bool
     void_reason: str | None
+    #: Whether the course needs an authorization at all (not self-pay, not "no PA required").
+    needs_authorization: bool = True
+    #: Other sessions of the course on the same day (a second one is usually a typing mistake).
+    same_day: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,7 +211,17 @@ class SessionView:
             "authorization_number": self.authorization_number,
             "voided": self.voided,
             "void_reason": self.void_reason,
+            "needs_authorization": self.needs_authorization,
+            "same_day": self.same_day,
         }
+
+    def charge(self) -> str:
+        """How the session is charged, in words."""
+        if self.voided:
+            return f"voided: {self.void_reason}"
+        if self.authorization_number:
+            return f"charged to {self.authorization_number}"
+        return "no authorization covers it" if self.needs_authorization else "no authorization needed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,7 +550,7 @@ def request_detail(
         ),
         authorizations=tuple(authorization_view(course, a, as_of) for a in request.authorizations),
         documents=tuple(document_view(d) for d in request.documents),
-        sessions=tuple(session_view(s) for s in course.sessions),
+        sessions=tuple(session_view(s, course) for s in course.sessions),
         events=tuple(
             EventView(
                 action=e.action,
@@ -568,9 +582,12 @@ def document_view(document: m.Document) -> DocumentView:
     )
 
 
-def session_view(session: m.Session) -> SessionView:
+def session_view(session: m.Session, course: m.Course | None = None) -> SessionView:
     auth = session.authorization
+    others = [s for s in course.live_sessions if s is not session and s.date == session.date] if course else []
     return SessionView(
+        needs_authorization=course.needs_authorization if course is not None else True,
+        same_day=len(others),
         id=session.id or 0,
         request_id=session.request_id,
         date=session.date,

@@ -130,9 +130,30 @@ def request_rows(request: m.Request, clocks: clk.ClockSettings, timezone: str) -
     elif status in APPROVING:
         yield from _authorization_rows(request, clocks, timezone, row)
     elif status == "draft":
+        rejected = _rejected_signoff(request)
+        if rejected is not None:
+            detail = (
+                f"sign-off rejected by {rejected.by}: {rejected.note}; correct the case and "
+                f"`priorauth requests amend {rid} CASE.json` (or undo the rejection)"
+            )
+            yield row("incomplete", changed, detail, changed)
+            return
         evaluation = request.evaluation
-        missing = m.outcome_of(evaluation.result).reason if evaluation is not None else "not evaluated"
+        found = m.outcome_of(evaluation.result) if evaluation is not None else None
+        missing = found.reason if found is not None else "not evaluated"
+        if found is not None and found.outcome == "not_covered":
+            # Nothing to complete: the plan excludes it. Self-pay, or appeal the exclusion once denied.
+            missing = f"not covered by the plan ({', '.join(found.failing) or 'exclusion'}): offer self-pay "
+            missing += f"(`priorauth plan {rid}`) or send it to get a denial to appeal"
         yield row("incomplete", changed, missing, changed)
+
+
+def _rejected_signoff(request: m.Request) -> m.SignOff | None:
+    """The clinician's rejection that put the request back to draft, if that is the latest change."""
+    last = request.events[-1] if request.events else None
+    if last is None or last.action != "signoff" or last.to_status != "draft":
+        return None
+    return next((s for s in reversed(request.signoffs) if s.status == "rejected"), None)
 
 
 def _authorization_rows(request: m.Request, clocks: clk.ClockSettings, timezone: str, row: object) -> Iterator[WorkRow]:
@@ -141,14 +162,21 @@ def _authorization_rows(request: m.Request, clocks: clk.ClockSettings, timezone:
         return
     make = row  # (kind, due, detail, start, until) -> WorkRow
     used = request.units_used(auth)
+    command = f" (`priorauth requests continue {request.id}`)"
+    ended = auth.valid_to + dt.timedelta(days=1)
+    done = f"authorization {auth.number} ended {auth.valid_to}: continue it{command}"
+    if auth.units_authorized > 0 and course.units_left(auth) <= 0:
+        # Used up before its end date: due on the day the last unit went, not on the end date.
+        spent = max((s.date for s in course.live_sessions if s.authorization is auth), default=auth.valid_from)
+        detail = f"authorization {auth.number}: all {auth.units_authorized} units used on {spent}: continue it"
+        yield make("expiring", spent, detail + command, spent, auth.valid_to)  # type: ignore[operator]
+        yield make("continuation_due", auth.valid_to, done, ended, _FOREVER)  # type: ignore[operator]
+        return
     by_units = auth.units_authorized > 0 and used >= clocks.units_warning_ratio * auth.units_authorized
     near_end = auth.valid_to - dt.timedelta(days=clocks.expiry_warning_days)
     start = min(near_end, _day(course.updated_at, timezone)) if by_units else near_end
     detail = f"authorization {auth.number} ends {auth.valid_to}, {used}/{auth.units_authorized} units used"
-    command = f" (`priorauth requests continue {request.id}`)"
     yield make("expiring", auth.valid_to, detail + command, start, auth.valid_to)  # type: ignore[operator]
-    ended = auth.valid_to + dt.timedelta(days=1)
-    done = f"authorization {auth.number} ended {auth.valid_to}: continue it{command}"
     yield make("continuation_due", auth.valid_to, done, ended, _FOREVER)  # type: ignore[operator]
 
 

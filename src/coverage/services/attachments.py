@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 from coverage.errors import InvalidInput
@@ -11,7 +12,7 @@ from coverage.requests import model as m
 from coverage.requests.views import RequestView, request_view
 from coverage.services import requests as services
 from coverage.services.context import Context, actor
-from coverage.services.documents import MAX_ATTACHMENT_BYTES, pdf_page_count
+from coverage.services.documents import MAX_ATTACHMENT_BYTES
 from coverage.store.documents import DocumentStore, document_key
 from coverage.store.uow import UnitOfWork
 
@@ -30,6 +31,24 @@ def read_pdf(path: Path) -> bytes:
     return data
 
 
+def pdf_pages(data: bytes, name: str) -> int:
+    """The pages of a PDF that opens, or one line saying why it cannot go to a payer."""
+    import pypdf  # only when attaching
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise InvalidInput([f"FILE.pdf: {name} is password-protected; a payer cannot open it"])
+        pages = len(reader.pages)
+    except InvalidInput:
+        raise
+    except Exception as error:  # pypdf raises many kinds on a damaged file
+        raise InvalidInput([f"FILE.pdf: {name} is damaged and cannot be opened ({type(error).__name__})"]) from None
+    if pages < 1:
+        raise InvalidInput([f"FILE.pdf: {name} has no pages"])
+    return pages
+
+
 def attach(
     request_id: int, path: Path, *, title: str, uow: UnitOfWork, ctx: Context, store: DocumentStore, by: str
 ) -> RequestView:
@@ -37,6 +56,7 @@ def attach(
     by, when = actor(by), ctx.when()
     title = clean_text("--title", title, kind="title")
     data = read_pdf(path)
+    pages = pdf_pages(data, path.name)
     digest = hashlib.sha256(data).hexdigest()
     number = f"{request_id}-ATT-{digest[:8].upper()}"
     with uow:
@@ -45,7 +65,6 @@ def attach(
         if found is not None and not found.withdrawn:
             raise InvalidInput([f"FILE.pdf: already attached to request {request_id} as {number}"])
         key = document_key(request_id, number)
-        pages = pdf_page_count(data)
         if found is not None:  # attached before, withdrawn by an undo: attached again
             found.withdrawn, found.title, found.dated = False, title, when.today
             document = found

@@ -32,11 +32,20 @@ from typing import TYPE_CHECKING, Any
 
 from coverage.determinations import Determination
 from coverage.errors import InvalidInput
-from coverage.letters.kinds import get_kind
-from coverage.letters.options import UNIT_LABELS, Decision, Denial, Enclosure, LetterOptions
+from coverage.letters.kinds import KINDS, get_kind
+from coverage.letters.options import Decision, Denial, Enclosure, LetterOptions, Sending
 from coverage.payments.ledger import PlanRecord
+from coverage.policies.billing import unit_label
 from coverage.requests import model as m
-from coverage.requests.lifecycle import SENDABLE
+from coverage.requests.lifecycle import (
+    ANSWER_TARGETS,
+    OPEN,
+    PLANNABLE,
+    SENDABLE,
+    SENT_TO,
+    TRANSITIONS,
+    Status,
+)
 from coverage.services.plan_documents import PlanDocument, letter_options
 from coverage.services.requests import case_of, evaluate, units_per_session
 from coverage.store.documents import DocumentStore, document_key
@@ -64,6 +73,55 @@ ENCLOSURE_TITLES = {
 }
 #: The largest outside PDF that can be attached (bytes).
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+#: Statuses from which an appeal can be drafted (partially approved, denied, appeal denied)...
+APPEALABLE: frozenset[Status] = frozenset(s for s, targets in TRANSITIONS.items() if "appeal_drafted" in targets)
+#: ...and those of an appeal drafted, sent, answered or taken to external review: where an appeal letter is made.
+APPEAL_STATUSES: frozenset[Status] = frozenset(
+    {
+        *APPEALABLE,
+        "appeal_drafted",
+        SENT_TO["appeal_drafted"],
+        *ANSWER_TARGETS[SENT_TO["appeal_drafted"]].values(),
+        *(s for s in TRANSITIONS["appeal_denied"] if s in ANSWER_TARGETS),  # external review
+    }
+)
+#: The kinds made for the payer's sending: while the request can be sent, or a copy once it was sent.
+SENDING_KINDS = ("request", "continuation", "packet", "fax-cover")
+
+
+def kinds_allowed(request: m.Request) -> list[str]:
+    """The document kinds ``letter --request`` makes for the request in its status (lifecycle sets):
+    the request letter, packet and fax cover when it can be sent or was sent; the appeal in an appeal's
+    statuses (or a copy of the one made); the decision notice once the payer answered; the payment plan
+    where a self-pay plan can follow; receipts and superbills always."""
+    status = request.status
+    made = {d.kind for d in request.live_documents}
+    allowed: list[str] = []
+    if status in SENDABLE or request.live_submissions:
+        allowed += SENDING_KINDS
+    if status in APPEAL_STATUSES or "appeal" in made:
+        allowed.append("appeal")
+    if request.latest_answer is not None:
+        allowed.append("decision-notice")
+    if status in PLANNABLE:
+        allowed.append("payment-plan")
+    allowed += ["superbill", "receipt"]
+    return [kind for kind in KINDS if kind in allowed]
+
+
+def check_kind(request: m.Request, kind: str) -> None:
+    """One line naming the request's status and the kinds it allows, when ``kind`` is not among them."""
+    allowed = kinds_allowed(request)
+    if kind not in allowed:
+        why = " (no answer recorded)" if kind == "decision-notice" else ""
+        raise InvalidInput(
+            [
+                f"--kind: request {request.id} is {request.status}{why}: no {kind} document in that status "
+                f"(allowed: {', '.join(allowed)})"
+            ]
+        )
+
 
 _PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
 _STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
@@ -106,12 +164,18 @@ class RequestDocuments:
         when: m.When,
         payer: Payer | None = None,
         template_dir: Path | None = None,
+        urgent_hours: int | None = None,
     ) -> None:
         assert request.id is not None
         self.request = request
         self.request_id = request.id
         self.clinic, self.store, self.when, self.payer = clinic, store, when, payer
         self.template_dir = template_dir
+        #: The hours an expedited letter asks for: given, else the payer's urgent turnaround, else the
+        #: clinic's default (the same clock the records keep, lifecycle rule 12).
+        self.urgent_hours = (
+            urgent_hours if urgent_hours is not None else payer.urgent_turnaround_hours if payer else None
+        )
         case = case_of(request, checker)
         evaluation = request.evaluation
         evaluated_on = evaluation.evaluated_on if evaluation is not None and evaluation.evaluated_on else when.today
@@ -122,8 +186,10 @@ class RequestDocuments:
             if evaluation is not None
             else evaluate(case, checker, when.today)
         )
-        policy_id = case.coverage.policy_id
-        self.policy = checker.registry.get(policy_id) if policy_id else None
+        #: The policy version the determination was made under, so letters match it (the newest
+        #: version of its id if that one is no longer loaded).
+        policy_id = self.determination.policy_id
+        self.policy = checker.policy_of(self.determination) or (checker.registry.get(policy_id) if policy_id else None)
 
     # --- the machinery ----------------------------------------------------------------------
 
@@ -146,7 +212,7 @@ class RequestDocuments:
             determination=self.determination,
             clinic=self.clinic,
             policy=self.policy,
-            options=dataclasses.replace(options or LetterOptions(), expedited_reason=self.request.expedited_reason),
+            options=self.expedited(options or LetterOptions()),
             template_dir=self.template_dir,
             dated=self.when.today,
             number=number,
@@ -168,6 +234,18 @@ class RequestDocuments:
         self.request.documents.append(document)
         return Made(document, new=True)
 
+    def expedited(self, options: LetterOptions) -> LetterOptions:
+        """The options with the request's urgency: expedited wording exactly when the request is expedited."""
+        if not self.request.expedited:
+            return dataclasses.replace(options, expedited_reason=None, expedited_hours=None)
+        hours = self.urgent_hours
+        if hours is None:
+            from coverage.settings import load_settings
+
+            hours = load_settings().default_urgent_turnaround_hours
+        reason = self.request.expedited_reason or m.DEFAULT_EXPEDITED_REASON
+        return dataclasses.replace(options, expedited_reason=reason, expedited_hours=hours)
+
     def sending_of(self, kind: str) -> int:
         """The sending a document for the payer belongs to (see the module's docstring)."""
         request = self.request
@@ -183,10 +261,34 @@ class RequestDocuments:
         return {"version": self.request.current_version.version, "sending": self.sending_of(kind)}
 
     def _to_payer(self, **options: Any) -> LetterOptions:
-        """Options of a letter to the payer: its fax in the recipient block when a fax reaches it."""
+        """Options of a letter to the payer: its fax in the recipient block when a fax reaches it, and what
+        the sending answers (the payer's request for information)."""
         payer = self.payer
         fax = payer.fax if payer is not None and payer.channel == "fax" else None
-        return LetterOptions(recipient_fax=fax, **options)
+        return LetterOptions(recipient_fax=fax, sending=self.sending_info(), **options)
+
+    def pend_answered(self) -> m.Answer | None:
+        """The payer's request for information the next sending answers (an open request whose latest answer
+        is a pend), else ``None``."""
+        answer = self.request.latest_answer
+        if answer is None or answer.decision != "pended" or self.request.status not in OPEN:
+            return None
+        return answer
+
+    def sending_info(self, *, appeal: bool = False) -> Sending:
+        """What the next sending is: its channel (the payer's), an appeal, or the answer to a pend."""
+        payer = self.payer
+        channel = payer.channel if payer is not None else "fax"
+        pend = None if appeal else self.pend_answered()
+        return Sending(
+            channel=channel,
+            destination=payer.portal_url if payer is not None and channel == "portal" else None,
+            appeal=appeal,
+            responds_to_pend=pend is not None,
+            info_reference=pend.reference if pend is not None else None,
+            info_requested=pend.info_requested if pend is not None else None,
+            info_asked_on=pend.decided_on if pend is not None else None,
+        )
 
     # --- what goes to the payer -------------------------------------------------------------
 
@@ -211,7 +313,8 @@ class RequestDocuments:
                 raise InvalidInput([f"request {self.request_id}: has no denial to appeal"])
             denial = Denial(reason=answer.reason or "denied", denied_on=answer.decided_on, reference=answer.reference)
         identity = {**self._sending("appeal"), "denial": dataclasses.asdict(denial)}
-        return self.ensure("appeal", identity, self._to_payer(denial=denial))
+        options = dataclasses.replace(self._to_payer(denial=denial), sending=self.sending_info(appeal=True))
+        return self.ensure("appeal", identity, options)
 
     def packet(self) -> Made:
         """The documentation packet of the sending."""
@@ -242,7 +345,12 @@ class RequestDocuments:
         }
         if attention is not None:
             identity["attention"] = attention
-        options = LetterOptions(recipient_fax=fax, recipient_attention=attention, enclosures=enclosures)
+        sending = self.sending_info(appeal=any(d.kind == "appeal" for d in enclosed))
+        if sending.channel != "fax":
+            identity["channel"] = sending.channel
+        options = LetterOptions(
+            recipient_fax=fax, recipient_attention=attention, enclosures=enclosures, sending=sending
+        )
         return self.ensure("fax-cover", identity, options)
 
     def pages(self, document: m.Document) -> int:
@@ -274,6 +382,10 @@ class RequestDocuments:
         code, per_session = units_per_session(self.request)
         units = answer.units
         sessions = units // per_session if units is not None and per_session else None
+        auth = answer.authorization
+        units_left = None
+        if auth is not None and auth.live and self.request.course is not None:
+            units_left = auth.units_authorized - self.request.units_used(auth)
         return Decision(
             status=status,  # type: ignore[arg-type]  # one of NOTICE_DECISIONS' values
             decided_on=answer.decided_on,
@@ -283,9 +395,10 @@ class RequestDocuments:
             units=units,
             reason=answer.reason if status == "denied" else answer.info_requested,
             code=code,
-            unit_label=UNIT_LABELS.get(code or ""),
+            unit_label=unit_label(code) if code else None,
             sessions=sessions,
             dose_mg=self.case.request.dose_mg,
+            units_left=units_left,
         )
 
     def stored_options(self) -> LetterOptions:

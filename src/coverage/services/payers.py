@@ -69,6 +69,48 @@ def _view(row: t.Payer) -> PayerView:
 CLOCK_BOUNDS = {"turnaround_days": (1, 365), "urgent_turnaround_hours": (1, 720), "appeal_window_days": (1, 730)}
 
 
+#: What a payer sending by each channel needs in the directory.
+CHANNEL_NEEDS = {"fax": "fax", "portal": "portal_url", "phone": "phone"}
+
+
+def _checked(values: dict[str, Any], known_policies: Collection[str] | None) -> dict[str, Any]:
+    """The payer's fields cleaned, or :class:`InvalidInput` with one line per problem."""
+    problems = []
+    clean = dict(values)
+    for field, kind in (
+        ("name", "title"),
+        ("fax", "short"),
+        ("phone", "short"),
+        ("portal_url", "title"),
+        ("policy_id", "id"),
+    ):
+        value = values.get(field)
+        if field == "name" and value is not None:
+            value = " ".join(value.split())
+        problem = text_problem(value, kind=kind) if value is not None else None
+        if problem is not None:
+            problems.append(f"{field}: {problem}")
+        clean[field] = value.strip() if value is not None and value.strip() else None
+    if clean["name"] is None:
+        problems.append("name: required")
+    channel = clean["channel"]
+    if channel not in CHANNELS:
+        problems.append(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+    elif channel in CHANNEL_NEEDS and clean[CHANNEL_NEEDS[channel]] is None:
+        need = CHANNEL_NEEDS[channel]
+        problems.append(f"{need}: a payer reached by {channel} needs its {need.replace('_', ' ')}")
+    policy_id = clean["policy_id"]
+    if policy_id is not None and known_policies is not None and policy_id not in known_policies:
+        problems.append(f"policy_id: {policy_id!r} is not a known policy id")
+    for field, (low, high) in CLOCK_BOUNDS.items():
+        number = clean.get(field)
+        if number is not None and not low <= number <= high:
+            problems.append(f"{field}: must be {low} to {high}")
+    if problems:
+        raise InvalidInput(problems)
+    return clean
+
+
 def add_payer(
     name: str,
     *,
@@ -87,57 +129,69 @@ def add_payer(
 
     With ``known_policies``, a ``policy_id`` that is not one of them is refused.
     """
-    problems = []
-    clean: dict[str, str | None] = {}
-    for field, value, kind in (
-        ("name", " ".join(name.split()), "title"),
-        ("fax", fax, "short"),
-        ("phone", phone, "short"),
-        ("portal_url", portal_url, "title"),
-        ("policy_id", policy_id, "id"),
-    ):
-        problem = text_problem(value, kind=kind) if value is not None else None
-        if problem is not None:
-            problems.append(f"{field}: {problem}")
-        clean[field] = value.strip() if value is not None and value.strip() else None
-    if clean["name"] is None:
-        problems.append("name: required")
-    if channel not in CHANNELS:
-        problems.append(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
-    if policy_id is not None and known_policies is not None and policy_id not in known_policies:
-        problems.append(f"policy_id: {policy_id!r} is not a known policy id")
-    for field, number in (
-        ("turnaround_days", turnaround_days),
-        ("urgent_turnaround_hours", urgent_turnaround_hours),
-        ("appeal_window_days", appeal_window_days),
-    ):
-        low, high = CLOCK_BOUNDS[field]
-        if number is not None and not low <= number <= high:
-            problems.append(f"{field}: must be {low} to {high}")
-    if problems:
-        raise InvalidInput(problems)
-    assert clean["name"] is not None
+    clean = _checked(
+        {
+            "name": name,
+            "channel": channel,
+            "fax": fax,
+            "phone": phone,
+            "portal_url": portal_url,
+            "policy_id": policy_id,
+            "turnaround_days": turnaround_days,
+            "urgent_turnaround_hours": urgent_turnaround_hours,
+            "appeal_window_days": appeal_window_days,
+        },
+        known_policies,
+    )
     with uow:
         if uow.payers.by_name(clean["name"]) is not None:
             raise InvalidInput([f"name: a payer named {clean['name']!r} is already in the directory"])
-        row = uow.payers.add(
-            t.Payer(
-                name=clean["name"],
-                fax=clean["fax"],
-                phone=clean["phone"],
-                portal_url=clean["portal_url"],
-                channel=channel,
-                policy_id=clean["policy_id"],
-                turnaround_days=turnaround_days,
-                urgent_turnaround_hours=urgent_turnaround_hours,
-                appeal_window_days=appeal_window_days,
-                created_at=t.utcnow(),
-            )
-        )
+        row = uow.payers.add(t.Payer(**clean, created_at=t.utcnow()))
         uow.flush()
         view = _view(row)
         uow.commit()
     return view
+
+
+#: The fields ``payers edit`` can change.
+EDITABLE = ("name", "channel", "fax", "phone", "portal_url", "policy_id", "turnaround_days",
+            "urgent_turnaround_hours", "appeal_window_days")  # fmt: skip
+
+
+def edit_payer(
+    name_or_id: str | int,
+    changes: dict[str, Any],
+    *,
+    uow: UnitOfWork,
+    known_policies: Collection[str] | None = None,
+) -> tuple[PayerView, PayerView]:
+    """Correct a payer's entry (a mistyped fax number, a new portal): the entry before and after.
+
+    An empty string clears an optional field. Requests already sent keep what they were sent to;
+    the next sending uses the new entry.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput([f"{field}: cannot be edited" for field in unknown])
+    if not changes:
+        raise InvalidInput(["payer: nothing to change (give an option)"])
+    before = get_payer(name_or_id, uow=uow)
+    values = {field: getattr(before, field) for field in EDITABLE}
+    values.update({k: (None if v == "" else v) for k, v in changes.items()})
+    clean = _checked(values, known_policies if "policy_id" in changes else None)
+    with uow:
+        row = uow.payers.get(before.id)
+        assert row is not None
+        if clean["name"].casefold() != before.name.casefold():
+            other = uow.payers.by_name(clean["name"])
+            if other is not None and other.id != before.id:
+                raise InvalidInput([f"name: a payer named {clean['name']!r} is already in the directory"])
+        for field in EDITABLE:
+            setattr(row, field, clean[field])
+        uow.flush()
+        after = _view(row)
+        uow.commit()
+    return before, after
 
 
 def list_payers(*, uow: UnitOfWork) -> list[PayerView]:

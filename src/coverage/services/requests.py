@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from coverage.determinations import Determination
 from coverage.errors import IllegalTransition, InvalidInput, NotFound, PriorAuthError, StaleVersion, StorageError
-from coverage.fields import clean_text, optional_text
+from coverage.fields import MAX_UNITS, clean_text, optional_text
 from coverage.requests import model as m
 from coverage.requests.lifecycle import (
     APPROVING,
@@ -459,7 +459,7 @@ def signoff(
     note = optional_text("--note", note)
     with uow:
         _, request = load(uow, request_id)
-        request.decide_signoff(approve=approve, note=note, when=when, by=by)
+        request.decide_signoff(approve=approve, note=note, when=when, by=by, required=ctx.signoff_required)
         view = request_view(request, names(uow, request), as_of=when.today, now=when.now, clocks=ctx.clocks)
         uow.commit()
     return view
@@ -495,7 +495,6 @@ class AnswerResult:
 
 
 #: Units and sessions are at most this (a year of twice-weekly 84 mg sessions is 8,736 units).
-MAX_UNITS = 100_000
 
 
 def _check_answer(answer: AnswerInput) -> list[str]:
@@ -777,13 +776,21 @@ def continue_request(
         auth = request.current_authorization
         if auth is None:
             raise IllegalTransition(f"request {request_id}: has no authorization to continue")
-        first = min((a.valid_from for a in course.live_authorizations), default=auth.valid_from)
+        given = [s.date for s in course.live_sessions] or [a.valid_from for a in course.live_authorizations]
+        first = min(given, default=auth.valid_from)
+        if first > when.today:
+            raise IllegalTransition(
+                f"request {request_id}: its authorization starts {first} and no session is recorded yet; "
+                "a continuation is asked for once treatment has begun"
+            )
         document = json.loads(json.dumps(request.current_version.document))
         document["as_of"] = when.today.isoformat()
         document["request"]["kind"] = "continuation"
         if not document["request"].get("therapy_start"):
             document["request"]["therapy_start"] = first.isoformat()
-        document["request"]["start_date"] = max(when.today, auth.valid_to + dt.timedelta(days=1)).isoformat()
+        # The next period starts the day after this one ends, or today when its units are used up.
+        next_day = when.today if course.units_left(auth) <= 0 else auth.valid_to + dt.timedelta(days=1)
+        document["request"]["start_date"] = max(when.today, next_day).isoformat()
         text = json.dumps(document)
         taken = _take(text, checker, when)
         patient = uow.patients.get(course.patient_id)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from coverage.errors import InvalidInput, NotFound
 from coverage.fields import clean_text
+from coverage.policies.billing import unit_kind
 from coverage.requests import model as m
 from coverage.requests.views import SessionView, session_view
 from coverage.services import requests as services
@@ -17,10 +18,12 @@ DOSES = (28, 56, 84)
 
 
 def _units(request: m.Request, dose_mg: int | None) -> tuple[str | None, int]:
-    """The code and units of one session: the dose in mg for J0013, one otherwise (rule 9)."""
+    """The code and units of one session: the dose for a code counted in mg (J0013), else per session (rule 9)."""
     code, per_session = services.units_per_session(request)
-    if code in ("J0013", "S0013") and dose_mg is not None:
+    if code is not None and unit_kind(code) == "mg" and dose_mg is not None:
         return code, dose_mg
+    if code in ("G2082", "G2083") and dose_mg is not None:
+        return ("G2082" if dose_mg <= 56 else "G2083"), per_session  # Medicare: by the dose given
     return code, per_session
 
 
@@ -49,7 +52,7 @@ def add(
         code, units = _units(request, dose)
         session = course.add_session(request, day=day, dose_mg=dose, units=units, code=code, when=when, by=by)
         uow.flush()
-        view = session_view(session)
+        view = session_view(session, course)
         uow.commit()
     return view
 
@@ -64,7 +67,7 @@ def void(session_id: int, reason: str, *, uow: UnitOfWork, ctx: Context, by: str
             raise NotFound(f"session {session_id}: no such session")
         session = next(s for s in course.sessions if s.id == session_id)
         course.void_session(session, reason, when, by)
-        view = session_view(session)
+        view = session_view(session, course)
         uow.commit()
     return view
 
@@ -73,4 +76,4 @@ def list_sessions(request_id: int, *, uow: UnitOfWork) -> list[SessionView]:
     """Every session of the request's course, voided ones too, in the order recorded."""
     with uow:
         course, _ = services.load(uow, request_id)
-        return [session_view(s) for s in course.sessions]
+        return [session_view(s, course) for s in course.sessions]

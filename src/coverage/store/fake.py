@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -147,6 +148,24 @@ class FakeCourses(CourseRepository):
     def event_key_used(self, idempotency_key: str) -> bool:
         return any(e.idempotency_key == idempotency_key for r in self._requests() for e in r.events)
 
+    def current_cases(
+        self,
+        policy_id: str,
+        *,
+        statuses: Collection[str],
+        approving: Collection[str],
+        sent: Collection[str],
+        batch: int = 1000,
+    ) -> Iterator[tuple[int, str]]:
+        requests = list(self._requests())
+        for request in sorted(requests, key=lambda r: r.id or 0):
+            document = request.current_version.document
+            if (document.get("coverage") or {}).get("policy_id") != policy_id or request.id is None:
+                continue
+            followed = any(r.previous_request_id == request.id and r.status in sent for r in requests)
+            if request.status in statuses or (request.status in approving and not followed):
+                yield request.id, json.dumps(document)
+
     def open_courses(self) -> Sequence[Course]:
         return [c for c in self.rows if any(r.status not in FINAL for r in c.requests)]
 
@@ -250,6 +269,7 @@ class FakeWork(WorkRepository):
                 requests[row.request_id].status,
                 requests[row.request_id].urgency,
                 requests[row.request_id].payer_id,
+                requests[row.request_id].coverage_id,
             )
             for rows in self.rows.values()
             for row in rows

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy import Text, and_, cast, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -159,6 +159,22 @@ class CourseRepository(ABC):
     def document_content(self, document_id: int) -> bytes | None:
         """The bytes of a document stored in the database by an earlier version."""
 
+    @abstractmethod
+    def current_cases(
+        self,
+        policy_id: str,
+        *,
+        statuses: Collection[str],
+        approving: Collection[str],
+        sent: Collection[str],
+        batch: int = 1000,
+    ) -> Iterator[tuple[int, str]]:
+        """(request id, its current case version as JSON text) for the requests under ``policy_id``, by id.
+
+        The requests in ``statuses``, and those in ``approving`` that no continuation in ``sent``
+        follows. Streamed ``batch`` rows at a time: no course is loaded.
+        """
+
 
 @dataclass(frozen=True, slots=True)
 class VisibleWork:
@@ -169,6 +185,7 @@ class VisibleWork:
     status: str
     urgency: str
     payer_id: int | None
+    coverage_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +446,37 @@ class SqlCourses(CourseRepository):
         query = select(exists().where(t.status_events.c.idempotency_key == idempotency_key))
         return bool(self.session.scalar(query))
 
+    def current_cases(
+        self,
+        policy_id: str,
+        *,
+        statuses: Collection[str],
+        approving: Collection[str],
+        sent: Collection[str],
+        batch: int = 1000,
+    ) -> Iterator[tuple[int, str]]:
+        r, c, cv = t.pa_requests, t.cases, Coverage.__table__
+        later = r.alias("later")
+        newer = c.alias("newer")
+        followed = exists().where(later.c.previous_request_id == r.c.id, later.c.status.in_(list(sent)))
+        superseded_by_newer = exists().where(
+            newer.c.request_id == c.c.request_id, newer.c.superseded.is_(False), newer.c.version > c.c.version
+        )
+        query = (
+            select(r.c.id, cast(c.c.document, Text))
+            .join(cv, cv.c.id == r.c.coverage_id)
+            .join(c, and_(c.c.request_id == r.c.id, c.c.superseded.is_(False)))
+            .where(
+                cv.c.policy_id == policy_id,
+                or_(r.c.status.in_(list(statuses)), and_(r.c.status.in_(list(approving)), ~followed)),
+                ~superseded_by_newer,
+            )
+            .order_by(r.c.id)
+            .execution_options(yield_per=batch)  # a server-side cursor on PostgreSQL
+        )
+        for row in self.session.execute(query):
+            yield row[0], row[1]
+
     def open_courses(self) -> Sequence[Course]:
         live = exists().where(t.pa_requests.c.course_id == t.courses.c.id, t.pa_requests.c.status.not_in(FINAL))
         return self.session.scalars(select(Course).where(live).order_by(t.courses.c.id)).all()
@@ -601,6 +649,7 @@ class SqlWork(WorkRepository):
                 r.c.status,
                 r.c.urgency,
                 r.c.payer_id,
+                r.c.coverage_id,
             )
             .join(r, r.c.id == w.c.request_id)
             .where(w.c.visible_from <= as_of, or_(w.c.visible_until.is_(None), w.c.visible_until >= as_of))
@@ -612,6 +661,7 @@ class SqlWork(WorkRepository):
                 row.status,
                 row.urgency,
                 row.payer_id,
+                row.coverage_id,
             )
             for row in self.session.execute(query)
         ]

@@ -555,3 +555,50 @@ class Payment(Base):
     method: Mapped[str | None] = mapped_column(String(20))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(120))
+
+
+# --- the web app: staff accounts, their sessions, and who looked at which patient ----------------
+
+
+class WebUser(Base):
+    """A person who signs in to the web app: a clerk, a clinician or an admin (argon2 hash only)."""
+
+    __tablename__ = "web_users"
+    __table_args__ = (CheckConstraint("role IN ('clerk', 'clinician', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie carries a token, the table only its sha256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: A one-time message shown on the next page (what the last action did).
+    flash: Mapped[str | None] = mapped_column(Text)
+
+
+class AccessLog(Base):
+    """Append-only: who saw which patient's data, when, on which request, and what they saw."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(120), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    #: The clinic's patient id (the case's ``patient.id``).
+    patient_id: Mapped[str] = mapped_column(Text, index=True)
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    what: Mapped[str] = mapped_column(String(200))

@@ -1,7 +1,7 @@
 """Production on a Prefect server: sending claims and the records' view of flow runs
 
 Revision ID: 0005_production
-Revises: 0003_lifecycle
+Revises: 0006_web
 
 ``sending_claims``: at most one run hands a request to a payer's gateway at a time.
 ``workflow_runs``: each flow run's start and end as our flows record them, so a failed or
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_production"
-down_revision: str | Sequence[str] | None = "0003_lifecycle"
+down_revision: str | Sequence[str] | None = "0006_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

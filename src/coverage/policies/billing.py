@@ -1,0 +1,138 @@
+"""Billing rules as data: the codes of one session, their units and their dates (``data/billing.yaml``).
+
+The file that ships with the package is read once, validated by :class:`BillingData`, and kept.
+:func:`billing_lines` is what the engine bills for a session; :func:`unit_label` and
+:func:`unit_kind` say what one unit of a code is (lifecycle rule 9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from coverage.cases import Treatment, format_loc
+from coverage.determinations import BillingLine
+from coverage.errors import InvalidPolicy
+
+UnitKind = Literal["mg", "session", "hour"]
+
+
+class _BillingModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BillingCode(_BillingModel):
+    """One billing code: what it is, what one unit of it is, and where that comes from."""
+
+    description: str
+    unit: UnitKind
+    unit_label: str | None = None
+    source: str
+
+
+class BillingRule(_BillingModel):
+    """One line billed for a session when scheme, treatment, date of service and dose match."""
+
+    scheme: Literal["hcpcs", "medicare", "any"]
+    treatment: Treatment
+    code: str
+    units: Literal["dose"] | Annotated[int, Field(gt=0)]
+    modifier: str | None = None
+    effective_date: dt.date | None = None
+    end_date: dt.date | None = None
+    min_dose_mg: Annotated[int, Field(ge=0)] | None = None
+    max_dose_mg: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _ranges(self) -> BillingRule:
+        if self.effective_date and self.end_date and self.end_date < self.effective_date:
+            raise ValueError("end_date is before effective_date")
+        if self.min_dose_mg is not None and self.max_dose_mg is not None and self.max_dose_mg < self.min_dose_mg:
+            raise ValueError("max_dose_mg is below min_dose_mg")
+        return self
+
+    def applies(self, scheme: str, treatment: str, dose_mg: int | None, day: dt.date) -> bool:
+        """Whether this rule bills a session of ``treatment`` at ``dose_mg`` on ``day`` under ``scheme``."""
+        if self.treatment != treatment or self.scheme not in (scheme, "any"):
+            return False
+        if (self.effective_date is not None and day < self.effective_date) or (
+            self.end_date is not None and day > self.end_date
+        ):
+            return False
+        if self.min_dose_mg is not None or self.max_dose_mg is not None or self.units == "dose":
+            if dose_mg is None:
+                return False
+            if (self.min_dose_mg is not None and dose_mg < self.min_dose_mg) or (
+                self.max_dose_mg is not None and dose_mg > self.max_dose_mg
+            ):
+                return False
+        return True
+
+
+class BillingData(_BillingModel):
+    """The billing file: codes, then the rules in the order their lines are billed."""
+
+    codes: dict[str, BillingCode]
+    rules: list[BillingRule]
+
+    @model_validator(mode="after")
+    def _codes_known(self) -> BillingData:
+        for rule in self.rules:
+            if rule.code not in self.codes:
+                raise ValueError(f"rule for {rule.code}: the code is not listed under codes")
+            if rule.units == "dose" and self.codes[rule.code].unit != "mg":
+                raise ValueError(f"rule for {rule.code}: units: dose needs a code whose unit is mg")
+        return self
+
+
+def parse_billing(content: bytes | str, source: str) -> BillingData:
+    """Validate a billing file's text, or raise :class:`InvalidPolicy` naming every problem."""
+    try:
+        data = yaml.safe_load(content)
+    except (yaml.YAMLError, ValueError) as error:  # a date like 2026-13-01 raises ValueError
+        raise InvalidPolicy([f"{source}: not valid YAML: {' '.join(str(error).split())}"]) from None
+    try:
+        return BillingData.model_validate(data)
+    except ValidationError as error:
+        raise InvalidPolicy(
+            [
+                f"{source}: {format_loc(e['loc']) if e['loc'] else 'billing'}: {e['msg']}"
+                for e in error.errors(include_url=False)
+            ]
+        ) from None
+
+
+@cache
+def billing_rules() -> BillingData:
+    """The billing file that ships with the package, validated once."""
+    text = resources.files("coverage.policies").joinpath("data", "billing.yaml").read_bytes()
+    return parse_billing(text, "<builtin>/billing.yaml")
+
+
+@lru_cache(maxsize=4096)
+def billing_lines(scheme: str, treatment: str, dose_mg: int | None, service_date: dt.date) -> tuple[BillingLine, ...]:
+    """What to bill for one session of ``treatment`` at ``dose_mg`` on ``service_date`` under ``scheme``."""
+    return tuple(
+        BillingLine(
+            rule.code, dose_mg if rule.units == "dose" and dose_mg is not None else int(rule.units), rule.modifier
+        )
+        for rule in billing_rules().rules
+        if rule.applies(scheme, treatment, dose_mg, service_date)
+    )
+
+
+def unit_label(code: str) -> str | None:
+    """What one unit of ``code`` is, as notices print it ("1 unit = 1 mg"); ``None`` for other codes."""
+    known = billing_rules().codes.get(code)
+    return known.unit_label if known is not None else None
+
+
+def unit_kind(code: str) -> UnitKind | None:
+    """What ``code`` counts: mg (its units are the dose), sessions or hours; ``None`` for other codes."""
+    known = billing_rules().codes.get(code)
+    return known.unit if known is not None else None

@@ -1,0 +1,563 @@
+"""The web app: sign-in, roles, CSRF, lockout, idle sign-out, worklist, search, CSV, request pages, access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import case_gathered, write_case
+from tests.web_support import PASSWORD, Browser, csrf_of
+
+
+@pytest.fixture
+def web(database: Any, database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The web app's collaborators on the test's database, with a clerk, a clinician and an admin."""
+    monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    from coverage.settings import load_settings
+    from coverage.web.app import Web
+
+    web = Web(load_settings(), database)
+    for name, role in (("clara", "clerk"), ("nina", "clinician"), ("adam", "admin")):
+        web.accounts.add_user(name, role=role, password=PASSWORD)
+    return web
+
+
+@pytest.fixture
+def app(web: Any) -> Any:
+    from coverage.web.app import make_app
+
+    return make_app(web)
+
+
+def signed_in(app: Any, name: str) -> Browser:
+    browser = Browser(app)
+    page = browser.sign_in(name)
+    assert page.status_code == 200, page.text
+    browser.get("/")
+    return browser
+
+
+def take_in(cli: Any, tmp_path: Path, name: str = "EX-01-meets", **changes: Any) -> int:
+    path = write_case(tmp_path / "cases", case_gathered(name, **changes), f"{name}.json")
+    return int(cli("intake", str(path), "--json")["request_id"])
+
+
+def test_signed_out_requests_go_to_sign_in(app: Any) -> None:
+    browser = Browser(app)
+    for url in ("/", "/requests/1", "/cases/new", "/payers", "/admin/users", "/worklist.csv"):
+        response = browser.client.get(url, follow_redirects=False)
+        assert response.status_code == 303, url
+        assert response.headers["location"] == "/signin"
+    assert browser.client.post("/search", data={"q": "x"}, follow_redirects=False).status_code == 303
+
+
+def test_sign_in_sets_a_strict_http_only_cookie_and_security_headers(app: Any) -> None:
+    browser = Browser(app)
+    page = browser.client.get("/signin")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    response = browser.client.post(
+        "/signin", data={"csrf": csrf_of(page.text), "name": "clara", "password": PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "samesite=strict" in cookie.lower()
+    worklist = browser.client.get("/")
+    assert worklist.status_code == 200
+    assert worklist.headers["cache-control"] == "no-store"
+
+
+def test_sign_in_without_csrf_is_refused(app: Any) -> None:
+    browser = Browser(app)
+    browser.client.get("/signin")
+    response = browser.client.post("/signin", data={"name": "clara", "password": PASSWORD}, follow_redirects=False)
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers or "pa_session" not in response.headers["set-cookie"]
+
+
+def test_a_post_without_csrf_is_refused(app: Any, web: Any) -> None:
+    browser = signed_in(app, "adam")
+    response = browser.client.post("/admin/users/add", data={"name": "eve", "role": "admin", "password": PASSWORD * 2})
+    assert response.status_code == 403
+    assert "CSRF" in response.text
+    response = browser.client.post("/admin/users/add", data={"csrf": "forged", "name": "eve", "role": "admin"})
+    assert response.status_code == 403
+    assert [u.name for u in web.accounts.users()] == ["adam", "clara", "nina"]
+
+
+def test_five_failed_sign_ins_lock_the_account_for_fifteen_minutes(app: Any, web: Any) -> None:
+    browser = Browser(app)
+    for _ in range(5):
+        assert browser.sign_in("clara", "wrong password!").status_code == 401
+    refused = browser.sign_in("clara")
+    assert refused.status_code == 401
+    assert "locked for 15 minutes" in refused.text
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=16)
+    assert web.accounts.sign_in("clara", PASSWORD, now=later) is not None
+
+
+def test_four_failures_then_the_right_password_signs_in(app: Any) -> None:
+    browser = Browser(app)
+    for _ in range(4):
+        browser.sign_in("clara", "wrong password!")
+    assert browser.sign_in("clara").status_code == 200
+
+
+def test_a_session_idle_for_fifteen_minutes_is_over(app: Any, web: Any) -> None:
+    signed = web.accounts.sign_in("clara", PASSWORD)
+    assert signed is not None
+    assert web.accounts.session(signed.token, now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=14)) is not None
+    idle = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=14 + 16)
+    assert web.accounts.session(signed.token, now=idle) is None
+    assert web.accounts.session(signed.token) is None  # the row is gone
+
+
+def test_a_disabled_user_is_signed_out_and_cannot_sign_in(app: Any, web: Any) -> None:
+    browser = signed_in(app, "clara")
+    web.accounts.set_disabled("clara")
+    assert browser.client.get("/", follow_redirects=False).status_code == 303
+    assert browser.sign_in("clara").status_code == 401
+
+
+def test_admin_pages_are_for_admins(app: Any) -> None:
+    clerk = signed_in(app, "clara")
+    assert clerk.get("/admin/users").status_code == 403
+    assert clerk.get("/admin/access").status_code == 403
+    assert clerk.get("/admin/policies").status_code == 403
+    assert clerk.post("/payers/add", {"name": "X"}).status_code == 403
+    admin = signed_in(app, "adam")
+    assert admin.get("/admin/users").status_code == 200
+    assert "standard-commercial" in admin.get("/admin/policies").text
+    added = admin.post("/admin/users/add", {"name": "olga", "role": "clerk", "password": PASSWORD})
+    assert "User olga added." in added.text
+
+
+def test_worklist_rows_show_name_birth_date_and_payer_and_link_to_the_request(
+    app: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    page = signed_in(app, "clara").get("/")
+    assert page.status_code == 200
+    assert "Whitaker, Dana" in page.text or "Dana" in page.text
+    assert f'href="/requests/{rid}"' in page.text
+    assert "ready to submit" in page.text
+    case = case_gathered("EX-01-meets")
+    assert f"<td>{case['patient']['birth_date']}</td>" in page.text
+    assert f"<td>{case['coverage']['payer_name']}</td>" in page.text
+
+
+def test_worklist_filters_and_paging(app: Any, cli: Any, tmp_path: Path) -> None:
+    take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    assert "Nothing needs a person today with these filters" in browser.get("/?kind=answer_overdue").text
+    assert "ready to submit" in browser.get("/?kind=ready_to_submit&page=7").text
+
+
+def test_search_is_a_post_and_finds_by_name_member_id_case_id_and_request_id(
+    app: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    case = case_gathered("EX-01-meets")
+    browser = signed_in(app, "clara")
+    assert browser.client.get("/search").status_code == 405
+    for text in (case["patient"]["family_name"], case["coverage"]["member_id"], case["case_id"], str(rid)):
+        found = browser.post("/search", {"q": text})
+        assert f'href="/requests/{rid}"' in found.text, text
+    assert "No request matches." in browser.post("/search", {"q": "nobody-like-this"}).text
+
+
+def test_csv_export_has_every_row_with_patient_and_is_access_logged(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    response = signed_in(app, "clara").get("/worklist.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.splitlines()
+    assert lines[0].startswith("due,kind,request_id,patient,birth_date,payer")
+    assert any(f",{rid}," in line for line in lines[1:])
+    assert any(e.what == "worklist CSV" and e.request_id == rid for e in web.accounts.access(user="clara"))
+
+
+def test_viewing_a_request_page_and_downloading_its_letter_writes_two_rows(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    sent = browser.post(f"/requests/{rid}/send")
+    assert "documents made" in sent.text
+    before = web.accounts.access_count()
+    page = browser.get(f"/requests/{rid}")
+    assert page.status_code == 200
+    number = next(d.control_number for d in _detail(web, rid).documents if d.kind == "request")
+    pdf = browser.get(f"/requests/{rid}/documents/{number}?download=1")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+    assert "attachment" in pdf.headers["content-disposition"]
+    rows = web.accounts.access(user="clara", limit=2)
+    assert web.accounts.access_count() == before + 2
+    patient = case_gathered("EX-01-meets")["patient"]["id"]
+    assert {(r.patient_id, r.request_id) for r in rows} == {(patient, rid)}
+    assert sorted(r.what for r in rows) == [f"document {number} downloaded", "request page"]
+
+
+def _detail(web: Any, rid: int) -> Any:
+    from coverage.services.requests import get_request
+
+    return get_request(rid, uow=web.uow(), ctx=web.ctx)
+
+
+def test_actions_through_a_fax_sending_an_approval_and_a_session(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/send")
+    assert _detail(web, rid).request.send_task is not None
+    failed = browser.post(f"/requests/{rid}/send-failed", {"reason": "line busy"})
+    assert "failed attempt noted" in failed.text
+    sent = browser.post(f"/requests/{rid}/sent", {"channel": "fax", "reference": "FAX-1"})
+    assert "now submitted" in sent.text
+    day = web.ctx.today()
+    recorded = browser.post(
+        f"/requests/{rid}/record",
+        {
+            "decision": "approved",
+            "auth_number": "A-77",
+            "valid_from": day.isoformat(),
+            "valid_to": (day + dt.timedelta(days=180)).isoformat(),
+            "sessions": "8",
+        },
+    )
+    assert "now approved" in recorded.text
+    session = browser.post(f"/requests/{rid}/sessions", {"date": day.isoformat()})
+    assert "charged to A-77" in session.text
+    page = browser.get(f"/requests/{rid}")
+    assert "<meter" in page.text
+    detail = _detail(web, rid)
+    assert {e.by for e in detail.events if e.at.date() >= day - dt.timedelta(days=1)} >= {"clara"}
+    undone = browser.post(f"/requests/{rid}/undo", {"reason": "typed on the wrong request"})
+    assert "undone" in undone.text
+    refused = browser.post(f"/requests/{rid}/record", {"decision": "approved"})
+    assert "Refused:" in refused.text
+
+
+def test_a_clerk_cannot_sign_off_a_clinician_can(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    web.ctx = dataclasses.replace(web.ctx, signoff_required=True)
+    rid = take_in(cli, tmp_path)
+    clerk = signed_in(app, "clara")
+    assert "waiting for a clinician" in clerk.post(f"/requests/{rid}/send").text
+    assert _detail(web, rid).request.signoff == "pending"
+    assert "Sign off and send" not in clerk.get(f"/requests/{rid}").text
+    refused = clerk.post(f"/requests/{rid}/signoff", {"decision": "approve"})
+    assert refused.status_code == 403
+    assert _detail(web, rid).request.signoff == "pending"
+    clinician = signed_in(app, "nina")
+    assert "Sign off and send" in clinician.get(f"/requests/{rid}").text
+    answer = clinician.post(f"/requests/{rid}/signoff", {"decision": "approve"})
+    assert "Signed off." in answer.text
+    detail = _detail(web, rid)
+    assert detail.request.send_task is not None
+    assert any(e.by == "nina" and e.action == "signoff" for e in detail.events)
+
+
+def test_no_patient_name_or_case_id_in_any_url(app: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    case = case_gathered("EX-01-meets")
+    browser = signed_in(app, "clara")
+    pages = [browser.get("/").text, browser.get(f"/requests/{rid}").text, browser.post("/search", {"q": "Whit"}).text]
+    import re
+
+    urls = [u for text in pages for u in re.findall(r'(?:href|action|src|hx-post)="([^"]*)"', text)]
+    assert urls
+    for url in urls:
+        for secret in (case["patient"]["given_name"], case["patient"]["family_name"], case["case_id"]):
+            assert secret not in url, url
+
+
+def test_every_patient_page_writes_the_access_log(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    for what, call in (
+        ("worklist", lambda: browser.get("/")),
+        ("request page", lambda: browser.get(f"/requests/{rid}")),
+        ("search results", lambda: browser.post("/search", {"q": str(rid)})),
+    ):
+        before = web.accounts.access_count()
+        call()
+        assert web.accounts.access_count() == before + 1, what
+        assert web.accounts.access(limit=1)[0].what == what
+
+
+def test_the_case_form_shows_each_error_next_to_its_field_and_saves_as_intake(
+    app: Any, web: Any, tmp_path: Path
+) -> None:
+    from coverage.web.forms import form_values
+
+    browser = signed_in(app, "clara")
+    assert browser.get("/cases/new").status_code == 200
+    values = form_values(case_gathered("EX-03-subtherapeutic-dose"))
+    page = browser.post("/cases", {**values, "patient.birth_date": "2026-02-30"})
+    assert page.status_code == 422
+    assert 'id="e-patient-birth_date"' in page.text
+    page = browser.post("/cases", {**values, "medication_trials[0].drug": ""})
+    assert '<span class="error" id="e-medication_trials-0-drug">required</span>' in page.text
+    page = browser.post("/cases", {**values, "request.dose_mg": "57"})
+    assert page.status_code == 422
+    assert '<span class="error" id="e-request-dose_mg">57 is not 28, 56 or 84</span>' in page.text
+    panel = browser.post("/cases/determine", values)
+    assert "not met" in panel.text
+    assert "duloxetine" in panel.text
+    fixed = {**values, "medication_trials[1].daily_dose_mg": "60"}
+    panel = browser.post("/cases/determine", fixed)
+    assert "meets criteria" in panel.text
+    saved = browser.post("/cases", fixed)
+    assert saved.status_code == 200
+    assert "new: ready (meets_criteria)" in saved.text
+
+
+def test_a_case_file_fills_the_form(app: Any, tmp_path: Path) -> None:
+    browser = signed_in(app, "clara")
+    data = json.dumps(case_gathered("EX-01-meets")).encode()
+    page = browser.post("/cases/upload", files={"case": ("case.json", data, "application/json")})
+    assert page.status_code == 200
+    assert 'value="sertraline"' in page.text or "sertraline" in page.text
+    assert "meets criteria" in page.text
+
+
+def test_payers_page_and_admin_adds_a_payer(app: Any) -> None:
+    admin = signed_in(app, "adam")
+    added = admin.post("/payers/add", {"name": "Acme Health", "channel": "fax", "fax": "555-0100"})
+    assert "Payer Acme Health added." in added.text
+    assert "555-0100" in signed_in(app, "clara").get("/payers").text
+
+
+def test_users_and_audit_commands(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from coverage.cli import app as cli_app
+
+    result = CliRunner().invoke(
+        cli_app, ["users", "add", "zoe", "--role", "clerk", "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert cli("users", "list", "--json")[0]["name"] == "zoe"
+    assert "--role" in cli.fails("users", "add", "yan", "--role", "boss", "--password-stdin")[0]
+    cli("users", "disable", "zoe")
+    assert cli("users", "list", "--json")[0]["disabled"] is True
+    assert cli("audit", "access", "--json") == []
+    assert "--since" in cli.fails("audit", "access", "--since", "yesterday")[0]
+
+
+def _blank_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=612, height=792)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_amend_and_attach_on_an_open_request(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path, "EX-03-subtherapeutic-dose")
+    assert _detail(web, rid).request.status == "draft"
+    browser = signed_in(app, "clara")
+    fixed = case_gathered("EX-03-subtherapeutic-dose")
+    fixed["medication_trials"][1]["daily_dose_mg"] = 60
+    amended = browser.post(
+        f"/requests/{rid}/amend", files={"case": ("case.json", json.dumps(fixed).encode(), "application/json")}
+    )
+    assert "case version 2; now ready (meets_criteria)" in amended.text
+    attached = browser.post(
+        f"/requests/{rid}/attach",
+        {"title": "Chart note"},
+        files={"file": ("note.pdf", _blank_pdf(), "application/pdf")},
+    )
+    assert "attached" in attached.text
+    assert any(d.kind == "attachment" and d.title == "Chart note" for d in _detail(web, rid).documents)
+    refused = browser.post(f"/requests/{rid}/amend", files={"case": ("case.json", b"{}", "application/json")})
+    assert "Refused:" in refused.text
+
+
+def test_denial_appeal_cancel_and_the_patient_page(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/send")
+    browser.post(f"/requests/{rid}/sent", {"channel": "fax"})
+    denied = browser.post(f"/requests/{rid}/record", {"decision": "denied", "reason": "two trials not documented"})
+    assert "now denied" in denied.text
+    assert "Draft an appeal" in denied.text
+    appealed = browser.post(f"/requests/{rid}/appeal")
+    assert "appeal drafted; now appeal_drafted" in appealed.text
+    cancelled = browser.post(f"/requests/{rid}/cancel", {"reason": "patient chose self-pay elsewhere"})
+    assert "now cancelled" in cancelled.text
+    page = browser.get(f"/requests/{rid}/patient")
+    assert page.status_code == 200
+    assert "Course 1" in page.text
+    assert web.accounts.access(limit=1)[0].what == "patient page"
+
+
+def test_a_session_is_voided_and_continue_is_refused_before_its_time(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    day = web.ctx.today()
+    added = browser.post(f"/requests/{rid}/sessions", {"date": day.isoformat()})
+    assert "charged to nothing" in added.text
+    session_id = _detail(web, rid).sessions[0].id
+    voided = browser.post(f"/requests/{rid}/sessions/void", {"session_id": str(session_id), "reason": "wrong day"})
+    assert f"Session {session_id} voided." in voided.text
+    future = browser.post(f"/requests/{rid}/sessions", {"date": (day + dt.timedelta(days=3)).isoformat()})
+    assert "is in the future" in future.text
+    refused = browser.post(f"/requests/{rid}/continue")
+    assert "Refused:" in refused.text
+
+
+def test_a_clerk_cannot_attest_an_expedited_case(app: Any) -> None:
+    from coverage.web.forms import form_values
+
+    values = form_values(case_gathered("EX-01-meets"))
+    refused = signed_in(app, "clara").post("/cases", {**values, "expedited": "on"})
+    assert refused.status_code == 403
+    assert "only a clinician attests" in refused.text
+    saved = signed_in(app, "nina").post("/cases", {**values, "expedited": "on", "expedited_reason": "acute risk"})
+    assert "new: ready" in saved.text
+
+
+def test_a_plan_offered_and_a_payment_taken_on_a_not_covered_request(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path, "EX-02-iv-not-covered")
+    browser = signed_in(app, "clara")
+    page = browser.get(f"/requests/{rid}")
+    assert "Offer the plan" in page.text
+    planned = browser.post(f"/requests/{rid}/plan", {"terms": "3"})
+    assert "in 3 installment(s)" in planned.text
+    from coverage.services.payments import plans_for_request
+
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    assert plan.created_by == "clara"
+    paid = browser.post(f"/requests/{rid}/payment", {"plan_id": str(plan.id), "amount": "100.00", "method": "card"})
+    assert "Payment of 100.00 recorded" in paid.text
+    refused = browser.post(f"/requests/{rid}/payment", {"plan_id": str(plan.id), "amount": "1.001"})
+    assert "Refused: amount:" in refused.text
+    ledger = browser.get(f"/requests/{rid}/patient")
+    assert "payment (card)" in ledger.text
+
+
+def test_sign_out_ends_the_session(app: Any, web: Any) -> None:
+    browser = signed_in(app, "clara")
+    out = browser.client.post("/signout", data={"csrf": browser.csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert out.headers["location"] == "/signin"
+    assert browser.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_appeal_denied_goes_to_external_review(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/send")
+    browser.post(f"/requests/{rid}/sent", {"channel": "fax"})
+    browser.post(f"/requests/{rid}/record", {"decision": "denied", "reason": "not necessary"})
+    browser.post(f"/requests/{rid}/appeal")
+    browser.post(f"/requests/{rid}/send")
+    sent = browser.post(f"/requests/{rid}/sent", {"channel": "fax"})
+    assert "now appeal_submitted" in sent.text
+    denied = browser.post(f"/requests/{rid}/record", {"decision": "denied", "reason": "upheld"})
+    assert "now appeal_denied" in denied.text
+    review = browser.post(f"/requests/{rid}/external-review", {"reason": "state review"})
+    assert "now external_review" in review.text
+
+
+def test_case_form_adds_a_row_and_the_inline_preview_may_be_framed_by_the_app_only(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    browser = signed_in(app, "clara")
+    page = browser.post("/cases/new", {"add": "medication_trials", "medication_trials[0].drug": "sertraline"})
+    assert 'name="medication_trials[1].drug"' in page.text
+    assert 'name="medication_trials[2].drug"' not in page.text
+    rid = take_in(cli, tmp_path)
+    browser.post(f"/requests/{rid}/send")
+    number = _detail(web, rid).documents[0].control_number
+    preview = browser.get(f"/requests/{rid}/documents/{number}")
+    assert preview.headers["content-disposition"].startswith("inline")
+    assert "frame-ancestors 'self'" in preview.headers["content-security-policy"]
+    assert browser.get(f"/requests/{rid}/documents/{rid}-NOPE-1").status_code == 404
+
+
+def test_admin_disables_a_user_and_reads_the_access_log(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    signed_in(app, "clara").get(f"/requests/{rid}")
+    admin = signed_in(app, "adam")
+    log = admin.post("/admin/access", {"user": "clara"})
+    assert "request page" in log.text
+    assert f"#{rid}" in log.text
+    disabled = admin.post("/admin/users/disable", {"name": "clara", "disable": "1"})
+    assert "User clara disabled." in disabled.text
+    assert Browser(app).sign_in("clara").status_code == 401
+    admin.post("/admin/users/disable", {"name": "clara", "disable": "0"})
+    assert Browser(app).sign_in("clara").status_code == 200
+
+
+def test_send_starts_the_deployment_when_prefect_is_configured(
+    app: Any, web: Any, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prefect.deployments
+
+    rid = take_in(cli, tmp_path)
+    started: list[tuple[str, dict[str, Any], Any]] = []
+
+    def run_deployment(name: str, *, parameters: dict[str, Any], timeout: Any) -> Any:
+        started.append((name, parameters, timeout))
+        return type("Run", (), {"id": "run-1"})()
+
+    monkeypatch.setattr(prefect.deployments, "run_deployment", run_deployment)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.delenv("PREFECT_API_AUTH_STRING", raising=False)
+    refused = signed_in(app, "clara").post(f"/requests/{rid}/send")
+    assert "Refused: PREFECT_API_AUTH_STRING: not set" in refused.text  # checked before any run starts
+    assert started == []
+    monkeypatch.setattr("coverage.workflow.server.check_api", lambda *_, **__: "http://127.0.0.1:9/api")
+    page = signed_in(app, "clara").post(f"/requests/{rid}/send")
+    assert "the prior-authorization run started" in page.text
+    assert started == [("prior-authorization/prior-authorization", {"request_id": rid}, 0)]
+    assert _detail(web, rid).request.send_task is None  # the run sends it, not the web server
+
+
+def test_a_browser_idle_for_fifteen_minutes_is_sent_to_sign_in(app: Any, web: Any, database: Any) -> None:
+    import sqlalchemy as sa
+
+    from coverage.store.tables import WebSession
+
+    browser = signed_in(app, "clara")
+    assert browser.client.get("/", follow_redirects=False).status_code == 200
+    idle_since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)
+    with database.engine.begin() as connection:
+        connection.execute(sa.update(WebSession).values(last_seen=idle_since))
+    response = browser.client.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/signin"
+    htmx = browser.client.post("/cases/determine", data={"csrf": browser.csrf}, headers={"HX-Request": "true"})
+    assert htmx.headers.get("HX-Redirect") == "/signin"
+
+
+def test_the_cookie_is_secure_over_https(app: Any) -> None:
+    from starlette.testclient import TestClient
+
+    client = TestClient(app, base_url="https://127.0.0.1")
+    page = client.get("/signin")
+    assert "Secure" in page.headers["set-cookie"]
+    response = client.post(
+        "/signin", data={"csrf": csrf_of(page.text), "name": "clara", "password": PASSWORD}, follow_redirects=False
+    )
+    assert "Secure" in response.headers["set-cookie"]
