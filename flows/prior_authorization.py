@@ -13,6 +13,7 @@ from prefect import flow, task
 
 from coverage.services import sending
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
+from flows.hooks import HOOKS, begin, claimant, contained  # the project root is on sys.path wherever flows run
 
 
 @task(name="prepare-documents", persist_result=False)
@@ -33,16 +34,22 @@ def prepare_documents(request_id: int, sign_off: bool) -> sending.Prepared:
     )
 
 
+# Retried: safe, since the gateway is called under this run's sending claim and with the same
+# idempotency key, and the records store a submission key once.
 @task(name="submit-to-payer", persist_result=False, retries=2, retry_delay_seconds=2)
 def submit_to_payer(prepared: sending.Prepared) -> sending.Prepared:
-    """Send through the payer's gateway and record the submission under its idempotency key."""
+    """Send through the payer's gateway, under this run's claim, and record the submission under its key."""
     rt = runtime()
-    return sending.submit_electronically(prepared, uow=rt.uow(), ctx=rt.ctx, by=WORKFLOW_ACTOR, gateway_for=rt.gateway)
+    return sending.submit_electronically(
+        prepared, uow=rt.uow(), ctx=rt.ctx, by=WORKFLOW_ACTOR, gateway_for=rt.gateway, claimant=claimant()
+    )
 
 
-@flow(name="prior-authorization", persist_result=False, log_prints=False)
+@flow(name="prior-authorization", persist_result=False, log_prints=False, **HOOKS)
+@contained
 async def prior_authorization(request_id: int, sign_off: bool = False) -> dict[str, object]:
     """Re-evaluate, make the documents, stop for a sign-off if required, then submit or open a send task."""
+    begin("prior-authorization", request_id)
     prepared = prepare_documents(request_id, sign_off)
     if prepared.state == "ready":
         prepared = submit_to_payer(prepared)

@@ -8,6 +8,7 @@ from prefect import flow, task
 
 from coverage.workflow import renewals as service
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
+from flows.hooks import HOOKS, begin, contained  # the project root is on sys.path wherever flows run
 
 
 @task(name="authorizations-due-for-renewal", persist_result=False)
@@ -21,9 +22,11 @@ def draft_continuations(request_ids: list[int]) -> list[service.Continuation]:
     return service.draft_continuations(request_ids, rt=runtime(), by=WORKFLOW_ACTOR)
 
 
-@flow(name="renewals", persist_result=False, log_prints=False)
+@flow(name="renewals", persist_result=False, log_prints=False, **HOOKS)
+@contained
 async def renewals(as_of: dt.date | None = None, batch_size: int = 100) -> dict[str, int]:
     """A continuation for every authorization the worklist says is expiring or ended (as of the clinic's today)."""
+    begin("renewals")
     due = due_for_renewal(as_of)
     drafted = 0
     for start in range(0, len(due), batch_size):

@@ -16,6 +16,7 @@ from coverage.services import requests as services
 from coverage.workflow import exchange
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
 from flows.fallback import fall_back  # the project root is on sys.path wherever flows run
+from flows.hooks import HOOKS, begin, contained
 
 
 @task(name="requests-due-for-check", persist_result=False)
@@ -41,9 +42,11 @@ def follow_up(request_ids: list[int]) -> list[int]:
     return services.follow_up(request_ids, uow=rt.uow(), ctx=rt.ctx, by=WORKFLOW_ACTOR)
 
 
-@flow(name="check-status", persist_result=False, log_prints=False)
+@flow(name="check-status", persist_result=False, log_prints=False, **HOOKS)
+@contained
 async def check_status(batch_size: int = 100, recheck_minutes: int = 240, max_batches: int = 500) -> dict[str, int]:
     """Ask the payers about every request awaiting an answer and not checked in ``recheck_minutes``."""
+    begin("check-status")
     started = dt.datetime.now(dt.UTC)
     totals = {"checked": 0, "approved": 0, "denied": 0, "pended": 0, "appeals": 0, "fallbacks": 0, "overdue": 0}
     overdue: list[int] = []

@@ -1,7 +1,10 @@
-"""`deployments/prefect.yaml` applies against a real local Prefect server, schedules in the clinic's zone."""
+"""`deployments/prefect.yaml` applies against a real local Prefect server with an auth string (as every
+documented server start sets one): the API refuses a client without it, `priorauth deploy` refuses in one
+line without the client string, and deploys with it, schedules in the clinic's zone, crash automations made."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -9,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,7 @@ from tests.conftest import REPO
 
 PREFECT = Path(sys.executable).with_name("prefect")
 PRIORAUTH = Path(sys.executable).with_name("priorauth")
+AUTH = "priorauth:test-auth-string-0123456789"
 
 
 def _free_port() -> int:
@@ -29,11 +34,14 @@ def _free_port() -> int:
         return port
 
 
-def _api(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def _api(url: str, path: str, body: dict[str, Any] | None = None, auth: str | None = AUTH) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     request = urllib.request.Request(  # a local test server
         url + path,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
+        headers=headers,
         method="POST" if body is not None else "GET",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -46,9 +54,10 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     home = tmp_path_factory.mktemp("prefect-server")
     port = _free_port()
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_AUTH_STRING", None)
     server = subprocess.Popen(  # our own argv
         [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
-        env=env,
+        env={**env, "PREFECT_SERVER_API_AUTH_STRING": AUTH},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -58,19 +67,43 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         deadline = time.monotonic() + 120
         while True:
             try:
-                _api(url, "/health")
+                _api(url, "/health", auth=None)
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     pytest.fail("the Prefect server did not start")
                 time.sleep(0.5)
-        yield {**env, "PREFECT_API_URL": url}
+        yield {**env, "PREFECT_API_URL": url, "PREFECT_API_AUTH_STRING": AUTH}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_the_api_refuses_a_client_without_the_auth_string(prefect_server: dict[str, str]) -> None:
+    url = prefect_server["PREFECT_API_URL"]
+    for auth in (None, "priorauth:wrong"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _api(url, "/deployments/filter", {}, auth=auth)
+        assert refused.value.code == 401
+        refused.value.close()
+    assert isinstance(_api(url, "/deployments/filter", {}), list)
+
+
+def test_deploy_without_the_client_string_is_one_line(prefect_server: dict[str, str]) -> None:
+    for auth in (None, "priorauth:wrong"):
+        env = {k: v for k, v in prefect_server.items() if k != "PREFECT_API_AUTH_STRING"}
+        if auth is not None:
+            env["PREFECT_API_AUTH_STRING"] = auth
+        done = subprocess.run(
+            [str(PRIORAUTH), "deploy"], env=env, cwd=REPO, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith("error: PREFECT_API_AUTH_STRING: ")
 
 
 def test_every_flow_deploys_with_its_schedule(prefect_server: dict[str, str]) -> None:
@@ -105,3 +138,26 @@ def test_every_flow_deploys_with_its_schedule(prefect_server: dict[str, str]) ->
     # Workers run the code already on their host, from the project folder.
     pull = deployments["check-status"]["pull_steps"]
     assert pull == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
+    # Flow runs send heartbeats, our log lines reach the run logs, nothing is pickled to disk.
+    env_vars = deployments["check-status"]["job_variables"]["env"]
+    assert env_vars["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    assert env_vars["PREFECT_LOGGING_EXTRA_LOGGERS"] == "coverage"
+    assert env_vars["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "false"
+    # One crash automation per deployment: silent 90 s -> Crashed -> Scheduled again.
+    automations = {a["name"]: a for a in _api(url, "/automations/filter", {})}
+    assert len(automations) == len(deployments)
+    for deployment in deployments.values():
+        name = f"priorauth: reschedule dead runs of {deployment['name']}/{deployment['name']}"
+        automation = automations[name]
+        trigger = automation["trigger"]
+        assert trigger["posture"] == "Proactive"
+        assert trigger["within"] == 90.0
+        assert trigger["match_related"] == {"prefect.resource.id": f"prefect.deployment.{deployment['id']}"}
+        assert [(a["type"], a["state"]) for a in automation["actions"]] == [
+            ("change-flow-run-state", "CRASHED"),
+            ("change-flow-run-state", "SCHEDULED"),
+        ]
+    # Deploying again replaces them, never doubles them.
+    again = subprocess.run([str(PRIORAUTH), "deploy"], env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(_api(url, "/automations/filter", {})) == len(deployments)

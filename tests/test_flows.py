@@ -53,8 +53,7 @@ def test_intake_send_check_fall_back_renew(workflow_runtime: Runtime, run: Run, 
     rt = workflow_runtime
     samples = dated_samples(tmp_path / "samples", today())
     taken = run(intake.intake_batch(str(samples), batch_size=3))
-    assert taken["cases"] == 8
-    assert taken["invalid_positions"] == []
+    assert taken == {"cases": 8, "taken": 8, "refused": 0}  # counts only
     ids = _ids(rt)
     assert _statuses(rt)["EX-01-meets"] == "ready"
     rt.electronic = SandboxGateway(
@@ -139,3 +138,65 @@ def test_a_crashed_submit_task_retried_by_prefect_submits_once(
     assert flaky.keys == [f"submit:{request_id}:1"] * 2
     submissions = services.get_request(request_id, uow=rt.uow(), ctx=rt.ctx).submissions
     assert len(submissions) == 1
+
+
+def test_intake_batch_fails_when_a_case_is_refused_with_counts_only(
+    workflow_runtime: Runtime, run: Run, tmp_path: Path
+) -> None:
+    samples = dated_samples(tmp_path / "samples", today())
+    (samples / "zz-broken.json").write_text('{"case_id": "X"}')
+    state = run(intake.intake_batch(str(samples), return_state=True))
+    assert state.is_failed()
+    assert state.message == "1 of 9 cases refused; their positions are in the run's logs"
+    assert len(_ids(workflow_runtime)) == 8  # the others were taken in
+
+
+def test_a_failed_run_of_a_request_shows_on_the_worklist(workflow_runtime: Runtime, run: Run, tmp_path: Path) -> None:
+    from coverage.worklist import build
+
+    rt = workflow_runtime
+    run(intake.intake_batch(str(dated_samples(tmp_path / "samples", today()))))
+    request_id = _ids(rt)["EX-01-meets"]
+
+    class Down(SandboxGateway):
+        def submit(self, packets: Sequence[SubmissionPacket], *, now: dt.datetime) -> list[SubmissionReceipt]:
+            raise ConnectionError("the payer's gateway is down")
+
+    rt.electronic = Down(delay=dt.timedelta(0))
+    state = run(
+        prior_authorization.prior_authorization.with_options(retries=0)(request_id, return_state=True)  # type: ignore[call-overload]
+    )
+    assert state.is_failed()
+    (item,) = [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"]
+    assert item.request_id == request_id
+    assert item.detail.startswith("prior-authorization run failed (ConnectionError) at ")
+    # Nothing pickled to Prefect's local result storage: not the result, not the exception.
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+
+    storage = Path(PREFECT_LOCAL_STORAGE_PATH.value())
+    assert not storage.exists() or not any(p.is_file() for p in storage.rglob("*"))
+
+
+def test_coverage_log_lines_reach_the_run_s_logs_in_prefect(
+    workflow_runtime: Runtime, run: Run, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    rt = workflow_runtime
+    run(intake.intake_batch(str(dated_samples(tmp_path / "samples", today()))))
+    request_id = _ids(rt)["EX-01-meets"]
+    state = run(prior_authorization.prior_authorization(request_id, return_state=True))  # type: ignore[call-overload]
+    assert state.is_completed()
+    APILogWorker.drain_all()
+
+    async def messages() -> list[str]:
+        async with get_client() as client:
+            found = await client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+        return [f"{log.name}: {log.message}" for log in found]
+
+    lines = run(messages())
+    assert f"coverage.services.sending: request {request_id}: submitted electronically (sending 1)" in lines

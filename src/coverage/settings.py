@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # The web app: the file holding the key that signs its cookies (default: web-secret in the data folder).
     web_secret_file: Path | None = None
     sandbox_delay_hours: float = Field(default=48.0, ge=0)
+    #: Seconds the simulated payer takes to accept a packet (a slow gateway, for drills and tests).
+    sandbox_latency_seconds: float = Field(default=0.0, ge=0, le=600)
 
     @field_validator("timezone")
     @classmethod

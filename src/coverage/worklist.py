@@ -19,7 +19,10 @@ from coverage.requests.views import WorkItem
 from coverage.requests.work import KINDS, RANK
 from coverage.store.uow import UnitOfWork
 
-__all__ = ["KINDS", "build", "rebuild"]
+__all__ = ["KINDS", "RUN_STALE", "build", "rebuild"]
+
+#: A flow run still ``running`` in the records after this long lost its process without a word.
+RUN_STALE = dt.timedelta(hours=1)
 
 
 def rebuild(uow: UnitOfWork) -> int:
@@ -58,6 +61,7 @@ def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
             )
             for v in visible
         ]
+        items.extend(_failed_runs(as_of, uow=uow, payers=payers))
         plans = overdue_plans(as_of, uow=uow) if uow.plans.active_with_installments_due_before(as_of) else []
         if plans:
             requests = {r.id: r for r in uow.courses.requests(request_ids=[p.request_id for p in plans])}
@@ -76,6 +80,31 @@ def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
                         )
                     )
     items.sort(key=lambda i: (i.due, i.urgency != "expedited", RANK[i.kind], i.request_id))
+    return items
+
+
+def _failed_runs(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str]) -> list[WorkItem]:
+    """``run_failed``: a request whose latest flow run failed, crashed, or never reported its end."""
+    runs = uow.runs.unresolved(dt.datetime.now(dt.UTC) - RUN_STALE)
+    if not runs:
+        return []
+    requests = {r.id: r for r in uow.courses.requests(request_ids=[r.request_id for r in runs if r.request_id])}
+    items: list[WorkItem] = []
+    for run in runs:
+        request = requests.get(run.request_id)
+        if request is None or request.id is None:
+            continue
+        at = run.ended_at or run.started_at
+        state = "running with no end recorded" if run.state == "running" else run.state
+        because = f" ({run.reason})" if run.reason else ""
+        detail = (
+            f"{run.flow} run {state}{because} at {at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+            f"attempt {run.attempts} (Prefect run {run.flow_run_id})"
+        )
+        payer = payers.get(request.payer_id) if request.payer_id is not None else None
+        items.append(
+            WorkItem("run_failed", request.id, as_of, detail, request.case_id, request.status, request.urgency, payer)
+        )
     return items
 
 

@@ -446,10 +446,22 @@ def deploy(
     prefect_file: Annotated[Path, typer.Option(help="relative to the project folder")] = Path(
         "deployments/prefect.yaml"
     ),
+    automations: Annotated[
+        bool, typer.Option(help="create the automations that reschedule runs whose worker died")
+    ] = True,
 ) -> None:
-    """Apply the Prefect deployments (prefect deploy --all) with the clinic's time zone and project folder."""
-    from coverage.settings import load_settings
+    """Apply the Prefect deployments (prefect deploy --all) with the clinic's time zone and project folder.
 
+    Needs ``PREFECT_API_URL`` and the server's client string in ``PREFECT_API_AUTH_STRING`` (checked
+    first: one line when missing or refused), then creates the crash automations.
+    """
+    from coverage.errors import ConfigurationError
+    from coverage.settings import load_settings
+    from coverage.workflow.server import api_url, check_api
+
+    if api_url() is None:
+        raise ConfigurationError("PREFECT_API_URL: not set; deploy needs the Prefect server's API URL")
+    check_api()
     root = project_dir()
     env = dict(os.environ)
     env["PRIORAUTH_TIMEZONE"] = load_settings().timezone
@@ -458,4 +470,52 @@ def deploy(
     command = [str(prefect) if prefect.exists() else "prefect", "--no-prompt", "deploy", "--all"]
     command += ["--prefect-file", str(prefect_file)]
     completed = subprocess.run(command, cwd=root, env=env, check=False)  # noqa: S603  # our own argv, no shell
-    raise typer.Exit(completed.returncode)
+    if completed.returncode != 0 or not automations:
+        raise typer.Exit(completed.returncode)
+    from coverage.workflow.automations import DEPLOYMENTS, ensure_crash_automations
+
+    made = asyncio.run(ensure_crash_automations(DEPLOYMENTS))
+    typer.echo(f"automations: {', '.join(made)}")
+
+
+@app.command()
+def worker(
+    pool: Annotated[str, typer.Option(help="the work pool")] = "priorauth",
+    limit: Annotated[int | None, typer.Option(help="at most this many runs at once", min=1)] = None,
+    check_only: Annotated[bool, typer.Option("--check", help="check this host, start nothing")] = False,
+) -> None:
+    """Check this host (Prefect credentials, records database, document store, clinic, policies), then run
+    a Prefect process worker with heartbeats and a health check; one line per problem, exit 2."""
+    from coverage.errors import ConfigurationError
+    from coverage.settings import load_settings
+    from coverage.workflow.server import WORKER_ENVIRONMENT, api_url, worker_problems
+
+    if api_url() is None:
+        raise ConfigurationError("PREFECT_API_URL: not set; a worker needs the Prefect server's API URL")
+    problems = worker_problems(load_settings())
+    if problems:
+        raise _Problems(problems)
+    if check_only:
+        typer.echo("worker checks: ok")
+        return
+    for name, value in WORKER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    os.environ["PRIORAUTH_PROJECT_DIR"] = str(project_dir())
+    prefect = Path(sys.executable).with_name("prefect")
+    argv = [str(prefect) if prefect.exists() else "prefect", "worker", "start", "--pool", pool]
+    argv += ["--type", "process", "--with-healthcheck"]
+    if limit is not None:
+        argv += ["--limit", str(limit)]
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)  # noqa: S606  # our own argv: the supervisor's signals reach the worker itself
+
+
+class _Problems(PriorAuthError):
+    """Several problems, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+    def lines(self) -> list[str]:
+        return list(self.problems)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -211,8 +212,10 @@ class SandboxGateway(PayerGateway):
     )
     name: str = "sandbox"
     channel: Channel = "electronic"
-    #: The clinic's time zone: an authorization decided at 01:00 UTC starts on the clinic's day.
+    #: The clinic's time zone: an authorization runs from the day of the decision at the clinic.
     timezone: str = "America/New_York"
+    #: Seconds the simulated payer takes to accept a batch (a slow gateway, for crash drills).
+    latency_seconds: float = 0.0
 
     def scenario(self, request_id: int, outcome: str) -> Scenario:
         """What this payer will do with a request."""
@@ -228,6 +231,8 @@ class SandboxGateway(PayerGateway):
         raise AssertionError("weights exhausted")  # pragma: no cover - pick < sum(weights)
 
     def submit(self, packets: Sequence[SubmissionPacket], *, now: dt.datetime) -> list[SubmissionReceipt]:
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         return [
             SubmissionReceipt(
                 request_id=p.request_id,
@@ -279,7 +284,7 @@ class SandboxGateway(PayerGateway):
         decision: Decision = "approved"
         if scenario == "partial":
             decision, units, days = "partially_approved", max(1, units // 2), max(1, days // 2)
-        valid_from = decided_at.astimezone(ZoneInfo(self.timezone)).date()
+        valid_from = decided_at.astimezone(ZoneInfo(self.timezone)).date()  # the clinic's day, never UTC's
         return PayerAnswer(
             **common,  # type: ignore[arg-type]
             decision=decision,

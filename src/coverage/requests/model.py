@@ -921,7 +921,8 @@ class Request:
 
     def follow_up(self, when: When, by: str, *, key: str) -> Event:
         """Note that the payer's answer is overdue and someone should call (no change of state)."""
-        due = self.due_at.date().isoformat() if self.due_at is not None else "unknown"
+        # The clinic's day the answer was due (never UTC's).
+        due = clk.clinic_today(when.timezone, now=self.due_at).isoformat() if self.due_at is not None else "unknown"
         reason = f"follow-up: the payer's answer was due {due}; call the payer"
         return self._record("follow_up", self.status, when, by, reason=reason, idempotency_key=key)
 

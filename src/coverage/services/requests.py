@@ -11,12 +11,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from coverage.determinations import Determination
-from coverage.errors import IllegalTransition, InvalidInput, NotFound
+from coverage.errors import IllegalTransition, InvalidInput, NotFound, PriorAuthError, StaleVersion, StorageError
 from coverage.fields import MAX_UNITS, clean_text, optional_text
 from coverage.requests import model as m
 from coverage.requests.lifecycle import (
@@ -549,34 +549,147 @@ def record_answer(
     if problems:
         raise InvalidInput(problems)
     with uow:
-        if answer.idempotency_key is not None:
-            holder = uow.courses.answer_holder(answer.idempotency_key)
-            if holder is not None and holder != request_id:
-                raise InvalidInput([f"idempotency_key: already applied to request {holder}"])
-        _, request = load(uow, request_id)
-        code, per_session = units_per_session(request)
-        units = answer.units if answer.sessions is None else answer.sessions * per_session
-        entry = m.Answer(
-            decision=answer.decision,
-            decided_on=answer.decided_on or when.today,
-            recorded_at=when.now,
-            by=by,
-            reference=optional_text("--reference", answer.reference, kind="short"),
-            reason=optional_text("--reason", answer.reason),
-            info_requested=optional_text("--info-requested", answer.info_requested),
-            respond_by=answer.respond_by,
-            authorization_number=optional_text("--auth-number", answer.auth_number, kind="short"),
-            valid_from=answer.valid_from,
-            valid_to=answer.valid_to,
-            units=units,
-            idempotency_key=answer.idempotency_key,
-        )
-        _, recorded = request.record_answer(entry, code=code, terms=ctx.terms(uow, request), when=when, by=by)
+        request, recorded = _apply_answer(uow, request_id, answer, ctx=ctx, when=when, by=by)
         uow.flush()
         view = request_view(request, names(uow, request), as_of=when.today, now=when.now, clocks=ctx.clocks)
         if recorded:
             uow.commit()
     return AnswerResult(view, recorded)
+
+
+def _apply_answer(
+    uow: UnitOfWork,
+    request_id: int,
+    answer: AnswerInput,
+    *,
+    ctx: Context,
+    when: m.When,
+    by: str,
+    course: m.Course | None = None,
+    holders: dict[str, int] | None = None,
+) -> tuple[m.Request, bool]:
+    """Apply one checked answer inside an open unit of work: the request, and whether it was new.
+
+    A batch passes the request's ``course`` and the answer keys' ``holders``, loaded for all at once.
+    """
+    if answer.idempotency_key is not None:
+        if holders is None:
+            holder = uow.courses.answer_holder(answer.idempotency_key)
+        else:
+            holder = holders.get(answer.idempotency_key)
+        if holder is not None and holder != request_id:
+            raise InvalidInput([f"idempotency_key: already applied to request {holder}"])
+    if course is None:
+        _, request = load(uow, request_id)
+    else:
+        request = course.request(request_id)
+    code, per_session = units_per_session(request)
+    units = answer.units if answer.sessions is None else answer.sessions * per_session
+    entry = m.Answer(
+        decision=answer.decision,
+        decided_on=answer.decided_on or when.today,
+        recorded_at=when.now,
+        by=by,
+        reference=optional_text("--reference", answer.reference, kind="short"),
+        reason=optional_text("--reason", answer.reason),
+        info_requested=optional_text("--info-requested", answer.info_requested),
+        respond_by=answer.respond_by,
+        authorization_number=optional_text("--auth-number", answer.auth_number, kind="short"),
+        valid_from=answer.valid_from,
+        valid_to=answer.valid_to,
+        units=units,
+        idempotency_key=answer.idempotency_key,
+    )
+    _, recorded = request.record_answer(entry, code=code, terms=ctx.terms(uow, request), when=when, by=by)
+    return request, recorded
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnswer:
+    """What one answer of a batch did: the request's stored status, whether it was new, or the error's type."""
+
+    request_id: int
+    status: str | None
+    recorded: bool
+    error: str | None = None
+
+
+def record_answers(
+    answers: Sequence[tuple[int, AnswerInput]],
+    *,
+    uow: UnitOfWork,
+    ctx: Context,
+    by: str,
+    at: dt.datetime | None = None,
+) -> list[BatchAnswer]:
+    """A batch of the payers' answers (automated status checks) applied in one unit of work, one commit.
+
+    An answer the lifecycle refuses changes nothing (every move checks its rules first) and is
+    reported by its error's type; the others are applied. If the batch's commit fails (a clerk
+    changed one of the requests meanwhile), the answers are applied one by one instead.
+    """
+    try:
+        with uow:
+            results = apply_answers(answers, uow=uow, ctx=ctx, by=by, at=at)
+            uow.commit()
+        return results
+    except (StaleVersion, StorageError):
+        return record_answers_one_by_one(answers, uow=uow, ctx=ctx, by=by, at=at)
+
+
+def apply_answers(
+    answers: Sequence[tuple[int, AnswerInput]],
+    *,
+    uow: UnitOfWork,
+    ctx: Context,
+    by: str,
+    at: dt.datetime | None = None,
+    courses: Mapping[int, m.Course] | None = None,
+) -> list[BatchAnswer]:
+    """Apply a batch of answers inside an open unit of work (the caller commits); ``courses`` when loaded."""
+    by, when = actor(by), ctx.when(at)
+    results: list[BatchAnswer] = []
+    missing = {request_id for request_id, _ in answers} - set(courses or {})
+    loaded = {**(courses or {}), **(uow.courses.by_requests(missing) if missing else {})}
+    holders = uow.courses.answer_holders({a.idempotency_key for _, a in answers if a.idempotency_key})
+    for request_id, answer in answers:
+        problems = _check_answer(answer)
+        if problems:
+            results.append(BatchAnswer(request_id, None, False, InvalidInput.__name__))
+            continue
+        if request_id not in loaded:
+            results.append(BatchAnswer(request_id, None, False, NotFound.__name__))
+            continue
+        try:
+            request, recorded = _apply_answer(
+                uow, request_id, answer, ctx=ctx, when=when, by=by, course=loaded[request_id], holders=holders
+            )
+        except PriorAuthError as error:
+            results.append(BatchAnswer(request_id, None, False, type(error).__name__))
+            continue
+        results.append(BatchAnswer(request_id, request.stored_status, recorded))
+    return results
+
+
+def record_answers_one_by_one(
+    answers: Sequence[tuple[int, AnswerInput]],
+    *,
+    uow: UnitOfWork,
+    ctx: Context,
+    by: str,
+    at: dt.datetime | None = None,
+) -> list[BatchAnswer]:
+    """Each answer in a unit of work of its own (after a batch met a concurrent change)."""
+    log.info("a batch of %s answers met a concurrent change: applied one by one", len(answers))
+    results: list[BatchAnswer] = []
+    for request_id, answer in answers:
+        try:
+            one = record_answer(request_id, answer, uow=uow, ctx=ctx, by=by, at=at)
+        except PriorAuthError as error:
+            results.append(BatchAnswer(request_id, None, False, type(error).__name__))
+            continue
+        results.append(BatchAnswer(request_id, one.request.stored_status, one.recorded))
+    return results
 
 
 # --- moves, undo, continue ----------------------------------------------------------------------

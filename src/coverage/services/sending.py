@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from coverage.clinic import Clinic
+from coverage.errors import StaleVersion
 from coverage.payers.gateways import Enclosure, PayerGateway, SubmissionPacket, sessions_requested
 from coverage.policies.service import Checker
 from coverage.requests.lifecycle import SENDABLE
@@ -27,6 +30,10 @@ from coverage.store.documents import DocumentStore
 from coverage.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+#: A claim older than this is taken over: its run died between claiming and recording. A gateway call
+#: takes seconds; the same run (a retry, a rescheduled crashed run) takes its own claim back at once.
+CLAIM_STALE = dt.timedelta(minutes=10)
 
 #: The gateway of a channel; ``None`` when a person sends (fax, portal, phone).
 GatewayFor = Callable[[str], PayerGateway | None]
@@ -48,6 +55,8 @@ class Prepared:
     documents: tuple[str, ...] = ()
     pages: int = 0
     reason: str | None = None
+    #: The request's version when it was prepared: the sending claim checks nobody changed it since.
+    version: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -128,7 +137,7 @@ def prepare(
             uow.commit()
             return Prepared(request_id, "send_task", request.status, channel, numbers, pages)
         uow.commit()
-    return Prepared(request_id, "ready", request.status, channel, numbers, pages)
+    return Prepared(request_id, "ready", request.status, channel, numbers, pages, version=request.version)
 
 
 def send(
@@ -201,28 +210,74 @@ def submit_electronically(
     by: str,
     gateway_for: GatewayFor,
     now: dt.datetime | None = None,
+    claimant: str | None = None,
 ) -> Prepared:
     """Hand the prepared packet to the gateway and record the submission under its key (never twice).
 
-    A crash after the gateway accepted and before we recorded leaves the sending number
-    unchanged, so a retry sends the same key (the gateway answers a known key with the receipt
-    it gave) and the records' unique key stores it once.
+    The gateway is called only under a sending claim (:func:`claim`), so two overlapping runs for
+    one request never both send. A crash after the gateway accepted and before we recorded leaves
+    the sending number unchanged, so a retry (the same run: ``claimant``) sends the same key (the
+    gateway answers a known key with the receipt it gave) and the records' unique key stores it once.
     """
     gateway = gateway_for(prepared.channel)
     assert gateway is not None
+    claimant = claimant or f"process:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     packet = _packet(prepared.request_id, uow, prepared.documents)
-    receipt = gateway.submit([packet], now=now or ctx.when().now)[0]
-    result = services.submit(
-        prepared.request_id,
-        uow=uow,
-        ctx=ctx,
-        channel=receipt.channel,
-        by=by,
-        reference=receipt.payer_reference,
-        idempotency_key=receipt.idempotency_key,
-        at=now,
-    )
+    at = now or ctx.when().now
+    if not claim(
+        prepared.request_id, uow=uow, version=prepared.version, sending=packet.attempt, claimant=claimant, at=at
+    ):
+        return _not_claimed(prepared, uow)
+    try:
+        receipt = gateway.submit([packet], now=at)[0]
+        result = services.submit(
+            prepared.request_id,
+            uow=uow,
+            ctx=ctx,
+            channel=receipt.channel,
+            by=by,
+            reference=receipt.payer_reference,
+            idempotency_key=receipt.idempotency_key,
+            at=now,
+        )
+    finally:
+        release(prepared.request_id, uow=uow, claimant=claimant)
     log.info("request %s: submitted electronically (sending %s)", prepared.request_id, packet.attempt)
     return Prepared(
         prepared.request_id, "submitted", result.status, receipt.channel, prepared.documents, prepared.pages
     )
+
+
+def claim(
+    request_id: int, *, uow: UnitOfWork, version: int | None, sending: int, claimant: str, at: dt.datetime
+) -> bool:
+    """Take the request's sending claim in a transaction of its own: ``False`` when another run holds a
+    live claim, or the request moved since ``version`` (sent meanwhile, amended) or is no longer sendable."""
+    try:
+        with uow:
+            taken = uow.claims.take(
+                request_id, version=version, sending=sending, claimant=claimant, now=at, stale_before=at - CLAIM_STALE
+            )
+            if taken:
+                uow.commit()
+            return taken
+    except StaleVersion:  # a concurrent claim won the race for the same row
+        return False
+
+
+def release(request_id: int, *, uow: UnitOfWork, claimant: str) -> None:
+    """Drop our sending claim (after the submission is recorded, or the gateway call failed)."""
+    with uow:
+        uow.claims.release(request_id, claimant)
+        uow.commit()
+
+
+def _not_claimed(prepared: Prepared, uow: UnitOfWork) -> Prepared:
+    with uow:
+        _, request = services.load(uow, prepared.request_id)
+        status = request.status
+    if status in SENDABLE:
+        log.info("request %s: another run is sending it; nothing sent here", prepared.request_id)
+        return Prepared(prepared.request_id, "busy", status, prepared.channel, reason="another run is sending it")
+    log.info("request %s: moved since it was prepared; nothing sent here", prepared.request_id)
+    return Prepared(prepared.request_id, "not_sendable", status, prepared.channel, reason="moved since prepared")

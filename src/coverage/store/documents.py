@@ -84,6 +84,26 @@ class DocumentStore:
             Path(temporary).unlink(missing_ok=True)
             raise
 
+    def check_writable(self) -> None:
+        """Write and remove a probe file (a worker's start check); one line when the store refuses."""
+        try:
+            if self._fs is not None:
+                self._fs.makedirs(self._root, exist_ok=True)
+                probe = f"{self._root}/.write-check"
+                with self._fs.open(probe, "wb") as handle:
+                    handle.write(b"ok")
+                self._fs.rm(probe)
+                return
+            self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self._folder, prefix=".write-check-")
+            os.close(handle)
+            Path(temporary).unlink()
+        except OSError as error:
+            raise StorageError(
+                f"PRIORAUTH_DOCUMENTS_URL: the document store at {self.location} is not writable "
+                f"({type(error).__name__})"
+            ) from None
+
     def get(self, key: str) -> bytes:
         """A document's bytes."""
         check_key(key)

@@ -19,11 +19,14 @@ from coverage.requests.model import Course, Request
 from coverage.requests.work import Projection, WorkRow
 from coverage.store.repositories import (
     AccountRepository,
+    ClaimRepository,
     CourseRepository,
     PatientRepository,
     PayerRepository,
     PlanRepository,
     RequestFacts,
+    RunRecord,
+    RunRepository,
     VisibleWork,
     WorkRepository,
     payer_name_key,
@@ -304,6 +307,66 @@ class FakeWork(WorkRepository):
         self.marked = signature
 
 
+class FakeClaims(ClaimRepository):
+    def __init__(self, courses: FakeCourses) -> None:
+        self.courses = courses
+        self.held: dict[int, tuple[str, int, dt.datetime]] = {}
+
+    def take(
+        self,
+        request_id: int,
+        *,
+        version: int | None,
+        sending: int,
+        claimant: str,
+        now: dt.datetime,
+        stale_before: dt.datetime,
+    ) -> bool:
+        from coverage.requests.lifecycle import SENDABLE
+
+        request = next((r for r in self.courses._requests() if r.id == request_id), None)
+        if request is None or request.status not in SENDABLE or (version is not None and request.version != version):
+            return False
+        held = self.held.get(request_id)
+        if held is not None and held[0] != claimant and held[2] >= stale_before:
+            return False
+        self.held[request_id] = (claimant, sending, now)
+        return True
+
+    def release(self, request_id: int, claimant: str) -> None:
+        if self.held.get(request_id, ("",))[0] == claimant:
+            del self.held[request_id]
+
+
+class FakeRuns(RunRepository):
+    def __init__(self) -> None:
+        self.rows: dict[str, RunRecord] = {}
+
+    def started(self, flow_run_id: str, flow: str, request_id: int | None, at: dt.datetime) -> int:
+        old = self.rows.get(flow_run_id)
+        attempts = 1 if old is None else old.attempts + 1
+        self.rows[flow_run_id] = RunRecord(flow_run_id, flow, request_id, "running", attempts, at, None, None)
+        return attempts
+
+    def ended(self, flow_run_id: str, state: str, at: dt.datetime, reason: str | None = None) -> None:
+        old = self.rows.get(flow_run_id)
+        if old is not None:
+            self.rows[flow_run_id] = RunRecord(
+                old.flow_run_id, old.flow, old.request_id, state, old.attempts, old.started_at, at, reason
+            )
+
+    def unresolved(self, stale_before: dt.datetime) -> list[RunRecord]:
+        latest: dict[int, RunRecord] = {}
+        for row in self.rows.values():
+            if row.request_id is not None:
+                latest[row.request_id] = row
+        return [
+            r
+            for r in latest.values()
+            if r.state in ("failed", "crashed") or (r.state == "running" and r.started_at < stale_before)
+        ]
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Everything in memory; ``commits`` counts the commits (a test can see that a service committed)."""
 
@@ -313,6 +376,8 @@ class FakeUnitOfWork(UnitOfWork):
     plans: FakePlans
     accounts: FakeAccounts
     work: FakeWork
+    claims: FakeClaims
+    runs: FakeRuns
 
     def __init__(self, projection: Projection | None = None) -> None:
         self.courses = FakeCourses()
@@ -321,6 +386,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.plans = FakePlans()
         self.accounts = FakeAccounts()
         self.work = FakeWork(self.courses)
+        self.claims = FakeClaims(self.courses)
+        self.runs = FakeRuns()
         self.projection = projection or Projection()
         self.commits = 0
         self._numbers = _Numbers()

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Text, and_, cast, delete, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coverage.requests.lifecycle import FINAL
-from coverage.requests.model import Course, Request
+from coverage.requests.model import Course, Evaluation, Request
 from coverage.requests.work import WorkRow
 from coverage.store import tables as t
 from coverage.store.tables import Account, Coverage, LedgerEntry, Patient, Payer, PaymentPlan, PlanInstallment
@@ -108,6 +108,19 @@ class CourseRepository(ABC):
     @abstractmethod
     def answer_holder(self, idempotency_key: str) -> int | None:
         """The request that holds an answer applied under this key, if any (voided answers too)."""
+
+    def by_requests(self, request_ids: Collection[int]) -> dict[int, Course]:
+        """The courses holding these requests, by request id (a batch: one query on a database)."""
+        found: dict[int, Course] = {}
+        for request_id in request_ids:
+            course = self.by_request(request_id)
+            if course is not None:
+                found[request_id] = course
+        return found
+
+    def answer_holders(self, idempotency_keys: Collection[str]) -> dict[str, int]:
+        """The request that holds each answer key already applied."""
+        return {k: holder for k in idempotency_keys if (holder := self.answer_holder(k)) is not None}
 
     @abstractmethod
     def submission_holder(self, idempotency_key: str) -> int | None:
@@ -203,6 +216,11 @@ class WorkRepository(ABC):
     def replace(self, course_id: int, rows: Sequence[WorkRow]) -> None:
         """The course's rows, instead of those stored."""
 
+    def replace_many(self, rows_by_course: Mapping[int, Sequence[WorkRow]]) -> None:
+        """Several courses' rows at once (a batch: two statements on a database)."""
+        for course_id, rows in rows_by_course.items():
+            self.replace(course_id, rows)
+
     @abstractmethod
     def visible(self, as_of: dt.date) -> list[VisibleWork]:
         """Rows visible on ``as_of``."""
@@ -273,6 +291,56 @@ class PlanRepository(ABC):
 
 
 # --- SQL ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A flow run as our flows recorded it (ids, states and error types only)."""
+
+    flow_run_id: str
+    flow: str
+    request_id: int | None
+    state: str
+    attempts: int
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    reason: str | None
+
+
+class ClaimRepository(ABC):
+    """Sending claims: at most one run hands a request to a gateway at a time."""
+
+    @abstractmethod
+    def take(
+        self,
+        request_id: int,
+        *,
+        version: int | None,
+        sending: int,
+        claimant: str,
+        now: dt.datetime,
+        stale_before: dt.datetime,
+    ) -> bool:
+        """Claim the request's sending when it is still at ``version`` (when given), still sendable, and
+        unclaimed (or claimed by ``claimant``, or by a claim older than ``stale_before``)."""
+
+    @abstractmethod
+    def release(self, request_id: int, claimant: str) -> None: ...
+
+
+class RunRepository(ABC):
+    """Our flow runs' starts and ends."""
+
+    @abstractmethod
+    def started(self, flow_run_id: str, flow: str, request_id: int | None, at: dt.datetime) -> int:
+        """Note a start (again, after a crash: one more attempt); the number of attempts."""
+
+    @abstractmethod
+    def ended(self, flow_run_id: str, state: str, at: dt.datetime, reason: str | None = None) -> None: ...
+
+    @abstractmethod
+    def unresolved(self, stale_before: dt.datetime) -> list[RunRecord]:
+        """Each request's latest run when it failed, crashed, or is still running since before ``stale_before``."""
 
 
 class SqlPatients(PatientRepository):
@@ -370,6 +438,30 @@ class SqlCourses(CourseRepository):
     def answer_holder(self, idempotency_key: str) -> int | None:
         query = select(t.answers.c.request_id).where(t.answers.c.idempotency_key == idempotency_key)
         return self.session.scalar(query)
+
+    def by_requests(self, request_ids: Collection[int]) -> dict[int, Course]:
+        if not request_ids:
+            return {}
+        r = t.pa_requests
+        holders = dict(self.session.execute(select(r.c.id, r.c.course_id).where(r.c.id.in_(request_ids))).all())
+        # The evaluations' results are read for every answer (units per session): loaded with the batch.
+        # and so are the events (an answer looks for the last undoable one): no query per answer.
+        requests = selectinload(Course.requests)  # type: ignore[arg-type]  # a mapped attribute
+        options = (
+            requests.selectinload(Request.evaluations).undefer(Evaluation.result),  # type: ignore[arg-type,misc]  # mapped
+            requests.selectinload(Request.events),  # type: ignore[arg-type]  # a mapped attribute
+        )
+        query = select(Course).where(t.courses.c.id.in_(set(holders.values()))).options(*options)
+        courses = self.session.scalars(query).all()
+        by_id = {c.id: c for c in courses}
+        return {request_id: by_id[course_id] for request_id, course_id in holders.items() if course_id in by_id}
+
+    def answer_holders(self, idempotency_keys: Collection[str]) -> dict[str, int]:
+        if not idempotency_keys:
+            return {}
+        a = t.answers
+        query = select(a.c.idempotency_key, a.c.request_id).where(a.c.idempotency_key.in_(idempotency_keys))
+        return {str(key): int(holder) for key, holder in self.session.execute(query).all()}
 
     def submission_holder(self, idempotency_key: str) -> int | None:
         query = select(t.submissions.c.request_id).where(t.submissions.c.idempotency_key == idempotency_key)
@@ -553,6 +645,28 @@ class SqlWork(WorkRepository):
                 ],
             )
 
+    def replace_many(self, rows_by_course: Mapping[int, Sequence[WorkRow]]) -> None:
+        if len(rows_by_course) < 2:
+            super().replace_many(rows_by_course)
+            return
+        w = t.work_items
+        self.session.execute(delete(w).where(w.c.course_id.in_(list(rows_by_course))))
+        values = [
+            {
+                "course_id": course_id,
+                "request_id": r.request_id,
+                "kind": r.kind,
+                "due": r.due,
+                "visible_from": r.visible_from,
+                "visible_until": r.visible_until,
+                "detail": r.detail,
+            }
+            for course_id, rows in rows_by_course.items()
+            for r in rows
+        ]
+        if values:
+            self.session.execute(insert(w), values)
+
     def visible(self, as_of: dt.date) -> list[VisibleWork]:
         w, r = t.work_items, t.pa_requests
         query = (
@@ -648,3 +762,119 @@ class SqlPlans(PlanRepository):
         due = exists().where(PlanInstallment.plan_id == PaymentPlan.id, PlanInstallment.due_date < as_of)
         query = select(PaymentPlan).where(PaymentPlan.status == "active", due).order_by(PaymentPlan.id)
         return self.session.scalars(query).all()
+
+
+class SqlClaims(ClaimRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def take(
+        self,
+        request_id: int,
+        *,
+        version: int | None,
+        sending: int,
+        claimant: str,
+        now: dt.datetime,
+        stale_before: dt.datetime,
+    ) -> bool:
+        c = t.sending_claims
+        # The request's row is locked (PostgreSQL) so two claims for it queue up; on SQLite the
+        # claim's primary key refuses the second writer.
+        if not self._sendable(request_id, version):
+            return False
+        held = self.session.execute(select(c.c.claimant, c.c.claimed_at).where(c.c.request_id == request_id)).first()
+        if held is None:
+            self.session.execute(
+                insert(c).values(request_id=request_id, claimant=claimant, sending=sending, claimed_at=now)
+            )
+        elif held.claimant != claimant and held.claimed_at >= stale_before:
+            return False
+        else:
+            taken = self.session.execute(
+                update(c)
+                .where(c.c.request_id == request_id, c.c.claimant == held.claimant, c.c.claimed_at == held.claimed_at)
+                .values(claimant=claimant, sending=sending, claimed_at=now)
+            )
+            if not taken.rowcount:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+                return False
+        # Checked again once this transaction has written: SQLite reads before a transaction's first
+        # write see whatever was committed then, and a run may have sent and let go meanwhile.
+        return self._sendable(request_id, version)
+
+    def _sendable(self, request_id: int, version: int | None) -> bool:
+        from coverage.requests.lifecycle import SENDABLE
+
+        r = t.pa_requests
+        found = self.session.execute(
+            select(r.c.version, r.c.status).where(r.c.id == request_id).with_for_update()
+        ).first()
+        return found is not None and found.status in SENDABLE and (version is None or found.version == version)
+
+    def release(self, request_id: int, claimant: str) -> None:
+        c = t.sending_claims
+        self.session.execute(delete(c).where(c.c.request_id == request_id, c.c.claimant == claimant))
+
+
+class SqlRuns(RunRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def started(self, flow_run_id: str, flow: str, request_id: int | None, at: dt.datetime) -> int:
+        w = t.workflow_runs
+        found = self.session.scalar(select(w.c.attempts).where(w.c.flow_run_id == flow_run_id).with_for_update())
+        if found is None:
+            self.session.execute(
+                insert(w).values(
+                    flow_run_id=flow_run_id,
+                    flow=flow,
+                    request_id=request_id,
+                    state="running",
+                    attempts=1,
+                    started_at=at,
+                )
+            )
+            return 1
+        attempts = int(found)
+        self.session.execute(
+            update(w)
+            .where(w.c.flow_run_id == flow_run_id)
+            .values(state="running", attempts=attempts + 1, started_at=at, ended_at=None, reason=None)
+        )
+        return attempts + 1
+
+    def ended(self, flow_run_id: str, state: str, at: dt.datetime, reason: str | None = None) -> None:
+        w = t.workflow_runs
+        self.session.execute(
+            update(w).where(w.c.flow_run_id == flow_run_id).values(state=state, ended_at=at, reason=reason)
+        )
+
+    def unresolved(self, stale_before: dt.datetime) -> list[RunRecord]:
+        w = t.workflow_runs
+        latest = (
+            select(w.c.request_id, func.max(w.c.id).label("id"))
+            .where(w.c.request_id.is_not(None))
+            .group_by(w.c.request_id)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(w)
+            .join(latest, latest.c.id == w.c.id)
+            .where(
+                or_(w.c.state.in_(("failed", "crashed")), (w.c.state == "running") & (w.c.started_at < stale_before))
+            )
+            .order_by(w.c.id)
+        ).mappings()
+        return [
+            RunRecord(
+                row["flow_run_id"],
+                row["flow"],
+                row["request_id"],
+                row["state"],
+                row["attempts"],
+                row["started_at"],
+                row["ended_at"],
+                row["reason"],
+            )
+            for row in rows
+        ]

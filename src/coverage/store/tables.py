@@ -434,6 +434,36 @@ work_projection = Table(
     Column("signature", Text, nullable=False),
 )
 
+#: A request being handed to a payer's gateway right now: at most one claim per request, taken in a
+#: transaction of its own (with the request's version checked) before the gateway call, dropped once
+#: the submission is recorded. Two overlapping runs for one request never both send.
+sending_claims = Table(
+    "sending_claims",
+    Base.metadata,
+    Column("request_id", ForeignKey("pa_requests.id"), primary_key=True),
+    Column("claimant", String(80), nullable=False),
+    Column("sending", Integer, nullable=False),
+    _when("claimed_at"),
+)
+
+#: Our flow runs as the records see them, written by the flows at start and end: ids, states and
+#: error types only. A failed or crashed run of a request shows on the worklist (``run_failed``).
+workflow_runs = Table(
+    "workflow_runs",
+    Base.metadata,
+    _id(),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("flow", String(40), nullable=False),
+    Column("request_id", ForeignKey("pa_requests.id"), index=True),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    _when("started_at"),
+    _when("ended_at", nullable=True),
+    Column("reason", String(200)),
+    UniqueConstraint("flow_run_id", name="uq_workflow_runs_flow_run_id"),
+    CheckConstraint("state IN ('running', 'completed', 'failed', 'crashed')", name="state"),
+)
+
 #: The append-only audit trail.
 status_events = Table(
     "status_events",

@@ -33,15 +33,19 @@ from coverage.requests.work import Projection
 from coverage.store.orm import map_domain
 from coverage.store.repositories import (
     AccountRepository,
+    ClaimRepository,
     CourseRepository,
     PatientRepository,
     PayerRepository,
     PlanRepository,
     SqlAccounts,
+    RunRepository,
+    SqlClaims,
     SqlCourses,
     SqlPatients,
     SqlPayers,
     SqlPlans,
+    SqlRuns,
     SqlWork,
     WorkRepository,
 )
@@ -75,6 +79,8 @@ class UnitOfWork(ABC):
     plans: PlanRepository
     accounts: AccountRepository
     work: WorkRepository
+    claims: ClaimRepository
+    runs: RunRepository
     #: How each changed course's work rows are worked out when the unit of work commits.
     projection: Projection
 
@@ -122,6 +128,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.plans = SqlPlans(session)
         self.accounts = SqlAccounts(session)
         self.work = SqlWork(session)
+        self.claims = SqlClaims(session)
+        self.runs = SqlRuns(session)
         self._changed: dict[int, Course] = {}
         event.listen(session, "before_flush", self._note_changes)
         return self
@@ -163,9 +171,8 @@ class SqlUnitOfWork(UnitOfWork):
         """Make every write durable at once, with the work rows of every course written."""
         session = self._open
         session.flush()
-        for course in self._changed.values():
-            assert course.id is not None
-            self.work.replace(course.id, self.projection.rows(course))
+        rows = {course.id: self.projection.rows(course) for course in self._changed.values() if course.id is not None}
+        self.work.replace_many(rows)
         self._changed.clear()
         session.commit()
 

@@ -255,6 +255,9 @@ def _send(web: Web, rid: int, by: str) -> str:
     if prefect_configured():
         from prefect.deployments import run_deployment
 
+        from coverage.workflow.server import check_api
+
+        check_api()  # the client auth string set and accepted: else one line, and nothing started
         run = run_deployment("prior-authorization/prior-authorization", parameters={"request_id": rid}, timeout=0)
         return f"Request {rid}: the prior-authorization run started ({getattr(run, 'id', '')})."
     from coverage.clinic import load_clinic

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from coverage.errors import PriorAuthError
+from coverage.errors import StaleVersion, StorageError
 from coverage.payers.gateways import PayerAnswer, PayerGateway, StatusInquiry, sessions_requested
 from coverage.requests import model as m
 from coverage.requests.lifecycle import APPROVING, WITH_PAYER
@@ -106,46 +106,57 @@ def check_requests(
     now = now or rt.ctx.when().now
     gateway_for = gateway_for or rt.gateway
     outcome = CheckOutcome()
-    batches: dict[int, tuple[PayerGateway, list[StatusInquiry]]] = {}
     due: dict[int, dt.datetime | None] = {}
     looked_at: list[int] = []
-    with rt.uow() as uow:
-        for request in uow.courses.requests(request_ids=request_ids):
-            if request.status not in (*WITH_PAYER, "pended") or request.id is None:
-                continue
-            looked_at.append(request.id)
-            due[request.id] = request.due_at
-            channel = request.live_submissions[-1].channel if request.live_submissions else "fax"
-            gateway = gateway_for(channel)
-            inquiry = _inquiry(request)
-            if gateway is None or inquiry is None:
-                continue  # a person asks the payer: the answer is recorded by hand
-            batches.setdefault(id(gateway), (gateway, []))[1].append(inquiry)
-            outcome.checked.append(request.id)
+    pairs: list[tuple[int, services.AnswerInput]] = []
+    applied: list[services.BatchAnswer] | None = None
+    checked_at = rt.ctx.when().now
+    try:
+        # One unit of work for the batch: load, ask, apply every answer, note the check, one commit.
+        with rt.uow() as uow:
+            # Whole courses, with the evaluations' results and the events, in a few queries for the batch.
+            courses = uow.courses.by_requests(request_ids)
+            batches: dict[int, tuple[PayerGateway, list[StatusInquiry]]] = {}
+            for request in (courses[i].request(i) for i in request_ids if i in courses):
+                if request.status not in (*WITH_PAYER, "pended") or request.id is None:
+                    continue
+                looked_at.append(request.id)
+                due[request.id] = request.due_at
+                channel = request.live_submissions[-1].channel if request.live_submissions else "fax"
+                gateway = gateway_for(channel)
+                inquiry = _inquiry(request)
+                if gateway is None or inquiry is None:
+                    continue  # a person asks the payer: the answer is recorded by hand
+                batches.setdefault(id(gateway), (gateway, []))[1].append(inquiry)
+                outcome.checked.append(request.id)
+            for gateway, inquiries in batches.values():
+                pairs.extend((a.request_id, to_answer(a, rt.ctx)) for a in gateway.inquire(inquiries, now=now))
+            applied = services.apply_answers(pairs, uow=uow, ctx=rt.ctx, by=by, at=now, courses=courses)
+            uow.courses.mark_checked(looked_at, checked_at)
+            uow.commit()
+    except (StaleVersion, StorageError):
+        if not looked_at:
+            raise
+        # A clerk changed one of these requests meanwhile: each answer on its own, then the check noted.
+        applied = services.record_answers_one_by_one(pairs, uow=rt.uow(), ctx=rt.ctx, by=by, at=now)
+        services.mark_checked(looked_at, uow=rt.uow(), at=checked_at)
     answered: set[int] = set()
-    for gateway, inquiries in batches.values():
-        for answer in gateway.inquire(inquiries, now=now):
-            try:
-                result = services.record_answer(
-                    answer.request_id, to_answer(answer, rt.ctx), uow=rt.uow(), ctx=rt.ctx, by=by, at=now
-                )
-            except PriorAuthError as error:
-                log.warning("request %s: an answer was not applied (%s)", answer.request_id, type(error).__name__)
-                outcome.skipped.append(answer.request_id)
-                continue
-            answered.add(answer.request_id)
-            if not result.recorded:
-                continue
-            status = result.request.stored_status
-            if status == "pended":
-                outcome.pended.append(answer.request_id)
-            else:
-                outcome.decided[answer.request_id] = status
+    for result in applied or []:
+        if result.error is not None:
+            log.warning("request %s: an answer was not applied (%s)", result.request_id, result.error)
+            outcome.skipped.append(result.request_id)
+            continue
+        answered.add(result.request_id)
+        if not result.recorded or result.status is None:
+            continue
+        if result.status == "pended":
+            outcome.pended.append(result.request_id)
+        else:
+            outcome.decided[result.request_id] = result.status
     for request_id in looked_at:
         due_at = due[request_id]
         if request_id not in answered and due_at is not None and now > due_at:
             outcome.overdue.append(request_id)
-    services.mark_checked(looked_at, uow=rt.uow(), at=rt.ctx.when().now)
     return outcome
 
 

@@ -43,6 +43,7 @@ def sandbox_from_settings(settings: Settings) -> SandboxGateway:
         delay=delay,
         expedited_delay=min(delay, dt.timedelta(hours=24)),
         timezone=settings.timezone,
+        latency_seconds=settings.sandbox_latency_seconds,
     )
 
 
@@ -96,8 +97,11 @@ def runtime() -> Runtime:
     global _current  # noqa: PLW0603  # one runtime per process: a worker builds it once, tasks reuse it
     if _current is None:
         from coverage.settings import load_settings
+        from coverage.workflow.server import check_server_records
 
-        _current = Runtime.from_settings(load_settings())
+        settings = load_settings()
+        check_server_records(settings)  # a worker for a server never creates an empty local database
+        _current = Runtime.from_settings(settings)
     return _current
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_web"
-down_revision: str | Sequence[str] | None = "0004_accounts"
+down_revision: str | Sequence[str] | None = "0005_production"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,151 @@
+"""Talking to a Prefect server: its client credentials, checked before anything is deployed or run.
+
+A Prefect server for the clinic requires ``PREFECT_SERVER_API_AUTH_STRING``; every client (``priorauth
+deploy``, ``priorauth worker``, flows run by a worker) then sends the same value from
+``PREFECT_API_AUTH_STRING``. When ``PREFECT_API_URL`` is set, :func:`check_api` makes one cheap
+authenticated call (the server's version) and turns a missing or refused string, or a server that
+does not answer, into one :class:`~coverage.errors.ConfigurationError` line naming the setting: no
+traceback, and the string itself is never printed. Without ``PREFECT_API_URL`` Prefect runs in its
+local mode and nothing is checked.
+
+:func:`worker_problems` is what a worker checks before it takes runs: the records database set
+(a worker for a server never falls back to an embedded SQLite file), reachable and migrated, the
+document store writable, the clinic file and the policies loadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from coverage.errors import ConfigurationError, PriorAuthError
+
+if TYPE_CHECKING:
+    from coverage.settings import Settings
+
+#: What a worker's flow runs get unless the environment says otherwise: heartbeats every 30 s (the
+#: minimum; the crash automations wait 90 s for one), our ``coverage.*`` log lines in the run's logs,
+#: and no result persisted to disk (a pickled exception may hold PHI).
+WORKER_ENVIRONMENT = {
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "coverage",
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    # The worker's health check web server binds to all interfaces by default.
+    "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
+}
+
+#: Seconds to wait for the server's answer to the credentials check.
+CHECK_TIMEOUT_S = 10.0
+
+
+def api_url(env: Mapping[str, str] | None = None) -> str | None:
+    """The Prefect server's API URL from ``PREFECT_API_URL``, or ``None`` (Prefect's local mode)."""
+    value = (os.environ if env is None else env).get("PREFECT_API_URL", "").strip()
+    return value.rstrip("/") or None
+
+
+def shown(url: str) -> str:
+    """``url`` without any user or password in it (it goes into messages)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TIMEOUT_S) -> str | None:
+    """With ``PREFECT_API_URL`` set: the client string is set and the server accepts it; returns the URL.
+
+    One line (``ConfigurationError``) when the string is missing, refused, or the server does not answer.
+    """
+    env = os.environ if env is None else env
+    url = api_url(env)
+    if url is None:
+        return None
+    where = shown(url)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigurationError(f"PREFECT_API_URL: {where} is not an http(s) URL")
+    auth = env.get("PREFECT_API_AUTH_STRING", "")
+    if not auth:
+        raise ConfigurationError(
+            f"PREFECT_API_AUTH_STRING: not set; the Prefect server at {where} needs the value of its "
+            "PREFECT_SERVER_API_AUTH_STRING"
+        )
+    token = base64.b64encode(auth.encode("utf-8")).decode("ascii")
+    request = urllib.request.Request(  # noqa: S310  # the scheme is checked above: http(s) only
+        f"{url}/admin/version", headers={"Authorization": f"Basic {token}", "Accept": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310  # checked above
+            answer.read()
+    except urllib.error.HTTPError as error:
+        error.close()
+        if error.code in (401, 403):
+            raise ConfigurationError(
+                f"PREFECT_API_AUTH_STRING: refused by the Prefect server at {where} ({error.code}); "
+                "it must equal the server's PREFECT_SERVER_API_AUTH_STRING"
+            ) from None
+        raise ConfigurationError(
+            f"PREFECT_API_URL: the Prefect server at {where} answered {error.code} (is it the /api URL?)"
+        ) from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise ConfigurationError(
+            f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})"
+        ) from None
+    return url
+
+
+def check_server_records(settings: Settings, env: Mapping[str, str] | None = None) -> None:
+    """A process working for a Prefect server uses the shared records database, never an embedded file."""
+    if api_url(env) is not None and not settings.database_url:
+        raise ConfigurationError(
+            "PRIORAUTH_DATABASE_URL: not set; a worker for the Prefect server at PREFECT_API_URL needs the "
+            "clinic's shared records database (it never creates an empty local one)"
+        )
+
+
+def worker_problems(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    """What keeps this host from running the flows, one line each (empty: ready)."""
+    problems: list[str] = []
+    try:
+        check_api(env)
+    except PriorAuthError as error:
+        problems.extend(error.lines())
+    try:
+        check_server_records(settings, env)
+    except PriorAuthError as error:
+        problems.extend(error.lines())
+        return problems
+    from coverage.store.db import open_database
+
+    try:
+        open_database(settings).dispose()
+    except PriorAuthError as error:
+        problems.extend(error.lines())
+    problems.extend(_store_problems(settings))
+    try:
+        from coverage.clinic import load_clinic
+        from coverage.policies.service import Checker
+
+        load_clinic(settings)
+        Checker.from_settings(settings)
+    except PriorAuthError as error:
+        problems.extend(error.lines())
+    return problems
+
+
+def _store_problems(settings: Settings) -> list[str]:
+    from coverage.store.documents import DocumentStore
+
+    try:
+        store = DocumentStore(settings.documents_location)
+        store.check_writable()
+    except PriorAuthError as error:
+        return error.lines()
+    return []

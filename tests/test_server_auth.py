@@ -1,0 +1,158 @@
+"""Clients of a Prefect server: the auth string is checked with one cheap call, failures are one line.
+
+A tiny local HTTP server stands in for Prefect's API (it answers 401 unless given the right
+HTTP Basic credentials, as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` middleware does); the
+real server is exercised in ``test_deployments.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from coverage.errors import ConfigurationError
+from coverage.settings import Settings
+from coverage.workflow.server import check_api, check_server_records, worker_problems
+from tests.conftest import REPO
+
+PRIORAUTH = Path(sys.executable).with_name("priorauth")
+SECRET = "priorauth:s3cret-value"
+
+
+class _Api(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        expected = "Basic " + base64.b64encode(SECRET.encode()).decode()
+        if self.path == "/api/admin/version" and self.headers.get("Authorization") == expected:
+            body, code = b'"3.9.1"', 200
+        elif self.path == "/api/admin/version":
+            body, code = b'{"exception_message":"Unauthorized"}', 401
+        else:
+            body, code = b"{}", 404
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:  # quiet
+        return
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_no_api_url_is_prefect_s_local_mode_and_nothing_is_checked() -> None:
+    assert check_api({}) is None
+
+
+def test_the_right_string_is_accepted(api: str) -> None:
+    assert check_api({"PREFECT_API_URL": api + "/", "PREFECT_API_AUTH_STRING": SECRET}) == api
+
+
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        (None, "PREFECT_API_AUTH_STRING: not set"),
+        ("", "PREFECT_API_AUTH_STRING: not set"),
+        ("priorauth:wrong", "PREFECT_API_AUTH_STRING: refused by the Prefect server"),
+    ],
+)
+def test_a_missing_or_wrong_string_is_one_line_naming_the_variable(api: str, auth: str | None, expected: str) -> None:
+    env = {"PREFECT_API_URL": api} | ({} if auth is None else {"PREFECT_API_AUTH_STRING": auth})
+    with pytest.raises(ConfigurationError) as caught:
+        check_api(env)
+    (line,) = caught.value.lines()
+    assert line.startswith(expected)
+    assert "wrong" not in line
+    assert SECRET not in line
+
+
+def test_a_server_that_does_not_answer_is_one_line() -> None:
+    env = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_API_AUTH_STRING": SECRET}
+    with pytest.raises(ConfigurationError, match=r"^PREFECT_API_URL: cannot reach the Prefect server"):
+        check_api(env, timeout=2)
+
+
+def test_credentials_in_the_url_are_never_shown() -> None:
+    env = {"PREFECT_API_URL": "http://user:pw@127.0.0.1:9/api", "PREFECT_API_AUTH_STRING": SECRET}
+    with pytest.raises(ConfigurationError) as caught:
+        check_api(env, timeout=2)
+    assert "pw" not in str(caught.value)
+
+
+def _priorauth(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # our own console script
+        [str(PRIORAUTH), *args], env=env, cwd=REPO, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.mark.parametrize("command", [["deploy"], ["worker", "--check"]])
+def test_deploy_and_worker_refuse_a_missing_or_wrong_string_in_one_line(api: str, command: list[str]) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    for extra in ({}, {"PREFECT_API_AUTH_STRING": "priorauth:wrong"}):
+        done = _priorauth(command, {**base, "PREFECT_API_URL": api, **extra})
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert lines[0].startswith("error: PREFECT_API_AUTH_STRING: ")
+
+
+def test_a_worker_for_a_server_refuses_to_run_without_the_records_database(api: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    env = {"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": SECRET}
+    with pytest.raises(ConfigurationError, match=r"^PRIORAUTH_DATABASE_URL: not set"):
+        check_server_records(settings, env)
+    assert worker_problems(settings, env) == [
+        "PRIORAUTH_DATABASE_URL: not set; a worker for the Prefect server at PREFECT_API_URL needs the clinic's "
+        "shared records database (it never creates an empty local one)"
+    ]
+    assert not (tmp_path / "data").exists()  # no empty SQLite file made
+    check_server_records(settings, {})  # local mode: the embedded database is fine
+
+
+def test_worker_check_names_an_unmigrated_database_and_passes_a_ready_host(api: str, tmp_path: Path) -> None:
+    from coverage.store.db import HEAD, upgrade
+
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    env = {"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": SECRET}
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, documents_url=str(tmp_path / "docs"))
+    problems = worker_problems(settings, env)
+    assert problems == [f"the database is at revision none, not {HEAD}: run `priorauth db upgrade`"]
+    upgrade(url)
+    assert worker_problems(settings, env) == []
+    assert (tmp_path / "docs").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_flow_on_a_worker_for_a_server_refuses_to_start_without_the_records_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What every flow's first step does (``runtime()``): one line, and no empty SQLite file made."""
+    from coverage.workflow.runtime import runtime, use_runtime
+
+    monkeypatch.setenv("PRIORAUTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.delenv("PRIORAUTH_DATABASE_URL", raising=False)
+    use_runtime(None)
+    try:
+        with pytest.raises(ConfigurationError, match=r"^PRIORAUTH_DATABASE_URL: not set"):
+            runtime()
+    finally:
+        use_runtime(None)
+    assert not (tmp_path / "data" / "priorauth.db").exists()
