@@ -556,3 +556,35 @@ def test_the_cookie_is_secure_over_https(app: Any) -> None:
         "/signin", data={"csrf": csrf_of(page.text), "name": "clara", "password": PASSWORD}, follow_redirects=False
     )
     assert "Secure" in response.headers["set-cookie"]
+
+
+def test_a_session_of_another_course_cannot_be_voided_from_a_request_url(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    first = take_in(cli, tmp_path)
+    other = take_in(cli, tmp_path, "EX-01-meets", case_id="EX-01-other")
+    browser = signed_in(app, "clara")
+    day = web.ctx.today().isoformat()
+    browser.post(f"/requests/{other}/sessions", {"date": day})
+    (theirs,) = _detail(web, other).sessions
+    refused = browser.post(f"/requests/{first}/sessions/void", {"session_id": str(theirs.id), "reason": "mine"})
+    assert f"is not a session of request {first}" in refused.text
+    assert not _detail(web, other).sessions[0].voided
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/requests/99999999999999999999",
+        "/requests/9223372036854775808",
+        "/requests/2147483648/patient",
+        "/requests/99999999999999999999/documents/X-1",
+    ],
+)
+def test_a_huge_id_in_a_url_is_not_found(app: Any, url: str) -> None:
+    browser = signed_in(app, "clara")
+    response = browser.get(url)
+    assert response.status_code == 404
+    assert "no such request" in response.text
+    posted = browser.post("/requests/99999999999999999999/send")
+    assert "no such request" in posted.text

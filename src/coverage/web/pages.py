@@ -15,7 +15,7 @@ from typing import Any, Final
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from coverage.errors import InvalidInput, PriorAuthError
-from coverage.fields import MAX_CASE_BYTES
+from coverage.fields import MAX_CASE_BYTES, parse_id
 from coverage.requests.lifecycle import AMENDABLE, ANSWERABLE, APPROVING, FINAL, PLANNABLE, SENDABLE, TRANSITIONS
 from coverage.web import forms
 from coverage.web.app import CSP_DOCUMENT, Call, Refused, Web, action, flash_and_go, prefect_configured
@@ -176,7 +176,7 @@ def request_page(web: Web, call: Call) -> Response:
     from coverage.requests.lifecycle import DECISIONS, PERSON_CHANNELS
     from coverage.services.requests import get_request
 
-    rid = int(call.params["request_id"])
+    rid = _rid(call)
     detail = get_request(rid, uow=web.uow(), ctx=web.ctx)
     r = detail.request
     header = web.lookup.headers([rid])[rid]
@@ -201,7 +201,7 @@ def request_page(web: Web, call: Call) -> Response:
 
 def patient_page(web: Web, call: Call) -> Response:
     """The patient of a request: every course and request, and each request's self-pay plans."""
-    rid = int(call.params["request_id"])
+    rid = _rid(call)
     found = web.lookup.patient_requests(rid)
     if not found:
         raise Refused(404, f"request {rid}: no such request")
@@ -224,7 +224,7 @@ def document(web: Web, call: Call) -> Response:
     from coverage.services.documents import read
     from coverage.store.documents import DocumentStore
 
-    rid, number = int(call.params["request_id"]), str(call.params["number"])
+    rid, number = _rid(call), str(call.params["number"])[:64]
     download = call.request.query_params.get("download") == "1"
     with web.uow() as uow:
         _, request = services.load(uow, rid)
@@ -293,7 +293,12 @@ def _send(web: Web, rid: int, by: str) -> str:
 
 
 def _rid(call: Call) -> int:
-    return int(call.params["request_id"])
+    """The request id of the URL; one too large for the database is no such request (404)."""
+    text = str(call.params["request_id"])
+    try:
+        return parse_id("request", text)
+    except InvalidInput:
+        raise Refused(404, f"request {text[:20]}: no such request") from None
 
 
 def _to(rid: int) -> str:
@@ -512,12 +517,15 @@ def act_session(web: Web, call: Call) -> Response:
 
 
 def act_void_session(web: Web, call: Call) -> Response:
+    from coverage.services.requests import get_request
     from coverage.services.sessions import void
 
     rid = _rid(call)
 
     def work() -> str:
         session_id = forms.form_id("session", call.value("session_id"))
+        if session_id not in {s.id for s in get_request(rid, uow=web.uow(), ctx=web.ctx).sessions}:
+            raise InvalidInput([f"session: {session_id} is not a session of request {rid}'s course"])
         view = void(session_id, call.value("reason"), uow=web.uow(), ctx=web.ctx, by=call.user.name)
         return f"Session {view.id} voided."
 
