@@ -588,3 +588,10 @@ def test_a_huge_id_in_a_url_is_not_found(app: Any, url: str) -> None:
     assert "no such request" in response.text
     posted = browser.post("/requests/99999999999999999999/send")
     assert "no such request" in posted.text
+
+
+def test_a_deeply_nested_case_upload_is_not_json(app: Any, tmp_path: Path) -> None:
+    browser = signed_in(app, "clara")
+    page = browser.post("/cases/upload", files={"case": ("case.json", b"[" * 100_000, "application/json")})
+    assert page.status_code == 400
+    assert "case: not JSON" in page.text

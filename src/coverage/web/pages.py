@@ -654,7 +654,7 @@ def case_upload(web: Web, call: Call) -> Response:
         document = json.loads(data)
         if not isinstance(document, dict):
             raise InvalidInput(["case: a case file is a JSON object"])
-    except (ValueError, InvalidInput) as error:
+    except (ValueError, RecursionError, InvalidInput) as error:
         lines = error.lines() if isinstance(error, InvalidInput) else ["case: not JSON"]
         return _case_form(web, call, {}, None, status=400, upload_problems=lines)
     values = forms.form_values(document)
