@@ -595,3 +595,33 @@ def test_a_deeply_nested_case_upload_is_not_json(app: Any, tmp_path: Path) -> No
     page = browser.post("/cases/upload", files={"case": ("case.json", b"[" * 100_000, "application/json")})
     assert page.status_code == 400
     assert "case: not JSON" in page.text
+
+
+def _nonce_of(html: str, action: str) -> str:
+    import re
+
+    found = re.search(
+        rf'action="{re.escape(action)}"[^>]*>\s*<input type="hidden" name="csrf" value="[^"]+">'
+        r'<input type="hidden" name="nonce" value="([^"]+)"',
+        html,
+    )
+    assert found, f"no one-time token on the {action} form"
+    return found[1]
+
+
+def test_a_double_clicked_payment_is_recorded_once(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    from coverage.services.payments import plans_for_request
+
+    rid = take_in(cli, tmp_path, "EX-02-iv-not-covered")
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/plan", {"terms": "3"})
+    page = browser.get(f"/requests/{rid}")
+    nonce = _nonce_of(page.text, f"/requests/{rid}/payment")
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    form = {"plan_id": str(plan.id), "amount": "100.00", "method": "card", "nonce": nonce}
+    first = browser.post(f"/requests/{rid}/payment", form)
+    assert "Payment of 100.00 recorded" in first.text
+    second = browser.post(f"/requests/{rid}/payment", form)
+    assert "Already done" in second.text
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    assert plan.paid == plan.paid.__class__("100.00")

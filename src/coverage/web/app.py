@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,36 @@ CSP = (
 #: A stored PDF shown inline in the request page's frame: framed by our own pages only.
 CSP_DOCUMENT = "default-src 'none'; frame-ancestors 'self'; object-src 'self'"
 MAX_UPLOAD = 10 * 1024 * 1024
+#: Posts that change nothing: their forms' one-time tokens are not spent (the live preview, a new row, search).
+NONCE_FREE = frozenset({"/search", "/cases/new", "/cases/upload", "/cases/determine", "/admin/access"})
+#: How long a spent one-time form token is remembered (a page left open longer is posted again as new).
+NONCE_MEMORY = 24 * 3600.0
+ALREADY_DONE = "Already done: this form was sent once; it is not done twice. Check the page before doing it again."
+
+
+class Nonces:
+    """The one-time tokens of the forms already posted (in memory, per process, forgotten after a day).
+
+    Every action form carries a fresh random token; the first post spends it and a second post of
+    the same form (a double click, a reload that posts again, the back button) is ignored.
+    """
+
+    def __init__(self, memory: float = NONCE_MEMORY) -> None:
+        self._memory = memory
+        self._spent: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, session: str, nonce: str, now: float | None = None) -> bool:
+        """Whether ``nonce`` was fresh (and is now spent) for the session."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._spent) > 10_000 or next(iter(self._spent.values()), now) < now:
+                self._spent = {k: v for k, v in self._spent.items() if v >= now}
+            key = (session, nonce)
+            if key in self._spent:
+                return False
+            self._spent[key] = now + self._memory
+            return True
 
 
 class Refused(Exception):
@@ -112,6 +144,8 @@ class Web:
             lstrip_blocks=True,
         )
         self.templates.globals["today"] = self.ctx.today
+        self.templates.globals["nonce"] = lambda: secrets.token_urlsafe(16)
+        self.nonces = Nonces()
         self.templates.filters["label"] = lambda v: str(v).replace("_", " ") if v is not None else ""
 
     @property
@@ -160,6 +194,14 @@ class Web:
                 raise Refused(403, "This form has expired or did not come from this site (CSRF token). Reload it.")
             if role is not None and user.role not in role:
                 raise Refused(403, f"Only {' or '.join(role)} users may do this.")
+            nonce = call.value("nonce")[:64]
+            if (
+                request.method == "POST"
+                and nonce
+                and request.url.path not in NONCE_FREE
+                and not self.nonces.spend(str(user.session_id), nonce)
+            ):
+                return secure(flash_and_go(self, call, ALREADY_DONE, _back(call)))
             response = handler(self, call)
         except Refused as refused:
             response = self.render(call, "error.html", http_status=refused.status, message=refused.message)
@@ -280,6 +322,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or load_settings()
     database = database or open_database(settings)
     return make_app(Web(settings, database))
+
+
+def _back(call: Call) -> str:
+    """The page an action form was on: its request's page, else the section the action belongs to."""
+    if "request_id" in call.params:
+        return f"/requests/{call.params['request_id']}"
+    return call.request.url.path.rsplit("/", 1)[0] or "/"
 
 
 def flash_and_go(web: Web, call: Call, message: str, to: str) -> Response:

@@ -24,6 +24,7 @@ from coverage.web.records import Header
 PAGE_SIZE: Final = 50
 CLINICIAN: Final = ("clinician",)
 ADMIN: Final = ("admin",)
+NOT_CASE_FIELDS: Final = frozenset({"csrf", "nonce", "add", "remove", "expedited", "expedited_reason"})
 
 
 def _seen(headers: list[Header]) -> list[tuple[str, int | None]]:
@@ -608,7 +609,7 @@ def _form_values(call: Call) -> dict[str, str]:
     values: dict[str, str] = {}
     if call.form is not None:
         for key, value in call.form.multi_items():
-            if isinstance(value, str) and key not in ("csrf", "add", "remove", "expedited", "expedited_reason"):
+            if isinstance(value, str) and key not in NOT_CASE_FIELDS:
                 values[key] = value
     return values
 
