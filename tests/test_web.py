@@ -450,7 +450,8 @@ def test_a_plan_offered_and_a_payment_taken_on_a_not_covered_request(
     paid = browser.post(f"/requests/{rid}/payment", {"plan_id": str(plan.id), "amount": "100.00", "method": "card"})
     assert "Payment of 100.00 recorded" in paid.text
     refused = browser.post(f"/requests/{rid}/payment", {"plan_id": str(plan.id), "amount": "1.001"})
-    assert "Refused: amount:" in refused.text
+    assert refused.status_code == 422
+    assert "amount: not an amount" in refused.text
     ledger = browser.get(f"/requests/{rid}/patient")
     assert "payment (card)" in ledger.text
 
@@ -625,3 +626,66 @@ def test_a_double_clicked_payment_is_recorded_once(app: Any, web: Any, cli: Any,
     assert "Already done" in second.text
     (plan,) = plans_for_request(rid, uow=web.uow())
     assert plan.paid == plan.paid.__class__("100.00")
+
+
+def test_payments_go_through_the_ledger_and_refusals_name_the_form_fields(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    from coverage.services.payments import plans_for_request
+
+    rid = take_in(cli, tmp_path, "EX-02-iv-not-covered")
+    browser = signed_in(app, "clara")
+    day = web.ctx.today()
+    past = browser.post(f"/requests/{rid}/plan", {"terms": "3", "start": (day - dt.timedelta(days=2)).isoformat()})
+    assert "Refused: first due date:" in past.text
+    assert "--start" not in past.text
+    browser.post(f"/requests/{rid}/plan", {"terms": "3"})
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    url = f"/requests/{rid}/payment"
+    base = {"plan_id": str(plan.id), "amount": "100.00", "method": "card"}
+    future = browser.post(url, {**base, "paid_on": (day + dt.timedelta(days=1)).isoformat()})
+    assert future.status_code == 422
+    assert "paid on: " in future.text
+    assert "is in the future" in future.text
+    assert browser.post(url, {**base, "method": "bitcoin"}).status_code == 422
+    assert "method: &#39;bitcoin&#39; is not one of" in browser.post(url, {**base, "method": "bitcoin"}).text
+    assert "amount: not an amount" in browser.post(url, {**base, "amount": "1e3"}).text
+    early = browser.post(url, {**base, "paid_on": (day - dt.timedelta(days=400)).isoformat()})
+    assert "before the patient&#39;s first intake" in early.text
+    paid = browser.post(url, base)
+    assert "Payment of 100.00 recorded" in paid.text
+    assert "Balance <strong>" in paid.text
+    payment = next(e for e, _ in _account(web, rid).entries if e.kind == "payment")
+    refunded = browser.post(
+        f"/requests/{rid}/ledger/refund", {"entry_id": str(payment.id), "amount": "40.00", "reason": "overcharged"}
+    )
+    assert f"Refund of 40.00 on payment {payment.id} recorded" in refunded.text
+    refund = next(e for e, _ in _account(web, rid).entries if e.kind == "refund")
+    voided = browser.post(f"/requests/{rid}/ledger/void", {"entry_id": str(refund.id), "reason": "typed twice"})
+    assert f"Ledger entry {refund.id} voided" in voided.text
+    nina = signed_in(app, "nina")
+    assert nina.post(f"/requests/{rid}/ledger/void", {"entry_id": str(payment.id), "reason": "x"}).status_code == 403
+
+
+def _account(web: Any, rid: int) -> Any:
+    from coverage.services.payments import get_account
+
+    patient = web.lookup.headers([rid])[rid].patient_id
+    return get_account(patient, uow=web.uow(), ctx=web.ctx)
+
+
+def test_a_ledger_entry_of_another_patient_cannot_be_refunded_or_voided(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    from coverage.services.payments import plans_for_request
+
+    mine = take_in(cli, tmp_path, "EX-02-iv-not-covered")
+    theirs = take_in(cli, tmp_path, "EX-01-meets", case_id="EX-01-other", patient__id="P-2002")
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{mine}/plan", {"terms": "3"})
+    (plan,) = plans_for_request(mine, uow=web.uow())
+    browser.post(f"/requests/{mine}/payment", {"plan_id": str(plan.id), "amount": "100.00", "method": "card"})
+    payment = next(e for e, _ in _account(web, mine).entries if e.kind == "payment")
+    refused = browser.post(f"/requests/{theirs}/ledger/void", {"entry_id": str(payment.id), "reason": "x"})
+    assert "Refused:" in refused.text
+    assert not any(v for e, v in _account(web, mine).entries if e.id == payment.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -338,12 +339,25 @@ def flash_and_go(web: Web, call: Call, message: str, to: str) -> Response:
     return RedirectResponse(to, status_code=303)
 
 
-def action(web: Web, call: Call, to: str, work: Callable[[], str]) -> Response:
-    """Run a changing service; its outcome, or its error lines, as the next page's message."""
+_FLAG = re.compile(r"^--([a-z][a-z-]*)(?=:)")
+
+
+def relabel(lines: list[str], labels: Mapping[str, str] | None = None) -> list[str]:
+    """The services' lines with the form's field labels for the CLI's option names (``--sent-on:`` → ``sent on:``)."""
+
+    def label(found: re.Match[str]) -> str:
+        flag = found[1]
+        return (labels or {}).get(flag) or flag.replace("-", " ")
+
+    return [_FLAG.sub(label, line) for line in lines]
+
+
+def action(web: Web, call: Call, to: str, work: Callable[[], str], labels: Mapping[str, str] | None = None) -> Response:
+    """Run a changing service; its outcome, or its error lines (the form's labels), as the next page's message."""
     try:
         message = work()
     except PriorAuthError as error:
-        message = "Refused: " + " ".join(error.lines())
+        message = "Refused: " + " ".join(relabel(error.lines(), labels))
     return flash_and_go(web, call, message, to)
 
 

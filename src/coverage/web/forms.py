@@ -326,6 +326,19 @@ def form_count(field: str, value: str | None, *, low: int = 1, high: int = MAX_I
     return number
 
 
+_PLAIN_AMOUNT = re.compile(r"\d{1,9}(\.\d{1,2})?|\.\d{1,2}", re.ASCII)
+
+
+def form_amount(field: str, value: str | None) -> Decimal:
+    """A plain amount received or given back, like 600.00 (``1e3`` and ``1,000`` are refused): the ledger's rule."""
+    from coverage.payments.account import check_amount
+
+    text = (value or "").strip()
+    if not _PLAIN_AMOUNT.fullmatch(text):
+        raise InvalidInput([f"{field}: not an amount: {text[:20]!r} (write it like 600.00)"])
+    return check_amount(Decimal(text), field)
+
+
 def form_money(field: str, value: str | None) -> Decimal:
     """An amount like 600.00: positive, whole cents (the plans' own rule)."""
     from coverage.payments.plans import term_problems

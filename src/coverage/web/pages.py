@@ -18,12 +18,16 @@ from coverage.errors import InvalidInput, PriorAuthError
 from coverage.fields import MAX_CASE_BYTES, parse_id
 from coverage.requests.lifecycle import AMENDABLE, ANSWERABLE, APPROVING, FINAL, PLANNABLE, SENDABLE, TRANSITIONS
 from coverage.web import forms
-from coverage.web.app import CSP_DOCUMENT, Call, Refused, Web, action, flash_and_go, prefect_configured
+from coverage.web.app import CSP_DOCUMENT, Call, Refused, Web, action, flash_and_go, prefect_configured, relabel
 from coverage.web.records import Header
 
 PAGE_SIZE: Final = 50
 CLINICIAN: Final = ("clinician",)
 ADMIN: Final = ("admin",)
+#: Who refunds and voids ledger entries.
+LEDGER_ROLES: Final = ("admin", "clerk")
+#: The payment forms' labels for the ledger services' option names.
+PAYMENT_LABELS: Final = {"date": "paid on", "amount": "amount", "method": "method", "start": "first due date"}
 NOT_CASE_FIELDS: Final = frozenset({"csrf", "nonce", "add", "remove", "expedited", "expedited_reason"})
 
 
@@ -157,10 +161,11 @@ def _actions(status: str, signoff: str | None, send_task: bool, role: str) -> di
     }
 
 
-def _self_pay(web: Web, rid: int, plannable: bool) -> dict[str, Any]:
-    """The request's plans and, when a plan can follow, the clinic's offer (the payments services')."""
+def _self_pay(web: Web, rid: int, plannable: bool, patient: str) -> dict[str, Any]:
+    """The request's plans, the patient's account and, when a plan can follow, the clinic's offer."""
     from coverage.clinic import load_clinic
-    from coverage.services.payments import plans_for_request, request_offer
+    from coverage.errors import NotFound
+    from coverage.services.payments import get_account, plans_for_request, request_offer
 
     plans = plans_for_request(rid, uow=web.uow())
     offer = None
@@ -170,10 +175,19 @@ def _self_pay(web: Web, rid: int, plannable: bool) -> dict[str, Any]:
             offer = request_offer(rid, uow=web.uow(), prices=prices, start=web.ctx.today())
         except PriorAuthError:
             offer = None
-    return {"plans": plans, "offer": offer}
+    try:
+        account = get_account(patient, uow=web.uow(), ctx=web.ctx)
+    except NotFound:
+        account = None
+    return {"plans": plans, "offer": offer, "account": account}
 
 
 def request_page(web: Web, call: Call) -> Response:
+    return _request_view(web, call)
+
+
+def _request_view(web: Web, call: Call, status: int = 200, problems: dict[str, list[str]] | None = None) -> Response:
+    """The request page; ``problems`` are a refused form's lines, shown in that form (by its name)."""
     from coverage.requests.lifecycle import DECISIONS, PERSON_CHANNELS
     from coverage.services.requests import get_request
 
@@ -187,6 +201,7 @@ def request_page(web: Web, call: Call) -> Response:
     return web.render(
         call,
         "request.html",
+        http_status=status,
         d=detail,
         r=r,
         h=header,
@@ -196,7 +211,9 @@ def request_page(web: Web, call: Call) -> Response:
         decisions=DECISIONS,
         person_channels=sorted(PERSON_CHANNELS),
         prefect=prefect_configured(),
-        self_pay=_self_pay(web, rid, r.status in PLANNABLE),
+        self_pay=_self_pay(web, rid, r.status in PLANNABLE, header.patient_id),
+        problems=problems or {},
+        ledger_clerk=call.user.role in LEDGER_ROLES,
     )
 
 
@@ -560,26 +577,91 @@ def act_plan(web: Web, call: Call) -> Response:
             f"Plan {stored.id}: {stored.total} in {len(stored.installments)} installment(s) from {stored.start_date}."
         )
 
-    return action(web, call, _to(rid), work)
+    return action(web, call, _to(rid), work, PAYMENT_LABELS)
 
 
 def act_payment(web: Web, call: Call) -> Response:
-    from coverage.services.payments import plans_for_request, record_payment
+    """A payment on one of the request's plans, through the ledger (``receive_payment``); refusals shown in the form."""
+    from coverage.services.payments import plans_for_request, receive_payment
+
+    rid = _rid(call)
+    form = "payment"
+    try:
+        plan_id = forms.form_id("plan", call.value("plan_id"))
+        if plan_id not in {p.id for p in plans_for_request(rid, uow=web.uow())}:
+            raise InvalidInput([f"plan: {plan_id} is not a plan of request {rid}"])
+        form = f"payment-{plan_id}"
+        problems: list[str] = []
+        amount = day = None
+        try:
+            amount = forms.form_amount("amount", call.value("amount"))
+        except InvalidInput as error:
+            problems += error.problems
+        try:
+            day = forms.form_date("paid on", call.value("paid_on")) or web.ctx.today()
+        except InvalidInput as error:
+            problems += error.problems
+        if problems or amount is None or day is None:
+            raise InvalidInput(problems)
+        posted = receive_payment(
+            uow=web.uow(),
+            amount=amount,
+            paid_on=day,
+            by=call.user.name,
+            ctx=web.ctx,
+            method=call.value("method") or None,
+            plan_id=plan_id,
+        )
+    except PriorAuthError as error:
+        lines = relabel(error.lines(), PAYMENT_LABELS)
+        return _request_view(web, call, status=422, problems={form: lines})
+    owed = posted.plan.balance if posted.plan is not None else posted.account.balance
+    return flash_and_go(
+        web,
+        call,
+        f"Payment of {amount} recorded on plan {plan_id} (entry {posted.entry.id}); {owed} still owed.",
+        _to(rid),
+    )
+
+
+def _account_entry(web: Web, call: Call, rid: int) -> int:
+    """The ledger entry a form names, refused unless it is on the account of the request's patient."""
+    from coverage.services.payments import get_account
+
+    entry_id = forms.form_id("entry", call.value("entry_id"))
+    patient = web.lookup.headers([rid])[rid].patient_id
+    if entry_id not in {e.id for e, _ in get_account(patient, uow=web.uow(), ctx=web.ctx).entries}:
+        raise InvalidInput([f"entry: {entry_id} is not on the account of request {rid}'s patient"])
+    return entry_id
+
+
+def act_refund(web: Web, call: Call) -> Response:
+    from coverage.services.payments import refund_payment
 
     rid = _rid(call)
 
     def work() -> str:
-        plan_id = forms.form_id("plan", call.value("plan_id"))
-        if plan_id not in {p.id for p in plans_for_request(rid, uow=web.uow())}:
-            raise InvalidInput([f"plan: {plan_id} is not a plan of request {rid}"])
-        amount = forms.form_money("amount", call.value("amount"))
-        day = forms.form_date("paid on", call.value("paid_on")) or web.ctx.today()
-        stored = record_payment(
-            plan_id, uow=web.uow(), amount=amount, paid_on=day, by=call.user.name, method=call.value("method") or None
+        entry_id = _account_entry(web, call, rid)
+        amount = forms.form_amount("amount", call.value("amount"))
+        posted = refund_payment(
+            entry_id, uow=web.uow(), amount=amount, reason=call.value("reason"), by=call.user.name, ctx=web.ctx
         )
-        return f"Payment of {amount} recorded on plan {plan_id}; {stored.balance} still owed."
+        return f"Refund of {amount} on payment {entry_id} recorded; balance {posted.account.balance}."
 
-    return action(web, call, _to(rid), work)
+    return action(web, call, _to(rid), work, PAYMENT_LABELS)
+
+
+def act_void_entry(web: Web, call: Call) -> Response:
+    from coverage.services.payments import void_entry
+
+    rid = _rid(call)
+
+    def work() -> str:
+        entry_id = _account_entry(web, call, rid)
+        posted = void_entry(entry_id, uow=web.uow(), reason=call.value("reason"), by=call.user.name, ctx=web.ctx)
+        return f"Ledger entry {entry_id} voided; balance {posted.account.balance}."
+
+    return action(web, call, _to(rid), work, PAYMENT_LABELS)
 
 
 # --- the new case form --------------------------------------------------------------------------
@@ -820,6 +902,8 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/requests/{request_id:int}/sessions/void", act_void_session, ["POST"], None),
     ("/requests/{request_id:int}/plan", act_plan, ["POST"], None),
     ("/requests/{request_id:int}/payment", act_payment, ["POST"], None),
+    ("/requests/{request_id:int}/ledger/refund", act_refund, ["POST"], LEDGER_ROLES),
+    ("/requests/{request_id:int}/ledger/void", act_void_entry, ["POST"], LEDGER_ROLES),
     ("/cases/new", case_new, ["GET", "POST"], None),
     ("/cases/upload", case_upload, ["POST"], None),
     ("/cases/determine", case_determine, ["POST"], None),
