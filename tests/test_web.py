@@ -689,3 +689,29 @@ def test_a_ledger_entry_of_another_patient_cannot_be_refunded_or_voided(
     refused = browser.post(f"/requests/{theirs}/ledger/void", {"entry_id": str(payment.id), "reason": "x"})
     assert "Refused:" in refused.text
     assert not any(v for e, v in _account(web, mine).entries if e.id == payment.id)
+
+
+def test_an_approval_starting_later_is_shown_and_undo_says_what_it_undoes(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/send")
+    browser.post(f"/requests/{rid}/sent", {"channel": "fax", "reference": "FAX-1"})
+    start = web.ctx.today() + dt.timedelta(days=10)
+    answer = {
+        "decision": "approved",
+        "auth_number": "A-88",
+        "valid_from": start.isoformat(),
+        "valid_to": (start + dt.timedelta(days=180)).isoformat(),
+        "sessions": "8",
+        "reason": "",
+    }
+    page = browser.post(f"/requests/{rid}/record", answer)
+    assert "No authorization in force" not in page.text
+    assert f"starts on {start}" in page.text
+    assert "A-88" in page.text
+    assert "<meter" in page.text
+    assert "Undo answer (submitted → approved" in page.text
+    undone = browser.post(f"/requests/{rid}/undo", {"reason": "wrong request"})
+    assert "undone: answer (submitted → approved" in undone.text

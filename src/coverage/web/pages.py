@@ -197,7 +197,10 @@ def _request_view(web: Web, call: Call, status: int = 200, problems: dict[str, l
     header = web.lookup.headers([rid])[rid]
     chain = web.lookup.chain(r.course_id)
     web.log_access(call, [(header.patient_id, rid)], "request page")
-    auth = r.authorization
+    # The request's current authorization, also one that starts later or has ended (the view's
+    # ``authorization`` is only one in force today).
+    live = [a for a in detail.authorizations if not a.voided and not a.superseded]
+    auth = r.authorization or (live[-1] if live else None)
     return web.render(
         call,
         "request.html",
@@ -213,6 +216,7 @@ def _request_view(web: Web, call: Call, status: int = 200, problems: dict[str, l
         prefect=prefect_configured(),
         self_pay=_self_pay(web, rid, r.status in PLANNABLE, header.patient_id),
         problems=problems or {},
+        undoable=_undoable(web, rid),
         ledger_clerk=call.user.role in LEDGER_ROLES,
     )
 
@@ -487,20 +491,31 @@ def _move(target: str, done: str) -> Callable[[Web, Call], Response]:
     return handler
 
 
+def _undoable(web: Web, rid: int) -> str | None:
+    """What "Undo the last change" would undo: the request's last undoable event, in words."""
+    from coverage.services.requests import load
+
+    with web.uow() as uow:
+        _, request = load(uow, rid)
+        event = request.last_undoable()
+        if event is None:
+            return None
+        words = f"{event.action.replace('_', ' ')} ({event.from_status or '—'} → {event.to_status}"
+        words += f", {event.at:%Y-%m-%d %H:%M} UTC by {event.by}"
+        return words + (f": {event.reason})" if event.reason else ")")
+
+
 def act_undo(web: Web, call: Call) -> Response:
     from coverage.services.requests import undo
 
     rid = _rid(call)
-    return action(
-        web,
-        call,
-        _to(rid),
-        lambda: (
-            f"Request {rid}: last change undone; now "
-            + undo(rid, call.value("reason"), uow=web.uow(), ctx=web.ctx, by=call.user.name).status
-            + "."
-        ),
-    )
+
+    def work() -> str:
+        what = _undoable(web, rid)
+        status = undo(rid, call.value("reason"), uow=web.uow(), ctx=web.ctx, by=call.user.name).status
+        return f"Request {rid}: undone: {what}; now {status}."
+
+    return action(web, call, _to(rid), work)
 
 
 def act_continue(web: Web, call: Call) -> Response:
