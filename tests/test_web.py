@@ -715,3 +715,28 @@ def test_an_approval_starting_later_is_shown_and_undo_says_what_it_undoes(
     assert "Undo answer (submitted → approved" in page.text
     undone = browser.post(f"/requests/{rid}/undo", {"reason": "wrong request"})
     assert "undone: answer (submitted → approved" in undone.text
+
+
+def test_amend_through_the_case_form_filled_with_the_current_version(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path, "EX-03-subtherapeutic-dose")
+    browser = signed_in(app, "clara")
+    form = browser.get(f"/requests/{rid}/amend/form")
+    assert form.status_code == 200
+    assert f'action="/requests/{rid}/amend"' in form.text
+    assert 'value="EX-03-subtherapeutic-dose"' in form.text
+    assert web.accounts.access(limit=1)[0].what == "amend form"
+    from coverage.web.forms import form_values
+
+    fixed = case_gathered("EX-03-subtherapeutic-dose")
+    fixed["medication_trials"][1]["daily_dose_mg"] = 60
+    values = form_values(fixed)
+    refused = browser.post(f"/requests/{rid}/amend", {**values, "expedited": "on", "expedited_reason": "acute"})
+    assert refused.status_code == 403
+    amended = browser.post(f"/requests/{rid}/amend", values)
+    assert "case version 2; now ready (meets_criteria)" in amended.text
+    nina = signed_in(app, "nina")
+    again = nina.post(f"/requests/{rid}/amend", {**values, "expedited": "on", "expedited_reason": "acute risk"})
+    assert f"Request {rid}: case version 3" in again.text
+    assert _detail(web, rid).request.urgency == "expedited"

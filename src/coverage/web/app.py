@@ -200,6 +200,7 @@ class Web:
                 request.method == "POST"
                 and nonce
                 and request.url.path not in NONCE_FREE
+                and not request.url.path.endswith("/amend/form")
                 and not self.nonces.spend(str(user.session_id), nonce)
             ):
                 return secure(flash_and_go(self, call, ALREADY_DONE, _back(call)))

@@ -423,20 +423,89 @@ def _uploaded_text(call: Call, name: str) -> bytes:
     return data
 
 
+def _amendable(web: Web, rid: int) -> dict[str, Any]:
+    """The current case version of a request that can be amended (draft, pended, ...), as a document."""
+    from coverage.services.requests import load
+
+    with web.uow() as uow:
+        _, request = load(uow, rid)
+        if request.status not in AMENDABLE:
+            raise Refused(409, f"Request {rid} is {request.status.replace('_', ' ')}: only an open request is amended.")
+        document: dict[str, Any] = json.loads(json.dumps(request.current_version.document))
+    return document
+
+
+def amend_form(web: Web, call: Call) -> Response:
+    """The case form filled with the request's current case version; saving it amends the request."""
+    rid = _rid(call)
+    if call.form is None:
+        values = forms.form_values(_amendable(web, rid))
+        return _case_form(web, call, values, _determine(web, values), rid=rid)
+    _amendable(web, rid)
+    values = _form_values(call)
+    return _case_form(web, call, values, _determine(web, values), rid=rid)
+
+
 def act_amend(web: Web, call: Call) -> Response:
-    from coverage.services.requests import amend
+    """Amend from the case form's fields (or an uploaded case file); a clinician may attest it expedited."""
+    from coverage.services.requests import amend, intake
 
     rid = _rid(call)
+    upload = call.upload("case")
+    if upload is not None and upload.filename:
 
-    def work() -> str:
-        result = amend(
-            rid, _uploaded_text(call, "case"), uow=web.uow(), checker=web.checker, ctx=web.ctx, by=call.user.name
-        )
-        return (
-            f"Request {rid}: case version {result.case_version}; now {result.status} ({result.determination.outcome})."
-        )
+        def work() -> str:
+            result = amend(
+                rid, _uploaded_text(call, "case"), uow=web.uow(), checker=web.checker, ctx=web.ctx, by=call.user.name
+            )
+            return (
+                f"Request {rid}: case version {result.case_version}; "
+                f"now {result.status} ({result.determination.outcome})."
+            )
 
-    return action(web, call, _to(rid), work)
+        return action(web, call, _to(rid), work)
+    document = _amendable(web, rid)
+    values = _form_values(call)
+    checked = _determine(web, values)
+    expedited = call.value("expedited") == "on"
+    if expedited and call.user.role != "clinician":
+        return _case_form(
+            web, call, values, checked, status=403, rid=rid,
+            upload_problems=["expedited: only a clinician attests an expedited request"],
+        )  # fmt: skip
+    if checked["problems"]:
+        return _case_form(web, call, values, checked, status=422, rid=rid)
+    if values.get("case_id", "").strip() != str(document.get("case_id", "")):
+        problems = [f"case_id: request {rid} is the course of {document.get('case_id')}; a new case is a new intake"]
+        return _case_form(web, call, values, checked, status=422, rid=rid, upload_problems=problems)
+    try:
+        if expedited:
+            # The services attest an expedited request at intake; the same case taken in again amends its
+            # open request (this one: the case id is the course's) and marks it expedited.
+            result = intake(
+                checked["text"],
+                uow=web.uow(),
+                checker=web.checker,
+                ctx=web.ctx,
+                by=call.user.name,
+                expedited=True,
+                expedited_reason=call.value("expedited_reason") or None,
+            )
+        else:
+            result = amend(rid, checked["text"], uow=web.uow(), checker=web.checker, ctx=web.ctx, by=call.user.name)
+    except InvalidInput as error:
+        by_field, other = forms.problems_by_field(error.problems)
+        checked.update(by_field=by_field, other=other, problems=error.problems)
+        return _case_form(web, call, values, checked, status=422, rid=rid)
+    except PriorAuthError as error:
+        return _case_form(web, call, values, checked, status=409, rid=rid, upload_problems=relabel(error.lines()))
+    return flash_and_go(
+        web,
+        call,
+        f"Request {result.request_id}: case version {result.case_version}; "
+        f"now {result.status} ({result.determination.outcome}).",
+        _to(result.request_id),
+    )
 
 
 def act_attach(web: Web, call: Call) -> Response:
@@ -712,8 +781,19 @@ def _form_values(call: Call) -> dict[str, str]:
 
 
 def _case_form(
-    web: Web, call: Call, values: dict[str, str], checked: dict[str, Any] | None, status: int = 200, **extra: Any
+    web: Web,
+    call: Call,
+    values: dict[str, str],
+    checked: dict[str, Any] | None,
+    status: int = 200,
+    *,
+    rid: int | None = None,
+    **extra: Any,
 ) -> Response:
+    patient = values.get("patient.id", "").strip()
+    if patient:
+        # The form shows a patient's data (an uploaded case, a failed save, an amend): access logged.
+        web.log_access(call, [(patient[:64], rid)], "case form" if rid is None else "amend form")
     counts = forms.rows_in(values)
     for _, name, _ in forms.LISTS:
         counts[name] = max(counts[name], 1)
@@ -734,6 +814,7 @@ def _case_form(
         path=forms.path,
         expedited=call.value("expedited") == "on",
         expedited_reason=call.value("expedited_reason"),
+        rid=rid,
         **extra,
     )
 
@@ -907,6 +988,7 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/requests/{request_id:int}/send-failed", act_send_failed, ["POST"], None),
     ("/requests/{request_id:int}/record", act_record, ["POST"], None),
     ("/requests/{request_id:int}/amend", act_amend, ["POST"], None),
+    ("/requests/{request_id:int}/amend/form", amend_form, ["GET", "POST"], None),
     ("/requests/{request_id:int}/attach", act_attach, ["POST"], None),
     ("/requests/{request_id:int}/appeal", _move("appeal_drafted", "appeal drafted"), ["POST"], None),
     ("/requests/{request_id:int}/external-review", _move("external_review", "sent to external review"), ["POST"], None),
