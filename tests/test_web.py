@@ -740,3 +740,20 @@ def test_amend_through_the_case_form_filled_with_the_current_version(
     again = nina.post(f"/requests/{rid}/amend", {**values, "expedited": "on", "expedited_reason": "acute risk"})
     assert f"Request {rid}: case version 3" in again.text
     assert _detail(web, rid).request.urgency == "expedited"
+
+
+def test_the_live_panel_puts_problems_next_to_fields_and_refuses_a_future_as_of(app: Any, web: Any) -> None:
+    from coverage.web.forms import form_values
+
+    browser = signed_in(app, "clara")
+    values = form_values(case_gathered("EX-01-meets"))
+    broken = browser.post("/cases/determine", {**values, "patient.birth_date": "not a date"})
+    assert 'id="e-patient-birth_date" hx-swap-oob="true">' in broken.text
+    assert 'id="e-patient-birth_date" hx-swap-oob="true"></span>' not in broken.text
+    assert "Patient: " in broken.text
+    assert "<li>patient.birth_date:" not in broken.text
+    future = (web.ctx.today() + dt.timedelta(days=2)).isoformat()
+    panel = browser.post("/cases/determine", {**values, "as_of": future})
+    assert "is after today" in panel.text
+    saved = browser.post("/cases", {**values, "as_of": future})
+    assert "is after today" in saved.text

@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from coverage.errors import NotFound, PriorAuthError
 from coverage.settings import Settings
+from coverage.web import forms
 from coverage.web.accounts import Accounts, SignedIn
 from coverage.web.records import Lookup
 from coverage.web.security import Signer, load_secret
@@ -145,6 +146,7 @@ class Web:
             lstrip_blocks=True,
         )
         self.templates.globals["today"] = self.ctx.today
+        self.templates.globals["human"] = forms.human
         self.templates.globals["nonce"] = lambda: secrets.token_urlsafe(16)
         self.nonces = Nonces()
         self.templates.filters["label"] = lambda v: str(v).replace("_", " ") if v is not None else ""

@@ -762,12 +762,15 @@ def _determine(web: Web, values: dict[str, str]) -> dict[str, Any]:
 
     document = forms.case_document(values)
     text = json.dumps(document)
+    today = web.ctx.today()
     try:
         case = web.checker.parse(text)
+        if case.as_of > today:  # what Save (intake) says too
+            raise InvalidCase([f"as_of: {case.as_of} is after today ({today}); a case records facts already gathered"])
     except InvalidCase as error:
         by_field, other = forms.problems_by_field(error.problems)
         return {"determination": None, "problems": error.problems, "by_field": by_field, "other": other, "text": text}
-    determination = evaluate(case, web.checker, web.ctx.today())
+    determination = evaluate(case, web.checker, today)
     return {"determination": determination, "problems": [], "by_field": {}, "other": [], "text": text}
 
 
@@ -848,8 +851,10 @@ def case_upload(web: Web, call: Call) -> Response:
 
 
 def case_determine(web: Web, call: Call) -> Response:
-    checked = _determine(web, _form_values(call))
-    return web.render(call, "_determination.html", checked=checked)
+    """The live panel, and each field's problems put next to it (htmx out-of-band swaps)."""
+    values = _form_values(call)
+    checked = _determine(web, values)
+    return web.render(call, "_determination.html", checked=checked, live_fields=forms.field_names(values))
 
 
 def case_save(web: Web, call: Call) -> Response:
