@@ -757,3 +757,18 @@ def test_the_live_panel_puts_problems_next_to_fields_and_refuses_a_future_as_of(
     assert "is after today" in panel.text
     saved = browser.post("/cases", {**values, "as_of": future})
     assert "is after today" in saved.text
+
+
+def test_search_finds_the_displayed_name_and_hash_id_and_wildcards_list_nobody(
+    app: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path)
+    case = case_gathered("EX-01-meets")
+    browser = signed_in(app, "clara")
+    shown = f"{case['patient']['family_name']}, {case['patient']['given_name']}"
+    for text in (shown, f"#{rid}"):
+        assert f'href="/requests/{rid}"' in browser.post("/search", {"q": text}).text, text
+    for text in ("%", "_", "%%", "__", "a"):
+        found = browser.post("/search", {"q": text})
+        assert f'href="/requests/{rid}"' not in found.text, text
+    assert "at least two letters or digits" in browser.post("/search", {"q": "%"}).text

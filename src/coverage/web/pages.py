@@ -19,7 +19,7 @@ from coverage.fields import MAX_CASE_BYTES, parse_id
 from coverage.requests.lifecycle import AMENDABLE, ANSWERABLE, APPROVING, FINAL, PLANNABLE, SENDABLE, TRANSITIONS
 from coverage.web import forms
 from coverage.web.app import CSP_DOCUMENT, Call, Refused, Web, action, flash_and_go, prefect_configured, relabel
-from coverage.web.records import Header
+from coverage.web.records import MIN_NAME_CHARACTERS, Header
 
 PAGE_SIZE: Final = 50
 CLINICIAN: Final = ("clinician",)
@@ -135,7 +135,8 @@ def search(web: Web, call: Call) -> Response:
     page = min(_page_number(call.value("page")), pages)
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     web.log_access(call, _seen(shown), "search results")
-    return web.render(call, "search.html", q=text, found=shown, total=len(found), page=page, pages=pages)
+    short = sum(c.isalnum() for c in text) < MIN_NAME_CHARACTERS
+    return web.render(call, "search.html", q=text, found=shown, total=len(found), page=page, pages=pages, short=short)
 
 
 # --- a request ----------------------------------------------------------------------------------
