@@ -772,3 +772,22 @@ def test_search_finds_the_displayed_name_and_hash_id_and_wildcards_list_nobody(
         found = browser.post("/search", {"q": text})
         assert f'href="/requests/{rid}"' not in found.text, text
     assert "at least two letters or digits" in browser.post("/search", {"q": "%"}).text
+
+
+def test_an_admin_edits_a_payer(app: Any, web: Any) -> None:
+    from coverage.services.payers import get_payer
+
+    admin = signed_in(app, "adam")
+    admin.post("/payers/add", {"name": "Acme Health", "channel": "fax", "fax": "555-0100"})
+    payer = get_payer("Acme Health", uow=web.uow())
+    page = admin.get("/payers")
+    assert "Edit Acme Health" in page.text
+    form = {"payer_id": str(payer.id), "name": "Acme Health", "channel": "fax", "fax": "555-0199"}
+    form |= {"turnaround_days": "10", "urgent_turnaround_hours": "48"}
+    saved = admin.post("/payers/edit", form)
+    assert "Payer Acme Health saved." in saved.text
+    edited = get_payer(payer.id, uow=web.uow())
+    assert (edited.fax, edited.turnaround_days) == ("555-0199", 10)
+    refused = admin.post("/payers/edit", {**form, "fax": ""})
+    assert "Refused: fax:" in refused.text
+    assert signed_in(app, "clara").post("/payers/edit", form).status_code == 403

@@ -931,6 +931,31 @@ def payer_add(web: Web, call: Call) -> Response:
     return action(web, call, "/payers", work)
 
 
+def payer_edit(web: Web, call: Call) -> Response:
+    """Correct a payer's entry (``payers edit``): every field of the row's form, an empty one cleared."""
+    from coverage.services.payers import edit_payer
+
+    def work() -> str:
+        payer_id = forms.form_id("payer", call.value("payer_id"))
+        changes: dict[str, Any] = {
+            field: call.value(field) for field in ("name", "channel", "fax", "phone", "portal_url", "policy_id")
+        }
+        changes["turnaround_days"] = forms.form_count("turnaround days", call.value("turnaround_days"), high=365)
+        changes["urgent_turnaround_hours"] = forms.form_count(
+            "urgent turnaround hours", call.value("urgent_turnaround_hours"), high=720
+        )
+        changes["appeal_window_days"] = forms.form_count(
+            "appeal window days", call.value("appeal_window_days"), high=3650
+        )
+        for field in ("turnaround_days", "urgent_turnaround_hours"):
+            if changes[field] is None:
+                raise InvalidInput([f"{field.replace('_', ' ')}: required"])
+        before, after = edit_payer(payer_id, changes, uow=web.uow(), known_policies=web.checker.registry.ids())
+        return f"Payer {after.name} saved" + (f" (was {before.name})." if before.name != after.name else ".")
+
+    return action(web, call, "/payers", work)
+
+
 def policies(web: Web, call: Call) -> Response:
     """The payer policies the checker loaded: shipped ones and the clinic's folder (``PRIORAUTH_POLICY_DIR``)."""
     return web.render(call, "policies.html", policies=web.checker.registry.all(), policy_dir=web.settings.policy_dir)
@@ -1013,6 +1038,7 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/cases", case_save, ["POST"], None),
     ("/payers", payers, ["GET"], None),
     ("/payers/add", payer_add, ["POST"], ADMIN),
+    ("/payers/edit", payer_edit, ["POST"], ADMIN),
     ("/admin/policies", policies, ["GET"], ADMIN),
     ("/admin/users", users, ["GET"], ADMIN),
     ("/admin/users/add", user_add, ["POST"], ADMIN),
