@@ -791,3 +791,18 @@ def test_an_admin_edits_a_payer(app: Any, web: Any) -> None:
     refused = admin.post("/payers/edit", {**form, "fax": ""})
     assert "Refused: fax:" in refused.text
     assert signed_in(app, "clara").post("/payers/edit", form).status_code == 403
+
+
+def test_an_admin_cannot_disable_themselves_and_unlocks_a_user(app: Any, web: Any) -> None:
+    admin = signed_in(app, "adam")
+    refused = admin.post("/admin/users/disable", {"name": "adam", "disable": "1"})
+    assert "cannot disable your own account" in refused.text
+    assert not next(u for u in web.accounts.users() if u.name == "adam").disabled
+    for _ in range(5):
+        Browser(app).sign_in("clara", "wrong password!")
+    assert web.accounts.locked("clara")
+    page = admin.get("/admin/users")
+    assert 'action="/admin/users/unlock"' in page.text
+    unlocked = admin.post("/admin/users/unlock", {"name": "clara"})
+    assert "User clara unlocked." in unlocked.text
+    assert Browser(app).sign_in("clara").status_code == 200

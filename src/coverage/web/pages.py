@@ -979,16 +979,21 @@ def user_add(web: Web, call: Call) -> Response:
 
 
 def user_disable(web: Web, call: Call) -> Response:
+    """Disable or enable a user (an admin cannot disable their own account: nobody would be left to undo it)."""
     disable = call.value("disable") != "0"
+
+    def work() -> str:
+        name = call.value("name")
+        if disable and name == call.user.name:
+            raise InvalidInput(["user: you cannot disable your own account (ask another admin)"])
+        return "User " + web.accounts.set_disabled(name, disable).name + (" disabled." if disable else " enabled.")
+
+    return action(web, call, "/admin/users", work)
+
+
+def user_unlock(web: Web, call: Call) -> Response:
     return action(
-        web,
-        call,
-        "/admin/users",
-        lambda: (
-            "User "
-            + web.accounts.set_disabled(call.value("name"), disable).name
-            + (" disabled." if disable else " enabled.")
-        ),
+        web, call, "/admin/users", lambda: "User " + web.accounts.unlock(call.value("name")).name + " unlocked."
     )
 
 
@@ -1043,5 +1048,6 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/admin/users", users, ["GET"], ADMIN),
     ("/admin/users/add", user_add, ["POST"], ADMIN),
     ("/admin/users/disable", user_disable, ["POST"], ADMIN),
+    ("/admin/users/unlock", user_unlock, ["POST"], ADMIN),
     ("/admin/access", access_log, ["GET", "POST"], ADMIN),
 ]
