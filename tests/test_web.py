@@ -97,7 +97,7 @@ def test_five_failed_sign_ins_lock_the_account_for_fifteen_minutes(app: Any, web
         assert browser.sign_in("clara", "wrong password!").status_code == 401
     refused = browser.sign_in("clara")
     assert refused.status_code == 401
-    assert "locked for 15 minutes" in refused.text
+    assert "lock it for 15 minutes" in refused.text
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=16)
     assert web.accounts.sign_in("clara", PASSWORD, now=later) is not None
 
@@ -806,3 +806,22 @@ def test_an_admin_cannot_disable_themselves_and_unlocks_a_user(app: Any, web: An
     unlocked = admin.post("/admin/users/unlock", {"name": "clara"})
     assert "User clara unlocked." in unlocked.text
     assert Browser(app).sign_in("clara").status_code == 200
+
+
+def test_sign_in_does_not_tell_which_accounts_exist(app: Any) -> None:
+    def refusals(name: str) -> set[str]:
+        import re
+
+        texts = set()
+        for _ in range(6):
+            page = Browser(app).sign_in(name, "wrong password!")
+            assert page.status_code == 401
+            found = re.search(r'class="flash[^"]*"[^>]*>([^<]*)<', page.text) or re.search(
+                r"role=\"alert\">([^<]*)<", page.text
+            )
+            texts.add(found[1] if found else page.text)
+        return texts
+
+    known, unknown = refusals("clara"), refusals("nobody-here")
+    assert known == unknown
+    assert len(known) == 1

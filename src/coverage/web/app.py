@@ -54,6 +54,9 @@ CSP = (
 #: A stored PDF shown inline in the request page's frame: framed by our own pages only.
 CSP_DOCUMENT = "default-src 'none'; frame-ancestors 'self'; object-src 'self'"
 MAX_UPLOAD = 10 * 1024 * 1024
+SIGN_IN_REFUSED = (
+    "Wrong name or password, or the account is disabled or locked (5 failed sign-ins in a row lock it for 15 minutes)."
+)
 #: Posts that change nothing: their forms' one-time tokens are not spent (the live preview, a new row, search).
 NONCE_FREE = frozenset({"/search", "/cases/new", "/cases/upload", "/cases/determine", "/admin/access"})
 #: How long a spent one-time form token is remembered (a page left open longer is posted again as new).
@@ -288,13 +291,9 @@ def make_app(web: Web) -> Starlette:
             return await run_in_threadpool(_sign_in_page, web, request, "Give your name and password.", 400)
         signed = await run_in_threadpool(web.accounts.sign_in, name, password)
         if signed is None:
-            locked = await run_in_threadpool(web.accounts.locked, name)
-            text = (
-                "This account is locked for 15 minutes after 5 failed sign-ins."
-                if locked
-                else "Wrong name or password, or the account is disabled or locked."
-            )
-            return await run_in_threadpool(_sign_in_page, web, request, text, 401)
+            # One message for a wrong password, an unknown name, a disabled and a locked account:
+            # the page must not tell which accounts exist.
+            return await run_in_threadpool(_sign_in_page, web, request, SIGN_IN_REFUSED, 401)
         response = RedirectResponse("/", status_code=303)
         _set_cookie(request, response, COOKIE, web.signer.sign(signed.token))
         response.delete_cookie(PRE_COOKIE, path="/")
