@@ -825,3 +825,20 @@ def test_sign_in_does_not_tell_which_accounts_exist(app: Any) -> None:
     known, unknown = refusals("clara"), refusals("nobody-here")
     assert known == unknown
     assert len(known) == 1
+
+
+def test_access_log_since_a_day_and_a_failed_case_save_is_logged(app: Any, web: Any) -> None:
+    from coverage.web.forms import form_values
+
+    values = form_values(case_gathered("EX-01-meets"))
+    clara = signed_in(app, "clara")
+    failed = clara.post("/cases", {**values, "patient.birth_date": "not a date"})
+    assert failed.status_code == 422
+    row = web.accounts.access(limit=1)[0]
+    assert (row.user, row.patient_id, row.what) == ("clara", values["patient.id"], "case form")
+    admin = signed_in(app, "adam")
+    today = web.ctx.today()
+    assert "case form" in admin.post("/admin/access", {"since": today.isoformat()}).text
+    later = admin.post("/admin/access", {"since": (today + dt.timedelta(days=1)).isoformat()})
+    assert "No entries." in later.text
+    assert admin.post("/admin/access", {"since": "yesterday"}).status_code == 400

@@ -998,9 +998,30 @@ def user_unlock(web: Web, call: Call) -> Response:
 
 
 def access_log(web: Web, call: Call) -> Response:
-    patient, who = call.value("patient").strip(), call.value("user").strip()
-    entries = web.accounts.access(patient=patient or None, user=who or None, limit=500)
-    return web.render(call, "access.html", entries=entries, patient=patient, who=who)
+    """The access log, newest first, by patient, user and since a day (the clinic's day, from its midnight)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    patient, who, since_text = call.value("patient").strip(), call.value("user").strip(), call.value("since").strip()
+    problems: list[str] = []
+    since = None
+    try:
+        day = forms.form_date("since", since_text)
+        if day is not None:
+            since = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(web.ctx.timezone)).astimezone(dt.UTC)
+    except InvalidInput as error:
+        problems = error.problems
+    entries = web.accounts.access(patient=patient or None, user=who or None, since=since, limit=500)
+    return web.render(
+        call,
+        "access.html",
+        http_status=400 if problems else 200,
+        entries=entries,
+        patient=patient,
+        who=who,
+        since=since_text,
+        problems=problems,
+    )
 
 
 def home_redirect(web: Web, call: Call) -> Response:
