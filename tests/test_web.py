@@ -842,3 +842,83 @@ def test_access_log_since_a_day_and_a_failed_case_save_is_logged(app: Any, web: 
     later = admin.post("/admin/access", {"since": (today + dt.timedelta(days=1)).isoformat()})
     assert "No entries." in later.text
     assert admin.post("/admin/access", {"since": "yesterday"}).status_code == 400
+
+
+def test_small_ones_labels_file_names_bad_filters_big_uploads_and_404_headers(
+    app: Any, web: Any, cli: Any, tmp_path: Path
+) -> None:
+    rid = take_in(cli, tmp_path, "EX-03-subtherapeutic-dose")
+    browser = signed_in(app, "clara")
+    attached = browser.post(
+        f"/requests/{rid}/attach",
+        {"title": "Note"},
+        files={"file": ("chart-note.pdf", b"not a pdf", "application/pdf")},
+    )
+    assert "file: chart-note.pdf is not a PDF" in attached.text
+    assert "attachment.pdf" not in attached.text
+    bogus = browser.get("/worklist.csv?kind=bogus")
+    assert bogus.status_code == 400
+    assert "kind: &#39;bogus&#39; is not one of" in bogus.text
+    assert browser.get("/?status=nonsense").status_code == 400
+    big = browser.client.post(
+        f"/requests/{rid}/attach",
+        data={"csrf": browser.csrf},
+        files={"file": ("big.pdf", b"%PDF-" + b"0" * (11 * 1024 * 1024), "application/pdf")},
+    )
+    assert big.status_code == 413
+    assert "too large" in big.text
+    assert "<html" in big.text
+    missing = browser.client.get("/no/such/page")
+    assert missing.status_code == 404
+    assert "frame-ancestors 'none'" in missing.headers["content-security-policy"]
+    assert missing.headers["x-content-type-options"] == "nosniff"
+
+
+def test_refusals_use_the_form_labels_not_the_cli_options(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    rid = take_in(cli, tmp_path)
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/send")
+    future = (web.ctx.today() + dt.timedelta(days=3)).isoformat()
+    refused = browser.post(f"/requests/{rid}/sent", {"channel": "fax", "sent_on": future})
+    assert "Refused: " in refused.text
+    assert "--sent-on" not in refused.text
+    assert "sent on: " in refused.text
+
+
+def test_the_patient_ledger_is_in_date_order_in_the_clinic_day(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    from coverage.services.payments import plans_for_request
+
+    rid = take_in(cli, tmp_path, "EX-02-iv-not-covered")
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/plan", {"terms": "3"})
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    day = web.ctx.today()
+    browser.post(f"/requests/{rid}/payment", {"plan_id": str(plan.id), "amount": "10.00", "method": "cash"})
+    page = browser.get(f"/requests/{rid}/patient").text
+    assert "payment (cash)" in page
+    dates = [line.split("<td>")[1].split("<")[0] for line in page.splitlines() if line.startswith("<tr><td>20")]
+    assert dates
+    assert dates == sorted(dates)
+    assert all(d <= day.isoformat() for d in dates)
+
+
+def test_web_refuses_a_busy_port_in_one_line_and_warns_about_a_public_host(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from coverage.cli import web as web_cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        lines = cli.fails("web", "--port", str(port))
+    assert len(lines) == 1
+    assert "--port: cannot listen on 127.0.0.1:" in lines[0]
+    ran: list[str] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: ran.append(k["host"]))
+    monkeypatch.setattr("coverage.web.app.create_app", object)
+    web_cli.serve("0.0.0.0", 0)
+    assert ran == ["0.0.0.0"]
+    assert "warning: --host 0.0.0.0 serves plain http" in capsys.readouterr().err

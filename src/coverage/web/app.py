@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coverage.errors import NotFound, PriorAuthError
 from coverage.settings import Settings
@@ -227,13 +229,48 @@ def secure(response: Response) -> Response:
     return response
 
 
+class SecurityHeaders:
+    """Security headers also on the answers no handler made (Starlette's own 404 and 405 pages)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in (
+                    ("Content-Security-Policy", CSP),
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "no-referrer"),
+                    ("X-Frame-Options", "DENY"),
+                ):
+                    if name not in headers:
+                        headers[name] = value
+                if scope["path"].startswith("/static/"):
+                    headers.setdefault("Cache-Control", "no-cache")
+                else:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
 def _route(web: Web, path: str, handler: Handler, methods: list[str], role: tuple[str, ...] | None = None) -> Route:
     async def endpoint(request: Request) -> Response:
         form = None
         if request.method == "POST":
             length = int(request.headers.get("content-length") or 0)
             if length > MAX_UPLOAD:
-                return secure(HTMLResponse("Too large", status_code=413))
+                limit = MAX_UPLOAD // (1024 * 1024)
+                page = web.render(
+                    None, "error.html", http_status=413, message=f"The upload is too large (at most {limit} MB)."
+                )
+                return secure(page)
             form = await request.form(max_files=2, max_fields=2000)
         try:
             return await run_in_threadpool(web.handle, handler, request, form, role)
@@ -312,7 +349,7 @@ def make_app(web: Web) -> Starlette:
     ]
     for path, handler, methods, role in pages.ROUTES:
         routes.append(_route(web, path, handler, methods, role))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     app.state.web = web
     return app
 

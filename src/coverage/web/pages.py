@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +40,15 @@ def _seen(headers: list[Header]) -> list[tuple[str, int | None]]:
 
 
 def _work_items(web: Web, kind: str, payer: str, status: str) -> list[Any]:
+    """The worklist's items with the filters; an unknown kind or status is refused (400), not an empty list."""
+    from coverage.requests.lifecycle import READ_STATUSES
+    from coverage.requests.work import KINDS
     from coverage.worklist import build
+
+    if kind and kind not in KINDS:
+        raise Refused(400, f"kind: {kind[:40]!r} is not one of {', '.join(KINDS)}")
+    if status and status not in READ_STATUSES:
+        raise Refused(400, f"status: {status[:40]!r} is not a status")
 
     items = build(web.ctx.today(), uow=web.uow())
     return [
@@ -223,7 +232,10 @@ def _request_view(web: Web, call: Call, status: int = 200, problems: dict[str, l
 
 
 def patient_page(web: Web, call: Call) -> Response:
-    """The patient of a request: every course and request, and each request's self-pay plans."""
+    """The patient of a request: every course and request, each request's plans, and the account's ledger."""
+    from coverage.errors import NotFound
+    from coverage.services.payments import get_account
+
     rid = _rid(call)
     found = web.lookup.patient_requests(rid)
     if not found:
@@ -233,7 +245,15 @@ def patient_page(web: Web, call: Call) -> Response:
         courses.setdefault(header.course_id, []).append(header)
     plans = _plans(web, [h.request_id for h in found])
     web.log_access(call, _seen(found), "patient page")
-    return web.render(call, "patient.html", h=found[-1], rid=rid, courses=courses, plans=plans)
+    try:
+        account = get_account(found[-1].patient_id, uow=web.uow(), ctx=web.ctx)
+    except NotFound:
+        account = None
+    # The ledger in date order (each entry dated in the clinic's day), entries of one day as recorded.
+    entries = sorted(account.entries, key=lambda pair: (pair[0].on, pair[0].id or 0)) if account else []
+    return web.render(
+        call, "patient.html", h=found[-1], rid=rid, courses=courses, plans=plans, account=account, entries=entries
+    )
 
 
 def _plans(web: Web, request_ids: list[int]) -> dict[int, list[Any]]:
@@ -510,6 +530,7 @@ def act_amend(web: Web, call: Call) -> Response:
 
 
 def act_attach(web: Web, call: Call) -> Response:
+    """Attach an uploaded PDF (``requests attach``); a refusal names the uploaded file."""
     from coverage.services.attachments import attach
     from coverage.services.documents import MAX_ATTACHMENT_BYTES
     from coverage.store.documents import DocumentStore
@@ -521,8 +542,10 @@ def act_attach(web: Web, call: Call) -> Response:
         if upload is None or not upload.filename:
             raise InvalidInput(["file: choose a PDF"])
         data = upload.file.read(MAX_ATTACHMENT_BYTES + 1)
+        # The refusals name the file as the user chose it (a safe form of its name).
+        shown = re.sub(r"[^A-Za-z0-9._ ()-]", "_", Path(upload.filename).name)[:100].strip(" .") or "attachment.pdf"
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "attachment.pdf"
+            path = Path(folder) / shown
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -537,7 +560,13 @@ def act_attach(web: Web, call: Call) -> Response:
             )
         return f"Request {rid}: attached; now {view.status}."
 
-    return action(web, call, _to(rid), work)
+    def attach_work() -> str:
+        try:
+            return work()
+        except PriorAuthError as error:
+            raise InvalidInput([re.sub(r"^FILE\.pdf:", "file:", line) for line in error.lines()]) from None
+
+    return action(web, call, _to(rid), attach_work)
 
 
 def _move(target: str, done: str) -> Callable[[Web, Call], Response]:
@@ -965,15 +994,17 @@ def users(web: Web, call: Call) -> Response:
     return web.render(call, "users.html", users=web.accounts.users())
 
 
+def _user_added(user: Any) -> str:
+    return f"User {user.name} added ({user.role})."  # as ``priorauth users add`` says it
+
+
 def user_add(web: Web, call: Call) -> Response:
     return action(
         web,
         call,
         "/admin/users",
-        lambda: (
-            "User "
-            + web.accounts.add_user(call.value("name"), role=call.value("role"), password=call.value("password")).name
-            + " added."
+        lambda: _user_added(
+            web.accounts.add_user(call.value("name"), role=call.value("role"), password=call.value("password"))
         ),
     )
 
