@@ -624,8 +624,13 @@ def test_a_double_clicked_payment_is_recorded_once(app: Any, web: Any, cli: Any,
     assert "Payment of 100.00 recorded" in first.text
     second = browser.post(f"/requests/{rid}/payment", form)
     assert "Already done" in second.text
+    page = browser.get(f"/requests/{rid}")
+    again = {**form, "nonce": _nonce_of(page.text, f"/requests/{rid}/payment"), "amount": "1e3"}
+    assert browser.post(f"/requests/{rid}/payment", again).status_code == 422
+    corrected = browser.post(f"/requests/{rid}/payment", {**again, "amount": "5.00"})  # a refusal spends no token
+    assert "Payment of 5.00 recorded" in corrected.text
     (plan,) = plans_for_request(rid, uow=web.uow())
-    assert plan.paid == plan.paid.__class__("100.00")
+    assert plan.paid == plan.paid.__class__("105.00")
 
 
 def test_payments_go_through_the_ledger_and_refusals_name_the_form_fields(

@@ -90,6 +90,11 @@ class Nonces:
             self._spent[key] = now + self._memory
             return True
 
+    def release(self, session: str, nonce: str) -> None:
+        """Make a token fresh again: its action was refused, so the same form may be corrected and sent."""
+        with self._lock:
+            self._spent.pop((session, nonce), None)
+
 
 class Refused(Exception):
     """A request the app answers with an error page (status and one line)."""
@@ -396,8 +401,15 @@ def action(web: Web, call: Call, to: str, work: Callable[[], str], labels: Mappi
     try:
         message = work()
     except PriorAuthError as error:
+        release(web, call)
         message = "Refused: " + " ".join(relabel(error.lines(), labels))
     return flash_and_go(web, call, message, to)
+
+
+def release(web: Web, call: Call) -> None:
+    """The form's one-time token is not spent by a refused action (nothing was done)."""
+    if call.value("nonce"):
+        web.nonces.release(str(call.user.session_id), call.value("nonce")[:64])
 
 
 def prefect_configured() -> bool:

@@ -19,7 +19,17 @@ from coverage.errors import InvalidInput, PriorAuthError
 from coverage.fields import MAX_CASE_BYTES, parse_id
 from coverage.requests.lifecycle import AMENDABLE, ANSWERABLE, APPROVING, FINAL, PLANNABLE, SENDABLE, TRANSITIONS
 from coverage.web import forms
-from coverage.web.app import CSP_DOCUMENT, Call, Refused, Web, action, flash_and_go, prefect_configured, relabel
+from coverage.web.app import (
+    CSP_DOCUMENT,
+    Call,
+    Refused,
+    Web,
+    action,
+    flash_and_go,
+    prefect_configured,
+    relabel,
+    release,
+)
 from coverage.web.records import MIN_NAME_CHARACTERS, Header
 
 PAGE_SIZE: Final = 50
@@ -727,6 +737,7 @@ def act_payment(web: Web, call: Call) -> Response:
             plan_id=plan_id,
         )
     except PriorAuthError as error:
+        release(web, call)
         lines = relabel(error.lines(), PAYMENT_LABELS)
         return _request_view(web, call, status=422, problems={form: lines})
     owed = posted.plan.balance if posted.plan is not None else posted.account.balance
