@@ -135,7 +135,7 @@ def test_admin_pages_are_for_admins(app: Any) -> None:
     assert admin.get("/admin/users").status_code == 200
     assert "standard-commercial" in admin.get("/admin/policies").text
     added = admin.post("/admin/users/add", {"name": "olga", "role": "clerk", "password": PASSWORD})
-    assert "User olga added." in added.text
+    assert "User olga added (clerk)." in added.text
 
 
 def test_worklist_rows_show_name_birth_date_and_payer_and_link_to_the_request(
