@@ -127,12 +127,42 @@ def web(
     serve(host, port)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse, in one line and before any banner, an address that cannot be listened on (a port in use)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise InvalidInput([f"--host: cannot listen on {host!r} ({error.strerror or error})"]) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise InvalidInput([f"--port: cannot listen on {host}:{port} ({error.strerror or error})"]) from None
+
+
 def serve(host: str, port: int) -> None:
+    import ipaddress
+
     import uvicorn
 
     from coverage.web.app import create_app
 
+    _check_port(host, port)
     gc.enable()
     application = create_app()
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        print(
+            f"warning: --host {host} serves plain http beyond this machine: passwords and patient data cross "
+            "the network unencrypted; put it behind an HTTPS proxy",
+            file=sys.stderr,
+        )
     print(f"priorauth web: http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, server_header=False)

@@ -184,6 +184,13 @@ class Accounts:
                 user.failed_count, user.locked_until = 0, None
             return _user_view(user)
 
+    def unlock(self, name: str) -> UserView:
+        """End a lockout after failed sign-ins (the count starts again)."""
+        with self._sessions.begin() as session:
+            user = self._user(session, name)
+            user.failed_count, user.locked_until = 0, None
+            return _user_view(user)
+
     def set_password(self, name: str, password: str) -> UserView:
         hashed = hash_password(password)
         with self._sessions.begin() as session:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +22,17 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coverage.errors import NotFound, PriorAuthError
 from coverage.settings import Settings
+from coverage.web import forms
 from coverage.web.accounts import Accounts, SignedIn
 from coverage.web.records import Lookup
 from coverage.web.security import Signer, load_secret
@@ -50,6 +56,44 @@ CSP = (
 #: A stored PDF shown inline in the request page's frame: framed by our own pages only.
 CSP_DOCUMENT = "default-src 'none'; frame-ancestors 'self'; object-src 'self'"
 MAX_UPLOAD = 10 * 1024 * 1024
+SIGN_IN_REFUSED = (
+    "Wrong name or password, or the account is disabled or locked (5 failed sign-ins in a row lock it for 15 minutes)."
+)
+#: Posts that change nothing: their forms' one-time tokens are not spent (the live preview, a new row, search).
+NONCE_FREE = frozenset({"/search", "/cases/new", "/cases/upload", "/cases/determine", "/admin/access"})
+#: How long a spent one-time form token is remembered (a page left open longer is posted again as new).
+NONCE_MEMORY = 24 * 3600.0
+ALREADY_DONE = "Already done: this form was sent once; it is not done twice. Check the page before doing it again."
+
+
+class Nonces:
+    """The one-time tokens of the forms already posted (in memory, per process, forgotten after a day).
+
+    Every action form carries a fresh random token; the first post spends it and a second post of
+    the same form (a double click, a reload that posts again, the back button) is ignored.
+    """
+
+    def __init__(self, memory: float = NONCE_MEMORY) -> None:
+        self._memory = memory
+        self._spent: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, session: str, nonce: str, now: float | None = None) -> bool:
+        """Whether ``nonce`` was fresh (and is now spent) for the session."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._spent) > 10_000 or next(iter(self._spent.values()), now) < now:
+                self._spent = {k: v for k, v in self._spent.items() if v >= now}
+            key = (session, nonce)
+            if key in self._spent:
+                return False
+            self._spent[key] = now + self._memory
+            return True
+
+    def release(self, session: str, nonce: str) -> None:
+        """Make a token fresh again: its action was refused, so the same form may be corrected and sent."""
+        with self._lock:
+            self._spent.pop((session, nonce), None)
 
 
 class Refused(Exception):
@@ -112,6 +156,9 @@ class Web:
             lstrip_blocks=True,
         )
         self.templates.globals["today"] = self.ctx.today
+        self.templates.globals["human"] = forms.human
+        self.templates.globals["nonce"] = lambda: secrets.token_urlsafe(16)
+        self.nonces = Nonces()
         self.templates.filters["label"] = lambda v: str(v).replace("_", " ") if v is not None else ""
 
     @property
@@ -160,6 +207,15 @@ class Web:
                 raise Refused(403, "This form has expired or did not come from this site (CSRF token). Reload it.")
             if role is not None and user.role not in role:
                 raise Refused(403, f"Only {' or '.join(role)} users may do this.")
+            nonce = call.value("nonce")[:64]
+            if (
+                request.method == "POST"
+                and nonce
+                and request.url.path not in NONCE_FREE
+                and not request.url.path.endswith("/amend/form")
+                and not self.nonces.spend(str(user.session_id), nonce)
+            ):
+                return secure(flash_and_go(self, call, ALREADY_DONE, _back(call)))
             response = handler(self, call)
         except Refused as refused:
             response = self.render(call, "error.html", http_status=refused.status, message=refused.message)
@@ -178,13 +234,48 @@ def secure(response: Response) -> Response:
     return response
 
 
+class SecurityHeaders:
+    """Security headers also on the answers no handler made (Starlette's own 404 and 405 pages)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in (
+                    ("Content-Security-Policy", CSP),
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "no-referrer"),
+                    ("X-Frame-Options", "DENY"),
+                ):
+                    if name not in headers:
+                        headers[name] = value
+                if scope["path"].startswith("/static/"):
+                    headers.setdefault("Cache-Control", "no-cache")
+                else:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
 def _route(web: Web, path: str, handler: Handler, methods: list[str], role: tuple[str, ...] | None = None) -> Route:
     async def endpoint(request: Request) -> Response:
         form = None
         if request.method == "POST":
             length = int(request.headers.get("content-length") or 0)
             if length > MAX_UPLOAD:
-                return secure(HTMLResponse("Too large", status_code=413))
+                limit = MAX_UPLOAD // (1024 * 1024)
+                page = web.render(
+                    None, "error.html", http_status=413, message=f"The upload is too large (at most {limit} MB)."
+                )
+                return secure(page)
             form = await request.form(max_files=2, max_fields=2000)
         try:
             return await run_in_threadpool(web.handle, handler, request, form, role)
@@ -242,13 +333,9 @@ def make_app(web: Web) -> Starlette:
             return await run_in_threadpool(_sign_in_page, web, request, "Give your name and password.", 400)
         signed = await run_in_threadpool(web.accounts.sign_in, name, password)
         if signed is None:
-            locked = await run_in_threadpool(web.accounts.locked, name)
-            text = (
-                "This account is locked for 15 minutes after 5 failed sign-ins."
-                if locked
-                else "Wrong name or password, or the account is disabled or locked."
-            )
-            return await run_in_threadpool(_sign_in_page, web, request, text, 401)
+            # One message for a wrong password, an unknown name, a disabled and a locked account:
+            # the page must not tell which accounts exist.
+            return await run_in_threadpool(_sign_in_page, web, request, SIGN_IN_REFUSED, 401)
         response = RedirectResponse("/", status_code=303)
         _set_cookie(request, response, COOKIE, web.signer.sign(signed.token))
         response.delete_cookie(PRE_COOKIE, path="/")
@@ -267,7 +354,7 @@ def make_app(web: Web) -> Starlette:
     ]
     for path, handler, methods, role in pages.ROUTES:
         routes.append(_route(web, path, handler, methods, role))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     app.state.web = web
     return app
 
@@ -282,6 +369,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return make_app(Web(settings, database))
 
 
+def _back(call: Call) -> str:
+    """The page an action form was on: its request's page, else the section the action belongs to."""
+    if "request_id" in call.params:
+        return f"/requests/{call.params['request_id']}"
+    return call.request.url.path.rsplit("/", 1)[0] or "/"
+
+
 def flash_and_go(web: Web, call: Call, message: str, to: str) -> Response:
     web.accounts.flash(call.user.session_id, message)
     if call.htmx:
@@ -289,13 +383,33 @@ def flash_and_go(web: Web, call: Call, message: str, to: str) -> Response:
     return RedirectResponse(to, status_code=303)
 
 
-def action(web: Web, call: Call, to: str, work: Callable[[], str]) -> Response:
-    """Run a changing service; its outcome, or its error lines, as the next page's message."""
+_FLAG = re.compile(r"^--([a-z][a-z-]*)(?=:)")
+
+
+def relabel(lines: list[str], labels: Mapping[str, str] | None = None) -> list[str]:
+    """The services' lines with the form's field labels for the CLI's option names (``--sent-on:`` → ``sent on:``)."""
+
+    def label(found: re.Match[str]) -> str:
+        flag = found[1]
+        return (labels or {}).get(flag) or flag.replace("-", " ")
+
+    return [_FLAG.sub(label, line) for line in lines]
+
+
+def action(web: Web, call: Call, to: str, work: Callable[[], str], labels: Mapping[str, str] | None = None) -> Response:
+    """Run a changing service; its outcome, or its error lines (the form's labels), as the next page's message."""
     try:
         message = work()
     except PriorAuthError as error:
-        message = "Refused: " + " ".join(error.lines())
+        release(web, call)
+        message = "Refused: " + " ".join(relabel(error.lines(), labels))
     return flash_and_go(web, call, message, to)
+
+
+def release(web: Web, call: Call) -> None:
+    """The form's one-time token is not spent by a refused action (nothing was done)."""
+    if call.value("nonce"):
+        web.nonces.release(str(call.user.session_id), call.value("nonce")[:64])
 
 
 def prefect_configured() -> bool:

@@ -277,6 +277,38 @@ def form_values(document: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
+def field_label(where: str) -> str | None:
+    """The form's label of a case path (``patient.birth_date`` → ``Patient: Birth date``), or ``None``."""
+    for title, prefix, fields in SECTIONS:
+        for f in fields:
+            if path(prefix, f.name) == where:
+                return f"{title}: {f.label}" if prefix else f.label
+    row = _ROW.match(where)
+    if row:
+        for title, name, fields in LISTS:
+            if name == row[1]:
+                label = next((f.label for f in fields if f.name == row[3]), row[3].replace("_", " "))
+                return f"{title} row {int(row[2]) + 1}: {label}"
+    return None
+
+
+def human(line: str) -> str:
+    """A problem line with the field's label instead of its path, where the form has the field."""
+    where, sep, what = line.partition(": ")
+    label = field_label(where) if sep else None
+    return f"{label}: {what}" if label else line
+
+
+def field_names(form: Mapping[str, str]) -> list[str]:
+    """Every input's name in a form with as many rows as ``form`` has (at least one per list)."""
+    names = [path(prefix, f.name) for _, prefix, fields in SECTIONS for f in fields]
+    counts = rows_in(form)
+    for _, name, fields in LISTS:
+        for index in range(max(1, min(counts[name], 200))):
+            names += [f"{name}[{index}].{f.name}" for f in fields]
+    return names
+
+
 def problems_by_field(problems: list[str]) -> tuple[dict[str, list[str]], list[str]]:
     """``path: problem`` lines by field path; the lines that name no field of the form."""
     known = {path(prefix, f.name) for _, prefix, fields in SECTIONS for f in fields}
@@ -324,6 +356,19 @@ def form_count(field: str, value: str | None, *, low: int = 1, high: int = MAX_I
     if not low <= number <= high:
         raise InvalidInput([f"{field}: must be {low} to {high}"])
     return number
+
+
+_PLAIN_AMOUNT = re.compile(r"\d{1,9}(\.\d{1,2})?|\.\d{1,2}", re.ASCII)
+
+
+def form_amount(field: str, value: str | None) -> Decimal:
+    """A plain amount received or given back, like 600.00 (``1e3`` and ``1,000`` are refused): the ledger's rule."""
+    from coverage.payments.account import check_amount
+
+    text = (value or "").strip()
+    if not _PLAIN_AMOUNT.fullmatch(text):
+        raise InvalidInput([f"{field}: not an amount: {text[:20]!r} (write it like 600.00)"])
+    return check_amount(Decimal(text), field)
 
 
 def form_money(field: str, value: str | None) -> Decimal:

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,15 +16,30 @@ from typing import Any, Final
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from coverage.errors import InvalidInput, PriorAuthError
-from coverage.fields import MAX_CASE_BYTES
+from coverage.fields import MAX_CASE_BYTES, parse_id
 from coverage.requests.lifecycle import AMENDABLE, ANSWERABLE, APPROVING, FINAL, PLANNABLE, SENDABLE, TRANSITIONS
 from coverage.web import forms
-from coverage.web.app import CSP_DOCUMENT, Call, Refused, Web, action, flash_and_go, prefect_configured
-from coverage.web.records import Header
+from coverage.web.app import (
+    CSP_DOCUMENT,
+    Call,
+    Refused,
+    Web,
+    action,
+    flash_and_go,
+    prefect_configured,
+    relabel,
+    release,
+)
+from coverage.web.records import MIN_NAME_CHARACTERS, Header
 
 PAGE_SIZE: Final = 50
 CLINICIAN: Final = ("clinician",)
 ADMIN: Final = ("admin",)
+#: Who refunds and voids ledger entries.
+LEDGER_ROLES: Final = ("admin", "clerk")
+#: The payment forms' labels for the ledger services' option names.
+PAYMENT_LABELS: Final = {"date": "paid on", "amount": "amount", "method": "method", "start": "first due date"}
+NOT_CASE_FIELDS: Final = frozenset({"csrf", "nonce", "add", "remove", "expedited", "expedited_reason"})
 
 
 def _seen(headers: list[Header]) -> list[tuple[str, int | None]]:
@@ -34,7 +50,15 @@ def _seen(headers: list[Header]) -> list[tuple[str, int | None]]:
 
 
 def _work_items(web: Web, kind: str, payer: str, status: str) -> list[Any]:
+    """The worklist's items with the filters; an unknown kind or status is refused (400), not an empty list."""
+    from coverage.requests.lifecycle import READ_STATUSES
+    from coverage.requests.work import KINDS
     from coverage.worklist import build
+
+    if kind and kind not in KINDS:
+        raise Refused(400, f"kind: {kind[:40]!r} is not one of {', '.join(KINDS)}")
+    if status and status not in READ_STATUSES:
+        raise Refused(400, f"status: {status[:40]!r} is not a status")
 
     items = build(web.ctx.today(), uow=web.uow())
     return [
@@ -130,7 +154,8 @@ def search(web: Web, call: Call) -> Response:
     page = min(_page_number(call.value("page")), pages)
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     web.log_access(call, _seen(shown), "search results")
-    return web.render(call, "search.html", q=text, found=shown, total=len(found), page=page, pages=pages)
+    short = sum(c.isalnum() for c in text) < MIN_NAME_CHARACTERS
+    return web.render(call, "search.html", q=text, found=shown, total=len(found), page=page, pages=pages, short=short)
 
 
 # --- a request ----------------------------------------------------------------------------------
@@ -156,10 +181,11 @@ def _actions(status: str, signoff: str | None, send_task: bool, role: str) -> di
     }
 
 
-def _self_pay(web: Web, rid: int, plannable: bool) -> dict[str, Any]:
-    """The request's plans and, when a plan can follow, the clinic's offer (the payments services')."""
+def _self_pay(web: Web, rid: int, plannable: bool, patient: str) -> dict[str, Any]:
+    """The request's plans, the patient's account and, when a plan can follow, the clinic's offer."""
     from coverage.clinic import load_clinic
-    from coverage.services.payments import plans_for_request, request_offer
+    from coverage.errors import NotFound
+    from coverage.services.payments import get_account, plans_for_request, request_offer
 
     plans = plans_for_request(rid, uow=web.uow())
     offer = None
@@ -169,23 +195,36 @@ def _self_pay(web: Web, rid: int, plannable: bool) -> dict[str, Any]:
             offer = request_offer(rid, uow=web.uow(), prices=prices, start=web.ctx.today())
         except PriorAuthError:
             offer = None
-    return {"plans": plans, "offer": offer}
+    try:
+        account = get_account(patient, uow=web.uow(), ctx=web.ctx)
+    except NotFound:
+        account = None
+    return {"plans": plans, "offer": offer, "account": account}
 
 
 def request_page(web: Web, call: Call) -> Response:
+    return _request_view(web, call)
+
+
+def _request_view(web: Web, call: Call, status: int = 200, problems: dict[str, list[str]] | None = None) -> Response:
+    """The request page; ``problems`` are a refused form's lines, shown in that form (by its name)."""
     from coverage.requests.lifecycle import DECISIONS, PERSON_CHANNELS
     from coverage.services.requests import get_request
 
-    rid = int(call.params["request_id"])
+    rid = _rid(call)
     detail = get_request(rid, uow=web.uow(), ctx=web.ctx)
     r = detail.request
     header = web.lookup.headers([rid])[rid]
     chain = web.lookup.chain(r.course_id)
     web.log_access(call, [(header.patient_id, rid)], "request page")
-    auth = r.authorization
+    # The request's current authorization, also one that starts later or has ended (the view's
+    # ``authorization`` is only one in force today).
+    live = [a for a in detail.authorizations if not a.voided and not a.superseded]
+    auth = r.authorization or (live[-1] if live else None)
     return web.render(
         call,
         "request.html",
+        http_status=status,
         d=detail,
         r=r,
         h=header,
@@ -195,13 +234,19 @@ def request_page(web: Web, call: Call) -> Response:
         decisions=DECISIONS,
         person_channels=sorted(PERSON_CHANNELS),
         prefect=prefect_configured(),
-        self_pay=_self_pay(web, rid, r.status in PLANNABLE),
+        self_pay=_self_pay(web, rid, r.status in PLANNABLE, header.patient_id),
+        problems=problems or {},
+        undoable=_undoable(web, rid),
+        ledger_clerk=call.user.role in LEDGER_ROLES,
     )
 
 
 def patient_page(web: Web, call: Call) -> Response:
-    """The patient of a request: every course and request, and each request's self-pay plans."""
-    rid = int(call.params["request_id"])
+    """The patient of a request: every course and request, each request's plans, and the account's ledger."""
+    from coverage.errors import NotFound
+    from coverage.services.payments import get_account
+
+    rid = _rid(call)
     found = web.lookup.patient_requests(rid)
     if not found:
         raise Refused(404, f"request {rid}: no such request")
@@ -210,7 +255,15 @@ def patient_page(web: Web, call: Call) -> Response:
         courses.setdefault(header.course_id, []).append(header)
     plans = _plans(web, [h.request_id for h in found])
     web.log_access(call, _seen(found), "patient page")
-    return web.render(call, "patient.html", h=found[-1], rid=rid, courses=courses, plans=plans)
+    try:
+        account = get_account(found[-1].patient_id, uow=web.uow(), ctx=web.ctx)
+    except NotFound:
+        account = None
+    # The ledger in date order (each entry dated in the clinic's day), entries of one day as recorded.
+    entries = sorted(account.entries, key=lambda pair: (pair[0].on, pair[0].id or 0)) if account else []
+    return web.render(
+        call, "patient.html", h=found[-1], rid=rid, courses=courses, plans=plans, account=account, entries=entries
+    )
 
 
 def _plans(web: Web, request_ids: list[int]) -> dict[int, list[Any]]:
@@ -224,7 +277,7 @@ def document(web: Web, call: Call) -> Response:
     from coverage.services.documents import read
     from coverage.store.documents import DocumentStore
 
-    rid, number = int(call.params["request_id"]), str(call.params["number"])
+    rid, number = _rid(call), str(call.params["number"])[:64]
     download = call.request.query_params.get("download") == "1"
     with web.uow() as uow:
         _, request = services.load(uow, rid)
@@ -296,7 +349,12 @@ def _send(web: Web, rid: int, by: str) -> str:
 
 
 def _rid(call: Call) -> int:
-    return int(call.params["request_id"])
+    """The request id of the URL; one too large for the database is no such request (404)."""
+    text = str(call.params["request_id"])
+    try:
+        return parse_id("request", text)
+    except InvalidInput:
+        raise Refused(404, f"request {text[:20]}: no such request") from None
 
 
 def _to(rid: int) -> str:
@@ -399,23 +457,93 @@ def _uploaded_text(call: Call, name: str) -> bytes:
     return data
 
 
+def _amendable(web: Web, rid: int) -> dict[str, Any]:
+    """The current case version of a request that can be amended (draft, pended, ...), as a document."""
+    from coverage.services.requests import load
+
+    with web.uow() as uow:
+        _, request = load(uow, rid)
+        if request.status not in AMENDABLE:
+            raise Refused(409, f"Request {rid} is {request.status.replace('_', ' ')}: only an open request is amended.")
+        document: dict[str, Any] = json.loads(json.dumps(request.current_version.document))
+    return document
+
+
+def amend_form(web: Web, call: Call) -> Response:
+    """The case form filled with the request's current case version; saving it amends the request."""
+    rid = _rid(call)
+    if call.form is None:
+        values = forms.form_values(_amendable(web, rid))
+        return _case_form(web, call, values, _determine(web, values), rid=rid)
+    _amendable(web, rid)
+    values = _form_values(call)
+    return _case_form(web, call, values, _determine(web, values), rid=rid)
+
+
 def act_amend(web: Web, call: Call) -> Response:
-    from coverage.services.requests import amend
+    """Amend from the case form's fields (or an uploaded case file); a clinician may attest it expedited."""
+    from coverage.services.requests import amend, intake
 
     rid = _rid(call)
+    upload = call.upload("case")
+    if upload is not None and upload.filename:
 
-    def work() -> str:
-        result = amend(
-            rid, _uploaded_text(call, "case"), uow=web.uow(), checker=web.checker, ctx=web.ctx, by=call.user.name
-        )
-        return (
-            f"Request {rid}: case version {result.case_version}; now {result.status} ({result.determination.outcome})."
-        )
+        def work() -> str:
+            result = amend(
+                rid, _uploaded_text(call, "case"), uow=web.uow(), checker=web.checker, ctx=web.ctx, by=call.user.name
+            )
+            return (
+                f"Request {rid}: case version {result.case_version}; "
+                f"now {result.status} ({result.determination.outcome})."
+            )
 
-    return action(web, call, _to(rid), work)
+        return action(web, call, _to(rid), work)
+    document = _amendable(web, rid)
+    values = _form_values(call)
+    checked = _determine(web, values)
+    expedited = call.value("expedited") == "on"
+    if expedited and call.user.role != "clinician":
+        return _case_form(
+            web, call, values, checked, status=403, rid=rid,
+            upload_problems=["expedited: only a clinician attests an expedited request"],
+        )  # fmt: skip
+    if checked["problems"]:
+        return _case_form(web, call, values, checked, status=422, rid=rid)
+    if values.get("case_id", "").strip() != str(document.get("case_id", "")):
+        problems = [f"case_id: request {rid} is the course of {document.get('case_id')}; a new case is a new intake"]
+        return _case_form(web, call, values, checked, status=422, rid=rid, upload_problems=problems)
+    try:
+        if expedited:
+            # The services attest an expedited request at intake; the same case taken in again amends its
+            # open request (this one: the case id is the course's) and marks it expedited.
+            result = intake(
+                checked["text"],
+                uow=web.uow(),
+                checker=web.checker,
+                ctx=web.ctx,
+                by=call.user.name,
+                expedited=True,
+                expedited_reason=call.value("expedited_reason") or None,
+            )
+        else:
+            result = amend(rid, checked["text"], uow=web.uow(), checker=web.checker, ctx=web.ctx, by=call.user.name)
+    except InvalidInput as error:
+        by_field, other = forms.problems_by_field(error.problems)
+        checked.update(by_field=by_field, other=other, problems=error.problems)
+        return _case_form(web, call, values, checked, status=422, rid=rid)
+    except PriorAuthError as error:
+        return _case_form(web, call, values, checked, status=409, rid=rid, upload_problems=relabel(error.lines()))
+    return flash_and_go(
+        web,
+        call,
+        f"Request {result.request_id}: case version {result.case_version}; "
+        f"now {result.status} ({result.determination.outcome}).",
+        _to(result.request_id),
+    )
 
 
 def act_attach(web: Web, call: Call) -> Response:
+    """Attach an uploaded PDF (``requests attach``); a refusal names the uploaded file."""
     from coverage.services.attachments import attach
     from coverage.services.documents import MAX_ATTACHMENT_BYTES
     from coverage.store.documents import DocumentStore
@@ -427,8 +555,10 @@ def act_attach(web: Web, call: Call) -> Response:
         if upload is None or not upload.filename:
             raise InvalidInput(["file: choose a PDF"])
         data = upload.file.read(MAX_ATTACHMENT_BYTES + 1)
+        # The refusals name the file as the user chose it (a safe form of its name).
+        shown = re.sub(r"[^A-Za-z0-9._ ()-]", "_", Path(upload.filename).name)[:100].strip(" .") or "attachment.pdf"
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "attachment.pdf"
+            path = Path(folder) / shown
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -443,7 +573,13 @@ def act_attach(web: Web, call: Call) -> Response:
             )
         return f"Request {rid}: attached; now {view.status}."
 
-    return action(web, call, _to(rid), work)
+    def attach_work() -> str:
+        try:
+            return work()
+        except PriorAuthError as error:
+            raise InvalidInput([re.sub(r"^FILE\.pdf:", "file:", line) for line in error.lines()]) from None
+
+    return action(web, call, _to(rid), attach_work)
 
 
 def _move(target: str, done: str) -> Callable[[Web, Call], Response]:
@@ -467,20 +603,31 @@ def _move(target: str, done: str) -> Callable[[Web, Call], Response]:
     return handler
 
 
+def _undoable(web: Web, rid: int) -> str | None:
+    """What "Undo the last change" would undo: the request's last undoable event, in words."""
+    from coverage.services.requests import load
+
+    with web.uow() as uow:
+        _, request = load(uow, rid)
+        event = request.last_undoable()
+        if event is None:
+            return None
+        words = f"{event.action.replace('_', ' ')} ({event.from_status or '—'} → {event.to_status}"
+        words += f", {event.at:%Y-%m-%d %H:%M} UTC by {event.by}"
+        return words + (f": {event.reason})" if event.reason else ")")
+
+
 def act_undo(web: Web, call: Call) -> Response:
     from coverage.services.requests import undo
 
     rid = _rid(call)
-    return action(
-        web,
-        call,
-        _to(rid),
-        lambda: (
-            f"Request {rid}: last change undone; now "
-            + undo(rid, call.value("reason"), uow=web.uow(), ctx=web.ctx, by=call.user.name).status
-            + "."
-        ),
-    )
+
+    def work() -> str:
+        what = _undoable(web, rid)
+        status = undo(rid, call.value("reason"), uow=web.uow(), ctx=web.ctx, by=call.user.name).status
+        return f"Request {rid}: undone: {what}; now {status}."
+
+    return action(web, call, _to(rid), work)
 
 
 def act_continue(web: Web, call: Call) -> Response:
@@ -515,12 +662,15 @@ def act_session(web: Web, call: Call) -> Response:
 
 
 def act_void_session(web: Web, call: Call) -> Response:
+    from coverage.services.requests import get_request
     from coverage.services.sessions import void
 
     rid = _rid(call)
 
     def work() -> str:
         session_id = forms.form_id("session", call.value("session_id"))
+        if session_id not in {s.id for s in get_request(rid, uow=web.uow(), ctx=web.ctx).sessions}:
+            raise InvalidInput([f"session: {session_id} is not a session of request {rid}'s course"])
         view = void(session_id, call.value("reason"), uow=web.uow(), ctx=web.ctx, by=call.user.name)
         return f"Session {view.id} voided."
 
@@ -554,26 +704,92 @@ def act_plan(web: Web, call: Call) -> Response:
             f"Plan {stored.id}: {stored.total} in {len(stored.installments)} installment(s) from {stored.start_date}."
         )
 
-    return action(web, call, _to(rid), work)
+    return action(web, call, _to(rid), work, PAYMENT_LABELS)
 
 
 def act_payment(web: Web, call: Call) -> Response:
-    from coverage.services.payments import plans_for_request, record_payment
+    """A payment on one of the request's plans, through the ledger (``receive_payment``); refusals shown in the form."""
+    from coverage.services.payments import plans_for_request, receive_payment
+
+    rid = _rid(call)
+    form = "payment"
+    try:
+        plan_id = forms.form_id("plan", call.value("plan_id"))
+        if plan_id not in {p.id for p in plans_for_request(rid, uow=web.uow())}:
+            raise InvalidInput([f"plan: {plan_id} is not a plan of request {rid}"])
+        form = f"payment-{plan_id}"
+        problems: list[str] = []
+        amount = day = None
+        try:
+            amount = forms.form_amount("amount", call.value("amount"))
+        except InvalidInput as error:
+            problems += error.problems
+        try:
+            day = forms.form_date("paid on", call.value("paid_on")) or web.ctx.today()
+        except InvalidInput as error:
+            problems += error.problems
+        if problems or amount is None or day is None:
+            raise InvalidInput(problems)
+        posted = receive_payment(
+            uow=web.uow(),
+            amount=amount,
+            paid_on=day,
+            by=call.user.name,
+            ctx=web.ctx,
+            method=call.value("method") or None,
+            plan_id=plan_id,
+        )
+    except PriorAuthError as error:
+        release(web, call)
+        lines = relabel(error.lines(), PAYMENT_LABELS)
+        return _request_view(web, call, status=422, problems={form: lines})
+    owed = posted.plan.balance if posted.plan is not None else posted.account.balance
+    return flash_and_go(
+        web,
+        call,
+        f"Payment of {amount} recorded on plan {plan_id} (entry {posted.entry.id}); {owed} still owed.",
+        _to(rid),
+    )
+
+
+def _account_entry(web: Web, call: Call, rid: int) -> int:
+    """The ledger entry a form names, refused unless it is on the account of the request's patient."""
+    from coverage.services.payments import get_account
+
+    entry_id = forms.form_id("entry", call.value("entry_id"))
+    patient = web.lookup.headers([rid])[rid].patient_id
+    if entry_id not in {e.id for e, _ in get_account(patient, uow=web.uow(), ctx=web.ctx).entries}:
+        raise InvalidInput([f"entry: {entry_id} is not on the account of request {rid}'s patient"])
+    return entry_id
+
+
+def act_refund(web: Web, call: Call) -> Response:
+    from coverage.services.payments import refund_payment
 
     rid = _rid(call)
 
     def work() -> str:
-        plan_id = forms.form_id("plan", call.value("plan_id"))
-        if plan_id not in {p.id for p in plans_for_request(rid, uow=web.uow())}:
-            raise InvalidInput([f"plan: {plan_id} is not a plan of request {rid}"])
-        amount = forms.form_money("amount", call.value("amount"))
-        day = forms.form_date("paid on", call.value("paid_on")) or web.ctx.today()
-        stored = record_payment(
-            plan_id, uow=web.uow(), amount=amount, paid_on=day, by=call.user.name, method=call.value("method") or None
+        entry_id = _account_entry(web, call, rid)
+        amount = forms.form_amount("amount", call.value("amount"))
+        posted = refund_payment(
+            entry_id, uow=web.uow(), amount=amount, reason=call.value("reason"), by=call.user.name, ctx=web.ctx
         )
-        return f"Payment of {amount} recorded on plan {plan_id}; {stored.balance} still owed."
+        return f"Refund of {amount} on payment {entry_id} recorded; balance {posted.account.balance}."
 
-    return action(web, call, _to(rid), work)
+    return action(web, call, _to(rid), work, PAYMENT_LABELS)
+
+
+def act_void_entry(web: Web, call: Call) -> Response:
+    from coverage.services.payments import void_entry
+
+    rid = _rid(call)
+
+    def work() -> str:
+        entry_id = _account_entry(web, call, rid)
+        posted = void_entry(entry_id, uow=web.uow(), reason=call.value("reason"), by=call.user.name, ctx=web.ctx)
+        return f"Ledger entry {entry_id} voided; balance {posted.account.balance}."
+
+    return action(web, call, _to(rid), work, PAYMENT_LABELS)
 
 
 # --- the new case form --------------------------------------------------------------------------
@@ -590,12 +806,15 @@ def _determine(web: Web, values: dict[str, str]) -> dict[str, Any]:
 
     document = forms.case_document(values)
     text = json.dumps(document)
+    today = web.ctx.today()
     try:
         case = web.checker.parse(text)
+        if case.as_of > today:  # what Save (intake) says too
+            raise InvalidCase([f"as_of: {case.as_of} is after today ({today}); a case records facts already gathered"])
     except InvalidCase as error:
         by_field, other = forms.problems_by_field(error.problems)
         return {"determination": None, "problems": error.problems, "by_field": by_field, "other": other, "text": text}
-    determination = evaluate(case, web.checker, web.ctx.today())
+    determination = evaluate(case, web.checker, today)
     return {"determination": determination, "problems": [], "by_field": {}, "other": [], "text": text}
 
 
@@ -603,14 +822,25 @@ def _form_values(call: Call) -> dict[str, str]:
     values: dict[str, str] = {}
     if call.form is not None:
         for key, value in call.form.multi_items():
-            if isinstance(value, str) and key not in ("csrf", "add", "remove", "expedited", "expedited_reason"):
+            if isinstance(value, str) and key not in NOT_CASE_FIELDS:
                 values[key] = value
     return values
 
 
 def _case_form(
-    web: Web, call: Call, values: dict[str, str], checked: dict[str, Any] | None, status: int = 200, **extra: Any
+    web: Web,
+    call: Call,
+    values: dict[str, str],
+    checked: dict[str, Any] | None,
+    status: int = 200,
+    *,
+    rid: int | None = None,
+    **extra: Any,
 ) -> Response:
+    patient = values.get("patient.id", "").strip()
+    if patient:
+        # The form shows a patient's data (an uploaded case, a failed save, an amend): access logged.
+        web.log_access(call, [(patient[:64], rid)], "case form" if rid is None else "amend form")
     counts = forms.rows_in(values)
     for _, name, _ in forms.LISTS:
         counts[name] = max(counts[name], 1)
@@ -631,6 +861,7 @@ def _case_form(
         path=forms.path,
         expedited=call.value("expedited") == "on",
         expedited_reason=call.value("expedited_reason"),
+        rid=rid,
         **extra,
     )
 
@@ -649,7 +880,7 @@ def case_upload(web: Web, call: Call) -> Response:
         document = json.loads(data)
         if not isinstance(document, dict):
             raise InvalidInput(["case: a case file is a JSON object"])
-    except (ValueError, InvalidInput) as error:
+    except (ValueError, RecursionError, InvalidInput) as error:
         lines = error.lines() if isinstance(error, InvalidInput) else ["case: not JSON"]
         return _case_form(web, call, {}, None, status=400, upload_problems=lines)
     values = forms.form_values(document)
@@ -664,8 +895,10 @@ def case_upload(web: Web, call: Call) -> Response:
 
 
 def case_determine(web: Web, call: Call) -> Response:
-    checked = _determine(web, _form_values(call))
-    return web.render(call, "_determination.html", checked=checked)
+    """The live panel, and each field's problems put next to it (htmx out-of-band swaps)."""
+    values = _form_values(call)
+    checked = _determine(web, values)
+    return web.render(call, "_determination.html", checked=checked, live_fields=forms.field_names(values))
 
 
 def case_save(web: Web, call: Call) -> Response:
@@ -741,6 +974,31 @@ def payer_add(web: Web, call: Call) -> Response:
     return action(web, call, "/payers", work)
 
 
+def payer_edit(web: Web, call: Call) -> Response:
+    """Correct a payer's entry (``payers edit``): every field of the row's form, an empty one cleared."""
+    from coverage.services.payers import edit_payer
+
+    def work() -> str:
+        payer_id = forms.form_id("payer", call.value("payer_id"))
+        changes: dict[str, Any] = {
+            field: call.value(field) for field in ("name", "channel", "fax", "phone", "portal_url", "policy_id")
+        }
+        changes["turnaround_days"] = forms.form_count("turnaround days", call.value("turnaround_days"), high=365)
+        changes["urgent_turnaround_hours"] = forms.form_count(
+            "urgent turnaround hours", call.value("urgent_turnaround_hours"), high=720
+        )
+        changes["appeal_window_days"] = forms.form_count(
+            "appeal window days", call.value("appeal_window_days"), high=3650
+        )
+        for field in ("turnaround_days", "urgent_turnaround_hours"):
+            if changes[field] is None:
+                raise InvalidInput([f"{field.replace('_', ' ')}: required"])
+        before, after = edit_payer(payer_id, changes, uow=web.uow(), known_policies=web.checker.registry.ids())
+        return f"Payer {after.name} saved" + (f" (was {before.name})." if before.name != after.name else ".")
+
+    return action(web, call, "/payers", work)
+
+
 def policies(web: Web, call: Call) -> Response:
     """The payer policies the checker loaded: shipped ones and the clinic's folder (``PRIORAUTH_POLICY_DIR``)."""
     return web.render(call, "policies.html", policies=web.checker.registry.all(), policy_dir=web.settings.policy_dir)
@@ -750,37 +1008,65 @@ def users(web: Web, call: Call) -> Response:
     return web.render(call, "users.html", users=web.accounts.users())
 
 
+def _user_added(user: Any) -> str:
+    return f"User {user.name} added ({user.role})."  # as ``priorauth users add`` says it
+
+
 def user_add(web: Web, call: Call) -> Response:
     return action(
         web,
         call,
         "/admin/users",
-        lambda: (
-            "User "
-            + web.accounts.add_user(call.value("name"), role=call.value("role"), password=call.value("password")).name
-            + " added."
+        lambda: _user_added(
+            web.accounts.add_user(call.value("name"), role=call.value("role"), password=call.value("password"))
         ),
     )
 
 
 def user_disable(web: Web, call: Call) -> Response:
+    """Disable or enable a user (an admin cannot disable their own account: nobody would be left to undo it)."""
     disable = call.value("disable") != "0"
+
+    def work() -> str:
+        name = call.value("name")
+        if disable and name == call.user.name:
+            raise InvalidInput(["user: you cannot disable your own account (ask another admin)"])
+        return "User " + web.accounts.set_disabled(name, disable).name + (" disabled." if disable else " enabled.")
+
+    return action(web, call, "/admin/users", work)
+
+
+def user_unlock(web: Web, call: Call) -> Response:
     return action(
-        web,
-        call,
-        "/admin/users",
-        lambda: (
-            "User "
-            + web.accounts.set_disabled(call.value("name"), disable).name
-            + (" disabled." if disable else " enabled.")
-        ),
+        web, call, "/admin/users", lambda: "User " + web.accounts.unlock(call.value("name")).name + " unlocked."
     )
 
 
 def access_log(web: Web, call: Call) -> Response:
-    patient, who = call.value("patient").strip(), call.value("user").strip()
-    entries = web.accounts.access(patient=patient or None, user=who or None, limit=500)
-    return web.render(call, "access.html", entries=entries, patient=patient, who=who)
+    """The access log, newest first, by patient, user and since a day (the clinic's day, from its midnight)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    patient, who, since_text = call.value("patient").strip(), call.value("user").strip(), call.value("since").strip()
+    problems: list[str] = []
+    since = None
+    try:
+        day = forms.form_date("since", since_text)
+        if day is not None:
+            since = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(web.ctx.timezone)).astimezone(dt.UTC)
+    except InvalidInput as error:
+        problems = error.problems
+    entries = web.accounts.access(patient=patient or None, user=who or None, since=since, limit=500)
+    return web.render(
+        call,
+        "access.html",
+        http_status=400 if problems else 200,
+        entries=entries,
+        patient=patient,
+        who=who,
+        since=since_text,
+        problems=problems,
+    )
 
 
 def home_redirect(web: Web, call: Call) -> Response:
@@ -804,6 +1090,7 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/requests/{request_id:int}/send-failed", act_send_failed, ["POST"], None),
     ("/requests/{request_id:int}/record", act_record, ["POST"], None),
     ("/requests/{request_id:int}/amend", act_amend, ["POST"], None),
+    ("/requests/{request_id:int}/amend/form", amend_form, ["GET", "POST"], None),
     ("/requests/{request_id:int}/attach", act_attach, ["POST"], None),
     ("/requests/{request_id:int}/appeal", _move("appeal_drafted", "appeal drafted"), ["POST"], None),
     ("/requests/{request_id:int}/external-review", _move("external_review", "sent to external review"), ["POST"], None),
@@ -814,15 +1101,19 @@ ROUTES: Final[list[tuple[str, Callable[[Web, Call], Response], list[str], tuple[
     ("/requests/{request_id:int}/sessions/void", act_void_session, ["POST"], None),
     ("/requests/{request_id:int}/plan", act_plan, ["POST"], None),
     ("/requests/{request_id:int}/payment", act_payment, ["POST"], None),
+    ("/requests/{request_id:int}/ledger/refund", act_refund, ["POST"], LEDGER_ROLES),
+    ("/requests/{request_id:int}/ledger/void", act_void_entry, ["POST"], LEDGER_ROLES),
     ("/cases/new", case_new, ["GET", "POST"], None),
     ("/cases/upload", case_upload, ["POST"], None),
     ("/cases/determine", case_determine, ["POST"], None),
     ("/cases", case_save, ["POST"], None),
     ("/payers", payers, ["GET"], None),
     ("/payers/add", payer_add, ["POST"], ADMIN),
+    ("/payers/edit", payer_edit, ["POST"], ADMIN),
     ("/admin/policies", policies, ["GET"], ADMIN),
     ("/admin/users", users, ["GET"], ADMIN),
     ("/admin/users/add", user_add, ["POST"], ADMIN),
     ("/admin/users/disable", user_disable, ["POST"], ADMIN),
+    ("/admin/users/unlock", user_unlock, ["POST"], ADMIN),
     ("/admin/access", access_log, ["GET", "POST"], ADMIN),
 ]

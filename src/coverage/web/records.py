@@ -7,6 +7,7 @@ date and member id beside each request, found in one query for a whole page.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,9 @@ from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coverage.store.tables import Coverage, Patient, courses, pa_requests
+
+#: A name search needs this many letters or digits (``%`` alone must not list everyone).
+MIN_NAME_CHARACTERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,25 +92,35 @@ class Lookup:
             return [_header(row) for row in session.execute(query)]
 
     def search(self, text: str, *, limit: int = 200) -> list[Header]:
-        """Requests whose request id, case id, member id or patient name matches, newest first."""
-        words = text.strip().split()
-        if not words:
-            return []
+        """Requests whose request id (``12`` or ``#12``), case id, member id or patient name matches, newest first.
+
+        A name is matched word by word (``Quintero, Marisol`` as shown on the pages finds her too);
+        ``%`` and ``_`` are plain characters, and a name search needs two letters or digits.
+        """
         whole = text.strip()
+        if not whole:
+            return []
         conditions = [
             func.lower(courses.c.case_id) == whole.lower(),
             func.lower(Coverage.member_id) == whole.lower(),
             func.lower(Patient.external_id) == whole.lower(),
         ]
-        if whole.isascii() and whole.isdigit() and len(whole) <= 9:
-            conditions.append(pa_requests.c.id == int(whole))
-        name_terms = []
-        for word in words[:5]:
-            pattern = "%" + word.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
-            name_terms.append(
-                or_(func.lower(Patient.given_name).like(pattern), func.lower(Patient.family_name).like(pattern))
-            )
-        conditions.append(and_(*name_terms))
+        number = whole.removeprefix("#").strip()
+        if number.isascii() and number.isdigit() and len(number) <= 9:
+            conditions.append(pa_requests.c.id == int(number))
+        words = [w for w in re.split(r"[\s,;]+", whole) if any(c.isalnum() for c in w)]
+        if sum(c.isalnum() for c in whole) >= MIN_NAME_CHARACTERS and words:
+            name_terms = []
+            for word in words[:5]:
+                escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                pattern = "%" + escaped + "%"
+                name_terms.append(
+                    or_(
+                        func.lower(Patient.given_name).like(pattern, escape="\\"),
+                        func.lower(Patient.family_name).like(pattern, escape="\\"),
+                    )
+                )
+            conditions.append(and_(*name_terms))
         query = (
             _headers_query()
             .join(courses, courses.c.id == pa_requests.c.course_id)
