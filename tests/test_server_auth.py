@@ -21,7 +21,7 @@ import pytest
 from coverage.errors import ConfigurationError
 from coverage.settings import Settings
 from coverage.workflow.server import check_api, check_server_records, worker_problems
-from tests.conftest import REPO
+from tests.conftest import REPO, Cli
 
 PRIORAUTH = Path(sys.executable).with_name("priorauth")
 SECRET = "priorauth:s3cret-value"
@@ -120,11 +120,21 @@ def test_a_worker_for_a_server_refuses_to_run_without_the_records_database(api: 
     with pytest.raises(ConfigurationError, match=r"^PRIORAUTH_DATABASE_URL: not set"):
         check_server_records(settings, env)
     assert worker_problems(settings, env) == [
-        "PRIORAUTH_DATABASE_URL: not set; a worker for the Prefect server at PREFECT_API_URL needs the clinic's "
-        "shared records database (it never creates an empty local one)"
+        "PRIORAUTH_DATABASE_URL: not set; with a Prefect server (PREFECT_API_URL) every command and worker "
+        "uses the clinic's shared records database (never an empty local one)"
     ]
     assert not (tmp_path / "data").exists()  # no empty SQLite file made
     check_server_records(settings, {})  # local mode: the embedded database is fine
+
+
+def test_staff_commands_for_a_server_refuse_an_empty_local_database(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = Cli()
+    monkeypatch.delenv("PRIORAUTH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    assert cli.fails("worklist")[0].startswith("error: PRIORAUTH_DATABASE_URL: not set")
+    assert not (data_dir / "priorauth.db").exists()
 
 
 def test_worker_check_names_an_unmigrated_database_and_passes_a_ready_host(api: str, tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ from coverage.store.uow import UnitOfWork
 
 __all__ = ["KINDS", "RUN_STALE", "build", "rebuild"]
 
-#: A flow run still ``running`` in the records after this long lost its process without a word.
-RUN_STALE = dt.timedelta(hours=1)
+#: A flow run still ``running`` in the records after this long lost its process without a word (a
+#: request's run takes seconds; a sending claim is taken back after the same 10 minutes).
+RUN_STALE = dt.timedelta(minutes=10)
 
 
 def rebuild(uow: UnitOfWork) -> int:

@@ -476,6 +476,9 @@ def deploy(
 
     made = asyncio.run(ensure_crash_automations(DEPLOYMENTS))
     typer.echo(f"automations: {', '.join(made)}")
+    # Prefect's own tip above names `prefect worker start`: that skips our host checks, heartbeats
+    # and no-pickle settings.
+    typer.echo("start workers with `priorauth worker` (not `prefect worker start`): it checks this host first")
 
 
 @app.command()

@@ -90,8 +90,10 @@ def records() -> Iterator[Records]:
     """The settings, the database and the clinic's clock, for one command."""
     from coverage.services.context import Context
     from coverage.store.db import open_database
+    from coverage.workflow.server import check_server_records
 
     settings = load_settings()
+    check_server_records(settings)  # staff on a server's hosts never get an empty local database
     database = open_database(settings)
     try:
         yield Records(settings, database, Context.from_settings(settings))

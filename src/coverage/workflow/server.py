@@ -105,8 +105,8 @@ def check_server_records(settings: Settings, env: Mapping[str, str] | None = Non
     """A process working for a Prefect server uses the shared records database, never an embedded file."""
     if api_url(env) is not None and not settings.database_url:
         raise ConfigurationError(
-            "PRIORAUTH_DATABASE_URL: not set; a worker for the Prefect server at PREFECT_API_URL needs the "
-            "clinic's shared records database (it never creates an empty local one)"
+            "PRIORAUTH_DATABASE_URL: not set; with a Prefect server (PREFECT_API_URL) every command and worker "
+            "uses the clinic's shared records database (never an empty local one)"
         )
 
 
