@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from coverage.policies.loader import builtin_folder
 from tests.conftest import Cli, case_gathered, today, write_case
 
@@ -73,9 +75,14 @@ def test_no_open_request_gives_an_empty_list(cli: Cli, tmp_path: Path) -> None:
     assert report == {
         "policy_id": "standard-commercial",
         "version": today().isoformat(),
+        "as_of": today().isoformat(),
+        "version_before": "2025-06-01",
+        "version_after": today().isoformat(),
+        "installed": False,
         "changed": [],
         "evaluated": 0,
         "unreadable": 0,
+        "problems": [],
     }
 
 
@@ -120,3 +127,53 @@ def test_an_approved_request_counts_until_its_continuation_is_sent(cli: Cli, tmp
     assert impact() == (2, [first])
     cli("requests", "submit", str(later), "--channel", "fax", "--reference", "F-C1")
     assert impact() == (1, [])  # the continuation, submitted; the approved request no longer
+
+
+def test_a_same_version_replacement_dated_in_the_past_is_judged_as_of_today(cli: Cli, tmp_path: Path) -> None:
+    # Installed, the file replaces version 2025-06-01 for every request evaluated from now on.
+    ages = [0, 6, 8, 15, 31]
+    ids = {age: take_in(cli, tmp_path, n, age) for n, age in enumerate(ages)}
+    rev = revision_file(tmp_path / "rev", dt.date(2025, 6, 1))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    assert report["as_of"] == today().isoformat()
+    assert (report["version_before"], report["version_after"]) == ("2025-06-01", "2025-06-01")
+    assert {c["request_id"] for c in report["changed"]} == {ids[8], ids[15]}
+    text = cli("policies", "impact", str(rev))
+    assert f"evaluated as of {today().isoformat()} (the later of the file's effective date 2025-06-01" in text
+    assert "2 changed" in text
+
+
+def test_a_revision_that_took_effect_weeks_ago_is_judged_as_of_today(cli: Cli, tmp_path: Path) -> None:
+    ages = [0, 6, 8, 15, 20, 25, 29, 31]
+    ids = {age: take_in(cli, tmp_path, n, age) for n, age in enumerate(ages)}
+    rev = revision_file(tmp_path / "rev", today() - dt.timedelta(days=18))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    assert report["as_of"] == today().isoformat()
+    assert {c["request_id"] for c in report["changed"]} == {ids[a] for a in (8, 15, 20, 25, 29)}
+
+
+def test_a_revision_taking_effect_later_is_judged_on_its_effective_date(cli: Cli, tmp_path: Path) -> None:
+    take_in(cli, tmp_path, 1, 15)
+    later = today() + dt.timedelta(days=30)
+    report = cli("policies", "impact", str(revision_file(tmp_path / "rev", later)), "--json")
+    assert report["as_of"] == later.isoformat()
+    assert report["version_before"] == "2025-06-01"
+
+
+def test_the_installed_file_itself_is_compared_with_the_versions_loaded_without_it(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = {age: take_in(cli, tmp_path, n, age) for n, age in enumerate([0, 15])}
+    rev = revision_file(tmp_path / "clinic", today() - dt.timedelta(days=3))
+    monkeypatch.setenv("PRIORAUTH_POLICY_DIR", str(tmp_path / "clinic"))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    assert report["installed"] is True
+    assert report["version_before"] == "2025-06-01"
+    assert [c["request_id"] for c in report["changed"]] == [ids[15]]
+    assert "this file is already installed" in cli("policies", "impact", str(rev))

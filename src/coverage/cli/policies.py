@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from coverage.cli.app import app
 from coverage.settings import load_settings
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from coverage.policies.loader import LoadedPolicy
+    from coverage.services.impact import Comparison
 
 policies_app = typer.Typer(
     help="Payer policies: list every version, validate a folder, see which open requests a revision changes.",
@@ -99,7 +105,8 @@ def impact(
     from coverage.errors import InvalidPolicy
     from coverage.policies.loader import parse_policy
     from coverage.policies.service import Checker
-    from coverage.services.impact import RequestChange, compared_with
+    from coverage.requests.clocks import clinic_today
+    from coverage.services.impact import RequestChange, compare
     from coverage.services.impact import impact as run_impact
     from coverage.store.db import open_database
 
@@ -110,7 +117,8 @@ def impact(
     revision = parse_policy(content, str(file))
     settings = load_settings()
     checker = Checker.from_settings(settings)
-    current = compared_with(revision, checker.registry)  # refuse a bad revision before any output
+    today = clinic_today()
+    comparison = compare(revision, checker.registry, today)  # refuse a bad revision before any output
     policy = revision.policy
     out = sys.stdout
     first = True
@@ -125,21 +133,58 @@ def impact(
                 out.write(f"  {c.id}: {c.before or 'not listed'} -> {c.after or 'not listed'}: {c.detail}\n")
         first = False
 
+    header = _impact_header(comparison, policy.effective_date, today)
     if as_json:
         out.write(f'{{\n  "policy_id": {json.dumps(policy.id)},\n  "version": {json.dumps(policy.version)},\n')
+        heading = {
+            "as_of": comparison.day.isoformat(),
+            "version_before": _version(comparison.before),
+            "version_after": _version(comparison.after),
+            "installed": comparison.installed,
+        }
+        out.write("".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in heading.items()))
         out.write('  "changed": [')
+    else:
+        out.write(f"{policy.id} {policy.version} ({file}): {header}\n")
     database = open_database(settings)
     try:
-        summary = run_impact(revision, uow=database.unit_of_work(), checker=checker, changed=changed)
+        summary = run_impact(
+            revision,
+            uow=database.unit_of_work(),
+            checker=checker,
+            changed=changed,
+            today=today,
+            comparison=comparison,
+        )
     finally:
         database.dispose()
+    problems = [*comparison.problems, *summary.problems]
     if as_json:
         out.write("\n  ]" if not first else "]")
-        out.write(f',\n  "evaluated": {summary.evaluated},\n  "unreadable": {summary.unreadable}\n}}\n')
+        out.write(f',\n  "evaluated": {summary.evaluated},\n  "unreadable": {summary.unreadable},\n')
+        out.write(f'  "problems": {json.dumps(problems)}\n}}\n')
         return
     out.write(
-        f"{summary.evaluated} open requests of {policy.id} evaluated as of {policy.effective_date.isoformat()}: "
-        f"version {current.policy.version} -> {policy.version}; {summary.changed} changed"
+        f"{summary.evaluated} open requests of {policy.id} evaluated as of {comparison.day.isoformat()}: "
+        f"version {_version(comparison.before)} -> {_version(comparison.after)}; {summary.changed} changed"
         + (f"; {summary.unreadable} stored cases could not be read" if summary.unreadable else "")
         + "\n"
     )
+    for problem in problems:
+        out.write(f"warning: with this file installed, {problem}\n")
+
+
+def _version(item: LoadedPolicy | None) -> str:
+    return item.policy.version if item is not None else "none"
+
+
+def _impact_header(comparison: Comparison, effective: dt.date, today: dt.date) -> str:
+    """The rule ``policies impact`` follows, with its day and the two versions compared."""
+    header = (
+        f"evaluated as of {comparison.day.isoformat()} (the later of the file's effective date "
+        f"{effective.isoformat()} and today {today.isoformat()}): the version in effect that day without "
+        f"the file ({_version(comparison.before)}) against the one with it ({_version(comparison.after)})"
+    )
+    if comparison.installed:
+        header += '; this file is already installed: the comparison leaves it out of "without"'
+    return header

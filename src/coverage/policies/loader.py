@@ -179,6 +179,24 @@ class PolicyRegistry:
         )
         return f"{text}; version {self._in_force_before(policy_id, on)} ended {ended}" if ended else text
 
+    def gaps(self, days: Iterable[tuple[dt.date, str]], *, ids: Iterable[str] | None = None) -> list[str]:
+        """One line per loaded id and day on which no version of it is in effect.
+
+        ``days`` are (day, what that day is: "today", ...); ``ids`` limits the ids checked.
+        """
+        wanted = list(days)
+        problems = []
+        for policy_id in self.ids() if ids is None else ids:
+            if policy_id not in self._versions:
+                continue
+            for day, what in wanted:
+                if not self.in_effect_on(policy_id, day):
+                    why = self.not_in_effect(policy_id, day).partition("; ")[2]
+                    problems.append(
+                        f"{policy_id}: no version in effect on {day.isoformat()} ({what})" + (f"; {why}" if why else "")
+                    )
+        return problems
+
     def _in_force_before(self, policy_id: str, on: dt.date) -> str:
         earlier = [v for v in self._versions[policy_id] if v.policy.effective_date <= on]
         return earlier[-1].policy.version
