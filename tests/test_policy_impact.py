@@ -100,7 +100,7 @@ def test_a_bad_revision_is_one_line_per_problem(cli: Cli, tmp_path: Path) -> Non
         "medicare-part-b, standard-commercial, strict-commercial)"
     ]
     assert cli.fails("policies", "impact", str(tmp_path / "missing.yaml")) == [
-        f"error: FILE: cannot read {tmp_path / 'missing.yaml'} (No such file or directory)"
+        f"error: {tmp_path / 'missing.yaml'}: cannot read the file (No such file or directory)"
     ]
 
 
@@ -177,3 +177,47 @@ def test_the_installed_file_itself_is_compared_with_the_versions_loaded_without_
     assert report["version_before"] == "2025-06-01"
     assert [c["request_id"] for c in report["changed"]] == [ids[15]]
     assert "this file is already installed" in cli("policies", "impact", str(rev))
+
+
+def test_a_replacement_moved_after_today_is_reported(cli: Cli, tmp_path: Path) -> None:
+    take_in(cli, tmp_path, 1, 15)
+    later = today() + dt.timedelta(days=10)
+    rev = revision_file(tmp_path / "rev", dt.date(2025, 6, 1))
+    rev.write_text(rev.read_text().replace("effective_date: 2025-06-01", f"effective_date: {later.isoformat()}"))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    day = today().isoformat()
+    assert report["problems"] == [
+        f"standard-commercial: no version in effect on {day} (today); its first takes effect {later.isoformat()}",
+        f"standard-commercial: no version in effect on {day} (the as_of of an open request); "
+        f"its first takes effect {later.isoformat()}",
+    ]
+    assert f"warning: with this file installed, standard-commercial: no version in effect on {day} (today)" in cli(
+        "policies", "impact", str(rev)
+    )
+
+
+def test_a_revision_overlapping_a_loaded_version_is_refused(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rev = revision_file(tmp_path / "rev", today())
+    rev.write_text(rev.read_text() + "end_date: 2099-12-31\n")
+    other = tmp_path / "clinic" / "later.yaml"
+    other.parent.mkdir()
+    later = revision_file(tmp_path / "x", today() + dt.timedelta(days=40)).read_text()
+    other.write_text(later)
+    monkeypatch.setenv("PRIORAUTH_POLICY_DIR", str(other.parent))
+    lines = cli.fails("policies", "impact", str(rev))
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {rev} and {other}: end_date: standard-commercial version")
+    assert "(the two overlap)" in lines[0]
+
+
+def test_a_policy_file_over_one_megabyte_is_refused_before_it_is_read(cli: Cli, tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as out:
+        out.truncate(2 * 1024 * 1024)
+    assert cli.fails("policies", "impact", str(big)) == [
+        f"error: {big}: 2,097,152 bytes; a policy file may hold at most 1,048,576"
+    ]

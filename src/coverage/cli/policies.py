@@ -78,12 +78,34 @@ def list_policies(
 
 @policies_app.command("validate")
 def validate(folder: Annotated[Path, typer.Argument(help="A folder of policy files (.yaml).")]) -> None:
-    """Check every policy file in a folder, with the shipped policies; name every problem (exit 2 when there is one)."""
-    from coverage.policies.loader import PolicyRegistry, builtin_folder, load_folder
+    """Check every policy file in a folder, with the shipped policies; name every problem (exit 2 when there is one).
 
-    loaded = load_folder(folder)
+    With the folder installed, every policy id must have a version in effect today (the clinic's)
+    and on the ``as_of`` day of each of its open requests.
+    """
+    from coverage.errors import InvalidPolicy
+    from coverage.policies.loader import PolicyRegistry, builtin_folder, load_folder, read_folder
+    from coverage.requests.clocks import clinic_today
+    from coverage.services.impact import open_request_days
+    from coverage.store.db import open_database
+
+    loaded, problems = read_folder(folder)
     # Together with the shipped versions: a new version may not take effect the day another does.
-    PolicyRegistry([*load_folder(builtin_folder(), builtin=True), *loaded])
+    registry = PolicyRegistry([*load_folder(builtin_folder(), builtin=True), *loaded], strict=False)
+    problems.extend(registry.problems)
+    if not registry.problems:
+        problems.extend(registry.gaps([(clinic_today(), "today")]))
+        database = open_database(load_settings())
+        try:
+            by_id = open_request_days(database.unit_of_work(), registry.ids())
+        finally:
+            database.dispose()
+        for policy_id, days in sorted(by_id.items()):
+            problems.extend(
+                registry.gaps([(day, "the as_of of an open request") for day in sorted(days)], ids=[policy_id])
+            )
+    if problems:
+        raise InvalidPolicy(problems)
     for item in loaded:
         print(f"ok {item.policy.id} {item.policy.version} {item.source}")
     print(f"{len(loaded)} policies valid")
@@ -102,19 +124,14 @@ def impact(
     """
     import sys
 
-    from coverage.errors import InvalidPolicy
-    from coverage.policies.loader import parse_policy
+    from coverage.policies.loader import read_policy_file, shown
     from coverage.policies.service import Checker
     from coverage.requests.clocks import clinic_today
     from coverage.services.impact import RequestChange, compare
     from coverage.services.impact import impact as run_impact
     from coverage.store.db import open_database
 
-    try:
-        content = file.read_bytes()
-    except OSError as error:
-        raise InvalidPolicy([f"FILE: cannot read {file} ({error.strerror})"]) from None
-    revision = parse_policy(content, str(file))
+    revision = read_policy_file(file)
     settings = load_settings()
     checker = Checker.from_settings(settings)
     today = clinic_today()
@@ -145,7 +162,7 @@ def impact(
         out.write("".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in heading.items()))
         out.write('  "changed": [')
     else:
-        out.write(f"{policy.id} {policy.version} ({file}): {header}\n")
+        out.write(f"{policy.id} {policy.version} ({shown(file)}): {header}\n")
     database = open_database(settings)
     try:
         summary = run_impact(

@@ -80,29 +80,62 @@ def _policy_files(folder: Traversable, *, builtin: bool) -> Iterator[Traversable
     )
 
 
-def load_folder(folder: Path | Traversable, *, builtin: bool = False) -> list[LoadedPolicy]:
-    """Every policy file in a folder; all problems of all files are gathered before raising.
+#: The largest policy file read (bytes); a larger one is refused before it is read.
+MAX_POLICY_BYTES = 1024 * 1024
 
-    Two files of one folder may hold versions of the same id, not the same version twice.
-    """
+
+def shown(path: object) -> str:
+    """A file name as an error line prints it: escaped (``repr``) when it holds a control or invisible character."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def read_policy_file(path: Path, source: str | None = None, *, builtin: bool = False) -> LoadedPolicy:
+    """One policy file from disk, refused with one line when it is not a readable file of at most 1 MB."""
+    name = source if source is not None else shown(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise InvalidPolicy([f"{name}: not a file"])
+        if size > MAX_POLICY_BYTES:
+            raise InvalidPolicy([f"{name}: {size:,} bytes; a policy file may hold at most {MAX_POLICY_BYTES:,}"])
+        content = path.read_bytes()
+    except OSError as error:
+        raise InvalidPolicy([f"{name}: cannot read the file ({error.strerror})"]) from None
+    return parse_policy(content, name, builtin=builtin)
+
+
+def read_folder(folder: Path | Traversable, *, builtin: bool = False) -> tuple[list[LoadedPolicy], list[str]]:
+    """Every valid policy file in a folder, and one line per problem of the others (every file is read)."""
     if isinstance(folder, Path) and not folder.is_dir():
-        raise InvalidPolicy([f"{folder}: not a folder"])
+        return [], [f"{shown(folder)}: not a folder"]
     loaded: list[LoadedPolicy] = []
     problems: list[str] = []
     seen: dict[tuple[str, str], str] = {}
     for entry in _policy_files(folder, builtin=builtin):
-        source = str(entry) if isinstance(folder, Path) else f"<builtin>/{entry.name}"
         try:
-            item = parse_policy(entry.read_bytes(), source, builtin=builtin)
+            if isinstance(entry, Path):
+                item = read_policy_file(entry, builtin=builtin)
+            else:
+                item = parse_policy(entry.read_bytes(), f"<builtin>/{entry.name}", builtin=builtin)
         except InvalidPolicy as error:
             problems.extend(error.problems)
             continue
         key = (item.policy.id, item.policy.version)
         if key in seen:
-            problems.append(f"{source}: version: {item.policy.id} {item.policy.version} is also in {seen[key]}")
+            problems.append(f"{item.source}: version: {item.policy.id} {item.policy.version} is also in {seen[key]}")
             continue
-        seen[key] = source
+        seen[key] = item.source
         loaded.append(item)
+    return loaded, problems
+
+
+def load_folder(folder: Path | Traversable, *, builtin: bool = False) -> list[LoadedPolicy]:
+    """Every policy file in a folder; all problems of all files are gathered before raising.
+
+    Two files of one folder may hold versions of the same id, not the same version twice.
+    """
+    loaded, problems = read_folder(folder, builtin=builtin)
     if problems:
         raise InvalidPolicy(problems)
     return loaded
@@ -117,7 +150,8 @@ class PolicyRegistry:
     unless its ``end_date`` has passed. Two versions of an id may not take effect the same day.
     """
 
-    def __init__(self, policies: Iterable[LoadedPolicy]) -> None:
+    def __init__(self, policies: Iterable[LoadedPolicy], *, strict: bool = True) -> None:
+        """Raises :class:`InvalidPolicy` naming every clash; with ``strict=False`` they are kept in ``problems``."""
         by_version: dict[str, dict[str, LoadedPolicy]] = {}
         for item in policies:
             by_version.setdefault(item.policy.id, {})[item.policy.version] = item
@@ -128,10 +162,18 @@ class PolicyRegistry:
         for policy_id, versions in by_version.items():
             ordered = tuple(sorted(versions.values(), key=lambda item: item.policy.effective_date))
             for earlier, later in itertools.pairwise(ordered):
-                if earlier.policy.effective_date == later.policy.effective_date:
+                first, second = earlier.policy, later.policy
+                both = f"{earlier.source} and {later.source}"
+                if first.effective_date == second.effective_date:
                     problems.append(
-                        f"{later.source}: effective_date: {policy_id} versions {earlier.policy.version} and "
-                        f"{later.policy.version} both take effect {later.policy.effective_date.isoformat()}"
+                        f"{both}: effective_date: {policy_id} versions {first.version} and "
+                        f"{second.version} both take effect {second.effective_date.isoformat()}"
+                    )
+                elif first.end_date is not None and first.end_date >= second.effective_date:
+                    problems.append(
+                        f"{both}: end_date: {policy_id} version {first.version} runs until "
+                        f"{first.end_date.isoformat()}, after version {second.version} takes effect "
+                        f"{second.effective_date.isoformat()} (the two overlap)"
                     )
             self._versions[policy_id] = ordered
             self._by_date[policy_id] = tuple(
@@ -142,7 +184,8 @@ class PolicyRegistry:
                 )
                 for item in reversed(ordered)
             )
-        if problems:
+        self.problems = problems
+        if problems and strict:
             raise InvalidPolicy(problems)
 
     def __contains__(self, policy_id: object) -> bool:

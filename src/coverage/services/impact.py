@@ -14,7 +14,8 @@ whatever the number of requests.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from coverage.cases import parse_case
@@ -202,3 +203,19 @@ def impact(
         [(day, "the as_of of an open request") for day in sorted(missing)], ids=[policy.id]
     )
     return summary
+
+
+def open_request_days(uow: UnitOfWork, policy_ids: Iterable[str], *, batch: int = 1000) -> dict[str, set[dt.date]]:
+    """The ``as_of`` days of the open requests (those a revision can still change) of each policy id."""
+    days: dict[str, set[dt.date]] = {}
+    with uow:
+        for policy_id in policy_ids:
+            rows = uow.courses.current_cases(policy_id, statuses=REVISABLE, approving=APPROVING, sent=SENT, batch=batch)
+            for _, text in rows:
+                try:
+                    data = json.loads(text)
+                    day = dt.date.fromisoformat(data["as_of"])
+                except (ValueError, TypeError, KeyError):
+                    continue  # an unreadable stored case: impact counts those
+                days.setdefault(policy_id, set()).add(day)
+    return days
