@@ -164,19 +164,22 @@ def test_a_revision_taking_effect_later_is_judged_on_its_effective_date(cli: Cli
     assert report["version_before"] == "2025-06-01"
 
 
-def test_the_installed_file_itself_is_compared_with_the_versions_loaded_without_it(
+def test_an_installed_file_is_said_to_be_compared_with_itself(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = {age: take_in(cli, tmp_path, n, age) for n, age in enumerate([0, 15])}
+    take_in(cli, tmp_path, 1, 15)
     rev = revision_file(tmp_path / "clinic", today() - dt.timedelta(days=3))
     monkeypatch.setenv("PRIORAUTH_POLICY_DIR", str(tmp_path / "clinic"))
 
     report = cli("policies", "impact", str(rev), "--json")
 
     assert report["installed"] is True
-    assert report["version_before"] == "2025-06-01"
-    assert [c["request_id"] for c in report["changed"]] == [ids[15]]
-    assert "this file is already installed" in cli("policies", "impact", str(rev))
+    assert report["version_before"] == report["version_after"] == (today() - dt.timedelta(days=3)).isoformat()
+    assert report["changed"] == []
+    text = cli("policies", "impact", str(rev))
+    assert "this file is already installed (the same content is loaded): it is compared with itself" in text
+    shipped = builtin_folder().joinpath("strict-commercial.yaml")
+    assert "it is compared with itself" in cli("policies", "impact", str(shipped))
 
 
 def test_a_replacement_moved_after_today_is_reported(cli: Cli, tmp_path: Path) -> None:

@@ -231,3 +231,37 @@ def test_a_loaded_policy_pickles_without_the_engines_cache(checker: Checker) -> 
     assert Checker(PolicyRegistry([copy]), default_drug_table()).check(
         (EXAMPLES / "EX-01-meets.json").read_text()
     ) == checker.check((EXAMPLES / "EX-01-meets.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('name: "Acme\\x1b[2J"', "name: contains a control character or an invisible direction mark"),
+        ('name: "Acme\\nerror: forged"', "name: contains a control character or an invisible direction mark"),
+        ('version: "2026-12-01\\x1b"', "version: contains a control character or an invisible direction mark"),
+        ('version: "  "', "version: required (blank)"),
+        (f'version: "{"v" * 65}"', "version: at most 64 characters (got 65)"),
+    ],
+)
+def test_a_name_or_version_with_control_characters_or_blank_is_refused(line: str, problem: str) -> None:
+    key = line.split(":", maxsplit=1)[0]
+    text = "\n".join(row for row in revision().splitlines() if not row.startswith(f"{key}:")) + f"\n{line}\n"
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(text.encode(), "a.yaml")
+    assert error.value.problems == [f"a.yaml: {problem}"]
+
+
+def test_schema_and_yaml_errors_are_plain_lines_naming_the_field() -> None:
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(revision().replace("&rems {id: rems}", "&rems {id: rems_x}").encode(), "a.yaml")
+    assert error.value.problems[0].startswith("a.yaml: treatments.esketamine.pathways[0].criteria[5]: unknown id")
+    assert all("Input tag" not in p and "Value error" not in p for p in error.value.problems)
+    assert any("unknown id 'rems_x' (expected one of: age, diagnosis," in p for p in error.value.problems)
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(revision(end_date="2026-11-01").encode(), "a.yaml")
+    assert error.value.problems == ["a.yaml: policy: end_date 2026-11-01 is before effective_date 2026-12-01"]
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(b"id: [\n", "a.yaml")
+    assert error.value.problems == [
+        "a.yaml: not valid YAML: line 2, column 1: while parsing a flow node did not find expected node content"
+    ]

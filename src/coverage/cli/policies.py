@@ -203,5 +203,5 @@ def _impact_header(comparison: Comparison, effective: dt.date, today: dt.date) -
         f"the file ({_version(comparison.before)}) against the one with it ({_version(comparison.after)})"
     )
     if comparison.installed:
-        header += '; this file is already installed: the comparison leaves it out of "without"'
+        header += "; this file is already installed (the same content is loaded): it is compared with itself"
     return header

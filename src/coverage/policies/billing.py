@@ -15,9 +15,10 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from coverage.cases import Treatment, format_loc
+from coverage.cases import Treatment
 from coverage.determinations import BillingLine
 from coverage.errors import InvalidPolicy
+from coverage.policies.messages import validation_problems, yaml_problem
 
 UnitKind = Literal["mg", "session", "hour"]
 
@@ -95,16 +96,11 @@ def parse_billing(content: bytes | str, source: str) -> BillingData:
     try:
         data = yaml.safe_load(content)
     except (yaml.YAMLError, ValueError) as error:  # a date like 2026-13-01 raises ValueError
-        raise InvalidPolicy([f"{source}: not valid YAML: {' '.join(str(error).split())}"]) from None
+        raise InvalidPolicy([f"{source}: {yaml_problem(error)}"]) from None
     try:
         return BillingData.model_validate(data)
     except ValidationError as error:
-        raise InvalidPolicy(
-            [
-                f"{source}: {format_loc(e['loc']) if e['loc'] else 'billing'}: {e['msg']}"
-                for e in error.errors(include_url=False)
-            ]
-        ) from None
+        raise InvalidPolicy(validation_problems(error, source, "billing")) from None
 
 
 @cache

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from coverage.cases import format_loc
 from coverage.errors import InvalidInput, InvalidPolicy
+from coverage.policies.messages import validation_problems, yaml_problem
 from coverage.policies.schema import Policy
 
 try:  # the C loader is several times faster where PyYAML was built with libyaml
@@ -49,16 +49,11 @@ def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> Loade
     try:
         data = yaml.load(content, Loader=_Loader)  # the C or pure-Python *safe* loader
     except (yaml.YAMLError, ValueError) as error:  # a date like 2026-13-01 raises ValueError
-        raise InvalidPolicy([f"{source}: not valid YAML: {' '.join(str(error).split())}"]) from None
+        raise InvalidPolicy([f"{source}: {yaml_problem(error)}"]) from None
     try:
         policy = Policy.model_validate(data)
     except ValidationError as error:
-        raise InvalidPolicy(
-            [
-                f"{source}: {format_loc(e['loc']) if e['loc'] else 'policy'}: {e['msg']}"
-                for e in error.errors(include_url=False)
-            ]
-        ) from None
+        raise InvalidPolicy(validation_problems(error, source, "policy")) from None
     digest = hashlib.sha256(content).hexdigest()
     return LoadedPolicy(policy=policy, hash=f"sha256:{digest}", source=source, builtin=builtin)
 

@@ -85,7 +85,7 @@ class ImpactSummary:
 class Comparison:
     """What a revision is compared on: the day, and the versions in effect that day without and with the file.
 
-    ``installed``: the file's very content is already loaded (it is left out of "without").
+    ``installed``: the file's very content is already loaded (so it is compared with itself).
     ``problems``: with the file installed, no version of the policy is in effect today.
     """
 
@@ -125,7 +125,7 @@ def compare(revision: LoadedPolicy, registry: PolicyRegistry, today: dt.date) ->
         for item in registry.all()
         if not (item.policy.id == policy.id and item.policy.version == policy.version and item.hash == revision.hash)
     ]
-    without = PolicyRegistry(others) if installed else registry
+    without = registry  # an installed file is compared with itself: nothing can change
     with_file = PolicyRegistry([*others, revision])  # the same checks as when the file is installed
     day = max(policy.effective_date, today)
     problems = with_file.gaps([(today, "today")], ids=[policy.id])
