@@ -265,3 +265,15 @@ def test_schema_and_yaml_errors_are_plain_lines_naming_the_field() -> None:
     assert error.value.problems == [
         "a.yaml: not valid YAML: line 2, column 1: while parsing a flow node did not find expected node content"
     ]
+
+
+def test_policies_list_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from coverage.cli import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, ["policies", "list"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "  esketamine:  no PA: trd initial, continuation; mdsi initial, continuation" in result.stdout

@@ -33,6 +33,7 @@ def list_policies(
 
     registry = load_registry(load_settings().policy_dir)
     rows: list[dict[str, Any]] = []
+    texts: list[dict[str, str]] = []  # each row's terms, shorter, for the text listing
     for item in registry.all():
         p = item.policy
         until = registry.until(item)
@@ -46,38 +47,38 @@ def list_policies(
             "hash": item.hash,
             "source": "shipped" if item.builtin else item.source,
         }
+        shorts: dict[str, str] = {}
         for treatment in ("esketamine", "iv_ketamine"):
             terms = p.for_treatment(treatment)
             if not terms.covered:
-                row[treatment] = "not covered"
+                row[treatment] = shorts[treatment] = "not covered"
             else:
                 paths = ", ".join(f"{w.indication} {w.kind}" for w in terms.pathways)
                 row[treatment] = ("PA: " if terms.prior_authorization else "no PA: ") + paths
+                kinds: dict[str, list[str]] = {}
+                for w in terms.pathways:
+                    kinds.setdefault(w.indication, []).append(w.kind)
+                short = "; ".join(f"{indication} {', '.join(k)}" for indication, k in kinds.items())
+                shorts[treatment] = ("PA: " if terms.prior_authorization else "no PA: ") + short
         rows.append(row)
+        texts.append(shorts)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from coverage.cli.columns import print_columns
 
-    table = Table("id", "version", "from", "until", "name", "esketamine", "iv_ketamine", "billing", "source")
-    for row in rows:
-        table.add_row(
-            row["id"],
-            row["version"],
-            row["from"],
-            row["until"] or "",
-            row["name"],
-            row["esketamine"],
-            row["iv_ketamine"],
-            row["billing_scheme"],
-            row["source"],
-        )
-    Console().print(table)
+    print_columns(
+        ["id", "version", "from", "until", "billing", "source"],
+        [[r["id"], r["version"], r["from"], r["until"] or "", r["billing_scheme"], r["source"]] for r in rows],
+    )
+    for r, shortened in zip(rows, texts, strict=True):
+        print(f"\n{r['id']} {r['version']}: {r['name']}")
+        for treatment in ("esketamine", "iv_ketamine"):
+            print(f"  {treatment + ':':<12} {shortened[treatment]}")
 
 
 @policies_app.command("validate")
-def validate(folder: Annotated[Path, typer.Argument(help="A folder of policy files (.yaml).")]) -> None:
+def validate(folder: Annotated[Path, typer.Argument(help="A folder of policy files (.yaml or .yml).")]) -> None:
     """Check every policy file in a folder, with the shipped policies; name every problem (exit 2 when there is one).
 
     With the folder installed, every policy id must have a version in effect today (the clinic's)
@@ -113,7 +114,7 @@ def validate(folder: Annotated[Path, typer.Argument(help="A folder of policy fil
 
 @policies_app.command("impact")
 def impact(
-    file: Annotated[Path, typer.Argument(help="A revised policy file (.yaml): a new version of a loaded policy.")],
+    file: Annotated[Path, typer.Argument(help="A revised policy file (.yaml or .yml): a new or same version of a loaded policy.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Which open requests a policy revision changes, evaluated as of its effective date; stores nothing.
