@@ -114,7 +114,7 @@ def validate(folder: Annotated[Path, typer.Argument(help="A folder of policy fil
 
 @policies_app.command("impact")
 def impact(
-    file: Annotated[Path, typer.Argument(help="A revised policy file (.yaml or .yml): a new or same version of a loaded policy.")],
+    file: Annotated[Path, typer.Argument(help="A revised policy file (.yaml or .yml) of a loaded policy id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Which open requests a policy revision changes, evaluated as of its effective date; stores nothing.
