@@ -277,3 +277,9 @@ def test_policies_list_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "  esketamine:  no PA: trd initial, continuation; mdsi initial, continuation" in result.stdout
+
+
+def test_an_unknown_key_with_control_characters_is_printed_escaped() -> None:
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy((revision() + '"x\\nerror: forged\\e[2J": 1\n').encode(), "a.yaml")
+    assert error.value.problems == ["a.yaml: 'x\\nerror: forged\\x1b[2J': unknown field"]

@@ -117,11 +117,13 @@ def impact(
     file: Annotated[Path, typer.Argument(help="A revised policy file (.yaml or .yml) of a loaded policy id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Which open requests a policy revision changes, evaluated as of its effective date; stores nothing.
+    """Which open requests a policy revision changes; stores nothing.
 
-    Draft, ready, pended and submitted requests of the revision's policy, and approved ones whose
-    continuation is not yet sent, are evaluated under the loaded version and under the revision.
-    Each request whose outcome or any criterion changes is listed with the criteria that changed.
+    Each open request of the file's policy id (draft, ready, pended and submitted requests, and
+    approved ones whose continuation is not yet sent) is evaluated as of the later of the file's
+    effective date and today (the clinic's): under the version in effect that day without the
+    file, and under the one in effect with it installed. Each request whose outcome or any
+    criterion changes is listed with the criteria that changed.
     """
     import sys
 

@@ -42,5 +42,7 @@ def validation_problems(error: ValidationError, source: str, whole: str) -> list
     for item in error.errors(include_url=False):
         loc = [part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
         where = format_loc(loc) if loc else whole
+        if not where.isprintable():  # an unknown key may hold anything: never print it raw
+            where = repr(where)
         problems.append(f"{source}: {where}: {' '.join(_message(dict(item)).split())}")
     return problems
