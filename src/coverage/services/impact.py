@@ -120,13 +120,9 @@ def compare(revision: LoadedPolicy, registry: PolicyRegistry, today: dt.date) ->
             [f"{revision.source}: id: {policy.id!r} is not a loaded policy (loaded: {', '.join(registry.ids())})"]
         )
     installed = any(item.hash == revision.hash for item in registry.versions(policy.id))
-    others = [
-        item
-        for item in registry.all()
-        if not (item.policy.id == policy.id and item.policy.version == policy.version and item.hash == revision.hash)
-    ]
     without = registry  # an installed file is compared with itself: nothing can change
-    with_file = PolicyRegistry([*others, revision])  # the same checks as when the file is installed
+    # The same checks as when the file is installed; a file with a loaded version replaces it.
+    with_file = PolicyRegistry([*registry.all(), revision])
     day = max(policy.effective_date, today)
     problems = with_file.gaps([(today, "today")], ids=[policy.id])
     return Comparison(
