@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,55 @@ rules:
 def test_an_impossible_date_is_one_problem_not_a_traceback() -> None:
     with pytest.raises(InvalidPolicy, match=r"^b.yaml: not valid YAML: month must be in 1..12$"):
         parse_billing("codes: {}\nrules: [{effective_date: 2026-13-01}]", "b.yaml")
+
+
+BILLING_HEAD = """
+codes:
+  S0013: {description: x, unit: mg, source: y}
+  J0013: {description: x, unit: mg, source: y}
+rules:
+"""
+
+
+def test_rules_of_one_line_that_overlap_would_bill_twice_and_are_refused() -> None:
+    text = BILLING_HEAD + (
+        "  - {scheme: hcpcs, treatment: esketamine, code: S0013, line: drug, units: dose, end_date: 2026-01-15}\n"
+        "  - {scheme: hcpcs, treatment: esketamine, code: J0013, line: drug, units: dose, effective_date: 2026-01-01}\n"
+    )
+    with pytest.raises(InvalidPolicy) as raised:
+        parse_billing(text, "b.yaml")
+    assert raised.value.problems == [
+        "b.yaml: rules: rules[0] (S0013) and rules[1] (J0013) both bill hcpcs esketamine line drug "
+        "from 2026-01-01 to 2026-01-15 (a session would be billed twice)"
+    ]
+
+
+def test_a_day_no_rule_of_a_line_bills_is_refused() -> None:
+    text = BILLING_HEAD + (
+        "  - {scheme: any, treatment: esketamine, code: S0013, line: drug, units: dose, end_date: 2025-12-30}\n"
+        "  - {scheme: any, treatment: esketamine, code: J0013, line: drug, units: dose, effective_date: 2026-01-01}\n"
+    )
+    with pytest.raises(InvalidPolicy) as raised:
+        parse_billing(text, "b.yaml")
+    assert raised.value.problems == [
+        "b.yaml: rules: no rule bills hcpcs esketamine line drug from 2025-12-31 to 2025-12-31",
+        "b.yaml: rules: no rule bills medicare esketamine line drug from 2025-12-31 to 2025-12-31",
+    ]
+
+
+def test_a_broken_shipped_billing_file_is_named_by_its_real_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coverage.policies import billing
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "billing.yaml").write_text("codes: {}\nrules: [\n")
+    monkeypatch.setattr(billing.resources, "files", lambda _package: tmp_path)
+    billing.billing_rules.cache_clear()
+    try:
+        with pytest.raises(InvalidPolicy) as raised:
+            billing.billing_rules()
+    finally:
+        monkeypatch.undo()
+        billing.billing_rules.cache_clear()
+    assert raised.value.problems[0].startswith(f"{tmp_path / 'data' / 'billing.yaml'}: not valid YAML: line 3")

@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from coverage.policies.loader import builtin_folder
 from tests.conftest import Cli, case_gathered, today, write_case
 
@@ -73,9 +75,14 @@ def test_no_open_request_gives_an_empty_list(cli: Cli, tmp_path: Path) -> None:
     assert report == {
         "policy_id": "standard-commercial",
         "version": today().isoformat(),
+        "as_of": today().isoformat(),
+        "version_before": "2025-06-01",
+        "version_after": today().isoformat(),
+        "installed": False,
         "changed": [],
         "evaluated": 0,
         "unreadable": 0,
+        "problems": [],
     }
 
 
@@ -93,7 +100,7 @@ def test_a_bad_revision_is_one_line_per_problem(cli: Cli, tmp_path: Path) -> Non
         "medicare-part-b, standard-commercial, strict-commercial)"
     ]
     assert cli.fails("policies", "impact", str(tmp_path / "missing.yaml")) == [
-        f"error: FILE: cannot read {tmp_path / 'missing.yaml'} (No such file or directory)"
+        f"error: {tmp_path / 'missing.yaml'}: cannot read the file (No such file or directory)"
     ]
 
 
@@ -120,3 +127,100 @@ def test_an_approved_request_counts_until_its_continuation_is_sent(cli: Cli, tmp
     assert impact() == (2, [first])
     cli("requests", "submit", str(later), "--channel", "fax", "--reference", "F-C1")
     assert impact() == (1, [])  # the continuation, submitted; the approved request no longer
+
+
+def test_a_same_version_replacement_dated_in_the_past_is_judged_as_of_today(cli: Cli, tmp_path: Path) -> None:
+    # Installed, the file replaces version 2025-06-01 for every request evaluated from now on.
+    ages = [0, 6, 8, 15, 31]
+    ids = {age: take_in(cli, tmp_path, n, age) for n, age in enumerate(ages)}
+    rev = revision_file(tmp_path / "rev", dt.date(2025, 6, 1))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    assert report["as_of"] == today().isoformat()
+    assert (report["version_before"], report["version_after"]) == ("2025-06-01", "2025-06-01")
+    assert {c["request_id"] for c in report["changed"]} == {ids[8], ids[15]}
+    text = cli("policies", "impact", str(rev))
+    assert f"evaluated as of {today().isoformat()} (the later of the file's effective date 2025-06-01" in text
+    assert "2 changed" in text
+
+
+def test_a_revision_that_took_effect_weeks_ago_is_judged_as_of_today(cli: Cli, tmp_path: Path) -> None:
+    ages = [0, 6, 8, 15, 20, 25, 29, 31]
+    ids = {age: take_in(cli, tmp_path, n, age) for n, age in enumerate(ages)}
+    rev = revision_file(tmp_path / "rev", today() - dt.timedelta(days=18))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    assert report["as_of"] == today().isoformat()
+    assert {c["request_id"] for c in report["changed"]} == {ids[a] for a in (8, 15, 20, 25, 29)}
+
+
+def test_a_revision_taking_effect_later_is_judged_on_its_effective_date(cli: Cli, tmp_path: Path) -> None:
+    take_in(cli, tmp_path, 1, 15)
+    later = today() + dt.timedelta(days=30)
+    report = cli("policies", "impact", str(revision_file(tmp_path / "rev", later)), "--json")
+    assert report["as_of"] == later.isoformat()
+    assert report["version_before"] == "2025-06-01"
+
+
+def test_an_installed_file_is_said_to_be_compared_with_itself(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    take_in(cli, tmp_path, 1, 15)
+    rev = revision_file(tmp_path / "clinic", today() - dt.timedelta(days=3))
+    monkeypatch.setenv("PRIORAUTH_POLICY_DIR", str(tmp_path / "clinic"))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    assert report["installed"] is True
+    assert report["version_before"] == report["version_after"] == (today() - dt.timedelta(days=3)).isoformat()
+    assert report["changed"] == []
+    text = cli("policies", "impact", str(rev))
+    assert "this file is already installed (the same content is loaded): it is compared with itself" in text
+    shipped = builtin_folder().joinpath("strict-commercial.yaml")
+    assert "it is compared with itself" in cli("policies", "impact", str(shipped))
+
+
+def test_a_replacement_moved_after_today_is_reported(cli: Cli, tmp_path: Path) -> None:
+    take_in(cli, tmp_path, 1, 15)
+    later = today() + dt.timedelta(days=10)
+    rev = revision_file(tmp_path / "rev", dt.date(2025, 6, 1))
+    rev.write_text(rev.read_text().replace("effective_date: 2025-06-01", f"effective_date: {later.isoformat()}"))
+
+    report = cli("policies", "impact", str(rev), "--json")
+
+    day = today().isoformat()
+    assert report["problems"] == [
+        f"standard-commercial: no version in effect on {day} (today); its first takes effect {later.isoformat()}",
+        f"standard-commercial: no version in effect on {day} (the as_of of an open request); "
+        f"its first takes effect {later.isoformat()}",
+    ]
+    assert f"warning: with this file installed, standard-commercial: no version in effect on {day} (today)" in cli(
+        "policies", "impact", str(rev)
+    )
+
+
+def test_a_revision_overlapping_a_loaded_version_is_refused(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rev = revision_file(tmp_path / "rev", today())
+    rev.write_text(rev.read_text() + "end_date: 2099-12-31\n")
+    other = tmp_path / "clinic" / "later.yaml"
+    other.parent.mkdir()
+    later = revision_file(tmp_path / "x", today() + dt.timedelta(days=40)).read_text()
+    other.write_text(later)
+    monkeypatch.setenv("PRIORAUTH_POLICY_DIR", str(other.parent))
+    lines = cli.fails("policies", "impact", str(rev))
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {rev} and {other}: end_date: standard-commercial version")
+    assert "(the two overlap)" in lines[0]
+
+
+def test_a_policy_file_over_one_megabyte_is_refused_before_it_is_read(cli: Cli, tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as out:
+        out.truncate(2 * 1024 * 1024)
+    assert cli.fails("policies", "impact", str(big)) == [
+        f"error: {big}: 2,097,152 bytes; a policy file may hold at most 1,048,576"
+    ]

@@ -147,9 +147,75 @@ def test_policies_validate_checks_a_folder_with_the_shipped_versions(tmp_path: P
     )
     lines = Cli().fails("policies", "validate", str(tmp_path))
     assert lines == [
-        f"error: {tmp_path / 'clash.yaml'}: effective_date: standard-commercial versions 2025-06-01 and "
-        "2025-06-01b both take effect 2025-06-01"
+        f"error: {builtin_folder() / 'standard-commercial.yaml'} and {tmp_path / 'clash.yaml'}: effective_date: "
+        "standard-commercial versions 2025-06-01 and 2025-06-01b both take effect 2025-06-01"
     ]
+
+
+def test_validate_names_every_problem_in_one_run(tmp_path: Path) -> None:
+    from tests.conftest import Cli
+
+    (tmp_path / "a.yaml").write_text(revision("2027-05-01"))
+    (tmp_path / "b.yaml").write_text(revision("2027-05-01").replace('version: "2027-05-01"', 'version: "b"'))
+    (tmp_path / "broken.yaml").write_text("id: [\n")
+    lines = Cli().fails("policies", "validate", str(tmp_path))
+    assert len(lines) == 2
+    assert lines[0].startswith(f"error: {tmp_path / 'broken.yaml'}: not valid YAML")
+    assert lines[1] == (
+        f"error: {tmp_path / 'a.yaml'} and {tmp_path / 'b.yaml'}: effective_date: standard-commercial "
+        "versions 2027-05-01 and b both take effect 2027-05-01"
+    )
+
+
+def test_overlapping_versions_are_refused_naming_both_files(tmp_path: Path) -> None:
+    from tests.conftest import Cli
+
+    (tmp_path / "may.yaml").write_text(revision("2027-05-01", end_date="2027-08-31"))
+    (tmp_path / "june.yaml").write_text(revision("2027-06-01", end_date="2027-12-31"))
+    assert Cli().fails("policies", "validate", str(tmp_path)) == [
+        f"error: {tmp_path / 'may.yaml'} and {tmp_path / 'june.yaml'}: end_date: standard-commercial version "
+        "2027-05-01 runs until 2027-08-31, after version 2027-06-01 takes effect 2027-06-01 (the two overlap)"
+    ]
+    with pytest.raises(InvalidPolicy, match="the two overlap"):
+        load_registry(tmp_path)
+
+
+def test_validate_refuses_a_folder_leaving_no_version_in_effect_today(tmp_path: Path) -> None:
+    from coverage.requests.clocks import clinic_today
+    from tests.conftest import Cli
+
+    later = clinic_today() + dt.timedelta(days=10)
+    moved = revision("2025-06-01").replace("effective_date: 2025-06-01", f"effective_date: {later.isoformat()}")
+    (tmp_path / "moved.yaml").write_text(moved)
+    assert Cli().fails("policies", "validate", str(tmp_path)) == [
+        f"error: standard-commercial: no version in effect on {clinic_today().isoformat()} (today); "
+        f"its first takes effect {later.isoformat()}"
+    ]
+
+
+def test_validate_refuses_a_folder_leaving_an_open_request_without_a_version(cli: Any, tmp_path: Path) -> None:
+    from tests.conftest import case_gathered, today, write_case
+
+    data = case_gathered("EX-01-meets", today() - dt.timedelta(days=20))
+    request = cli("intake", str(write_case(tmp_path, data)), "--json")["request_id"]
+    assert request
+    start = today() - dt.timedelta(days=5)
+    moved = revision("2025-06-01").replace("effective_date: 2025-06-01", f"effective_date: {start.isoformat()}")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "moved.yaml").write_text(moved)
+    assert cli.fails("policies", "validate", str(tmp_path / "p")) == [
+        f"error: standard-commercial: no version in effect on {data['as_of']} (the as_of of an open request); "
+        f"its first takes effect {start.isoformat()}"
+    ]
+
+
+def test_a_policy_file_name_with_control_characters_is_printed_escaped(tmp_path: Path) -> None:
+    from tests.conftest import Cli
+
+    (tmp_path / "x\nerror: forged\x1b[31m.yaml").write_text("id: [\n")
+    lines = Cli().fails("policies", "validate", str(tmp_path))
+    assert len(lines) == 1
+    assert lines[0].startswith("error: '" + str(tmp_path) + "/x\\nerror: forged\\x1b[31m.yaml': not valid YAML")
 
 
 def test_a_loaded_policy_pickles_without_the_engines_cache(checker: Checker) -> None:
@@ -165,3 +231,55 @@ def test_a_loaded_policy_pickles_without_the_engines_cache(checker: Checker) -> 
     assert Checker(PolicyRegistry([copy]), default_drug_table()).check(
         (EXAMPLES / "EX-01-meets.json").read_text()
     ) == checker.check((EXAMPLES / "EX-01-meets.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('name: "Acme\\x1b[2J"', "name: contains a control character or an invisible direction mark"),
+        ('name: "Acme\\nerror: forged"', "name: contains a control character or an invisible direction mark"),
+        ('version: "2026-12-01\\x1b"', "version: contains a control character or an invisible direction mark"),
+        ('version: "  "', "version: required (blank)"),
+        (f'version: "{"v" * 65}"', "version: at most 64 characters (got 65)"),
+    ],
+)
+def test_a_name_or_version_with_control_characters_or_blank_is_refused(line: str, problem: str) -> None:
+    key = line.split(":", maxsplit=1)[0]
+    text = "\n".join(row for row in revision().splitlines() if not row.startswith(f"{key}:")) + f"\n{line}\n"
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(text.encode(), "a.yaml")
+    assert error.value.problems == [f"a.yaml: {problem}"]
+
+
+def test_schema_and_yaml_errors_are_plain_lines_naming_the_field() -> None:
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(revision().replace("&rems {id: rems}", "&rems {id: rems_x}").encode(), "a.yaml")
+    assert error.value.problems[0].startswith("a.yaml: treatments.esketamine.pathways[0].criteria[5]: unknown id")
+    assert all("Input tag" not in p and "Value error" not in p for p in error.value.problems)
+    assert any("unknown id 'rems_x' (expected one of: age, diagnosis," in p for p in error.value.problems)
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(revision(end_date="2026-11-01").encode(), "a.yaml")
+    assert error.value.problems == ["a.yaml: policy: end_date 2026-11-01 is before effective_date 2026-12-01"]
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy(b"id: [\n", "a.yaml")
+    assert error.value.problems == [
+        "a.yaml: not valid YAML: line 2, column 1: while parsing a flow node did not find expected node content"
+    ]
+
+
+def test_policies_list_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from coverage.cli import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, ["policies", "list"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "  esketamine:  no PA: trd initial, continuation; mdsi initial, continuation" in result.stdout
+
+
+def test_an_unknown_key_with_control_characters_is_printed_escaped() -> None:
+    with pytest.raises(InvalidPolicy) as error:
+        parse_policy((revision() + '"x\\nerror: forged\\e[2J": 1\n').encode(), "a.yaml")
+    assert error.value.problems == ["a.yaml: 'x\\nerror: forged\\x1b[2J': unknown field"]

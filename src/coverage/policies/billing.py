@@ -8,6 +8,7 @@ The file that ships with the package is read once, validated by :class:`BillingD
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated, Literal
@@ -15,9 +16,10 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from coverage.cases import Treatment, format_loc
+from coverage.cases import Treatment
 from coverage.determinations import BillingLine
 from coverage.errors import InvalidPolicy
+from coverage.policies.messages import validation_problems, yaml_problem
 
 UnitKind = Literal["mg", "session", "hour"]
 
@@ -41,6 +43,9 @@ class BillingRule(_BillingModel):
     scheme: Literal["hcpcs", "medicare", "any"]
     treatment: Treatment
     code: str
+    #: The billed line this rule fills (default: its code): the rules of one line, scheme and
+    #: treatment take turns (S0013 then J0013), so they may neither overlap nor leave a day out.
+    line: str | None = None
     units: Literal["dose"] | Annotated[int, Field(gt=0)]
     modifier: str | None = None
     effective_date: dt.date | None = None
@@ -90,28 +95,72 @@ class BillingData(_BillingModel):
         return self
 
 
+_FIRST, _LAST = dt.date.min, dt.date.max
+
+
+def _span(rule: BillingRule) -> tuple[dt.date, dt.date]:
+    return rule.effective_date or _FIRST, rule.end_date or _LAST
+
+
+def _doses(rule: BillingRule) -> tuple[int, float]:
+    return rule.min_dose_mg or 0, rule.max_dose_mg if rule.max_dose_mg is not None else float("inf")
+
+
+def turn_problems(rules: list[BillingRule]) -> list[str]:
+    """The rules of one line, scheme and treatment that overlap (a session billed twice) or leave a day unbilled."""
+    problems: list[str] = []
+    groups: dict[tuple[str, str, str], list[tuple[int, BillingRule]]] = {}
+    for number, rule in enumerate(rules):
+        for scheme in ("hcpcs", "medicare") if rule.scheme == "any" else (rule.scheme,):
+            groups.setdefault((scheme, rule.treatment, rule.line or rule.code), []).append((number, rule))
+    for (scheme, treatment, line), members in groups.items():
+        what = f"{scheme} {treatment} line {line}"
+        for (i, a), (j, b) in itertools.combinations(members, 2):
+            (a_from, a_to), (b_from, b_to) = _span(a), _span(b)
+            (a_low, a_high), (b_low, b_high) = _doses(a), _doses(b)
+            if a_from <= b_to and b_from <= a_to and a_low <= b_high and b_low <= a_high:
+                both = (max(a_from, b_from), min(a_to, b_to))
+                problems.append(
+                    f"rules[{i}] ({a.code}) and rules[{j}] ({b.code}) both bill {what} "
+                    f"from {_day(both[0])} to {_day(both[1])} (a session would be billed twice)"
+                )
+        spans = sorted(_span(rule) for _, rule in members)
+        reach = spans[0][1]
+        for start, end in spans[1:]:
+            if reach < _LAST and start > reach + dt.timedelta(days=1):
+                problems.append(
+                    f"no rule bills {what} from {_day(reach + dt.timedelta(days=1))} "
+                    f"to {_day(start - dt.timedelta(days=1))}"
+                )
+            reach = max(reach, end)
+    return problems
+
+
+def _day(day: dt.date) -> str:
+    return "the start" if day == _FIRST else "the end" if day == _LAST else day.isoformat()
+
+
 def parse_billing(content: bytes | str, source: str) -> BillingData:
     """Validate a billing file's text, or raise :class:`InvalidPolicy` naming every problem."""
     try:
         data = yaml.safe_load(content)
     except (yaml.YAMLError, ValueError) as error:  # a date like 2026-13-01 raises ValueError
-        raise InvalidPolicy([f"{source}: not valid YAML: {' '.join(str(error).split())}"]) from None
+        raise InvalidPolicy([f"{source}: {yaml_problem(error)}"]) from None
     try:
-        return BillingData.model_validate(data)
+        billing = BillingData.model_validate(data)
     except ValidationError as error:
-        raise InvalidPolicy(
-            [
-                f"{source}: {format_loc(e['loc']) if e['loc'] else 'billing'}: {e['msg']}"
-                for e in error.errors(include_url=False)
-            ]
-        ) from None
+        raise InvalidPolicy(validation_problems(error, source, "billing")) from None
+    problems = turn_problems(billing.rules)
+    if problems:
+        raise InvalidPolicy([f"{source}: rules: {problem}" for problem in problems])
+    return billing
 
 
 @cache
 def billing_rules() -> BillingData:
     """The billing file that ships with the package, validated once."""
-    text = resources.files("coverage.policies").joinpath("data", "billing.yaml").read_bytes()
-    return parse_billing(text, "<builtin>/billing.yaml")
+    path = resources.files("coverage.policies").joinpath("data", "billing.yaml")
+    return parse_billing(path.read_bytes(), str(path))
 
 
 @lru_cache(maxsize=4096)

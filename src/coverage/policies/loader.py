@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from coverage.cases import format_loc
 from coverage.errors import InvalidInput, InvalidPolicy
+from coverage.policies.messages import validation_problems, yaml_problem
 from coverage.policies.schema import Policy
 
 try:  # the C loader is several times faster where PyYAML was built with libyaml
@@ -49,16 +49,11 @@ def parse_policy(content: bytes, source: str, *, builtin: bool = False) -> Loade
     try:
         data = yaml.load(content, Loader=_Loader)  # the C or pure-Python *safe* loader
     except (yaml.YAMLError, ValueError) as error:  # a date like 2026-13-01 raises ValueError
-        raise InvalidPolicy([f"{source}: not valid YAML: {' '.join(str(error).split())}"]) from None
+        raise InvalidPolicy([f"{source}: {yaml_problem(error)}"]) from None
     try:
         policy = Policy.model_validate(data)
     except ValidationError as error:
-        raise InvalidPolicy(
-            [
-                f"{source}: {format_loc(e['loc']) if e['loc'] else 'policy'}: {e['msg']}"
-                for e in error.errors(include_url=False)
-            ]
-        ) from None
+        raise InvalidPolicy(validation_problems(error, source, "policy")) from None
     digest = hashlib.sha256(content).hexdigest()
     return LoadedPolicy(policy=policy, hash=f"sha256:{digest}", source=source, builtin=builtin)
 
@@ -80,29 +75,62 @@ def _policy_files(folder: Traversable, *, builtin: bool) -> Iterator[Traversable
     )
 
 
-def load_folder(folder: Path | Traversable, *, builtin: bool = False) -> list[LoadedPolicy]:
-    """Every policy file in a folder; all problems of all files are gathered before raising.
+#: The largest policy file read (bytes); a larger one is refused before it is read.
+MAX_POLICY_BYTES = 1024 * 1024
 
-    Two files of one folder may hold versions of the same id, not the same version twice.
-    """
+
+def shown(path: object) -> str:
+    """A file name as an error line prints it: escaped (``repr``) when it holds a control or invisible character."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def read_policy_file(path: Path, source: str | None = None, *, builtin: bool = False) -> LoadedPolicy:
+    """One policy file from disk, refused with one line when it is not a readable file of at most 1 MB."""
+    name = source if source is not None else shown(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise InvalidPolicy([f"{name}: not a file"])
+        if size > MAX_POLICY_BYTES:
+            raise InvalidPolicy([f"{name}: {size:,} bytes; a policy file may hold at most {MAX_POLICY_BYTES:,}"])
+        content = path.read_bytes()
+    except OSError as error:
+        raise InvalidPolicy([f"{name}: cannot read the file ({error.strerror})"]) from None
+    return parse_policy(content, name, builtin=builtin)
+
+
+def read_folder(folder: Path | Traversable, *, builtin: bool = False) -> tuple[list[LoadedPolicy], list[str]]:
+    """Every valid policy file in a folder, and one line per problem of the others (every file is read)."""
     if isinstance(folder, Path) and not folder.is_dir():
-        raise InvalidPolicy([f"{folder}: not a folder"])
+        return [], [f"{shown(folder)}: not a folder"]
     loaded: list[LoadedPolicy] = []
     problems: list[str] = []
     seen: dict[tuple[str, str], str] = {}
     for entry in _policy_files(folder, builtin=builtin):
-        source = str(entry) if isinstance(folder, Path) else f"<builtin>/{entry.name}"
         try:
-            item = parse_policy(entry.read_bytes(), source, builtin=builtin)
+            if isinstance(entry, Path):
+                item = read_policy_file(entry, builtin=builtin)
+            else:
+                item = parse_policy(entry.read_bytes(), f"<builtin>/{entry.name}", builtin=builtin)
         except InvalidPolicy as error:
             problems.extend(error.problems)
             continue
         key = (item.policy.id, item.policy.version)
         if key in seen:
-            problems.append(f"{source}: version: {item.policy.id} {item.policy.version} is also in {seen[key]}")
+            problems.append(f"{item.source}: version: {item.policy.id} {item.policy.version} is also in {seen[key]}")
             continue
-        seen[key] = source
+        seen[key] = item.source
         loaded.append(item)
+    return loaded, problems
+
+
+def load_folder(folder: Path | Traversable, *, builtin: bool = False) -> list[LoadedPolicy]:
+    """Every policy file in a folder; all problems of all files are gathered before raising.
+
+    Two files of one folder may hold versions of the same id, not the same version twice.
+    """
+    loaded, problems = read_folder(folder, builtin=builtin)
     if problems:
         raise InvalidPolicy(problems)
     return loaded
@@ -117,7 +145,8 @@ class PolicyRegistry:
     unless its ``end_date`` has passed. Two versions of an id may not take effect the same day.
     """
 
-    def __init__(self, policies: Iterable[LoadedPolicy]) -> None:
+    def __init__(self, policies: Iterable[LoadedPolicy], *, strict: bool = True) -> None:
+        """Raises :class:`InvalidPolicy` naming every clash; with ``strict=False`` they are kept in ``problems``."""
         by_version: dict[str, dict[str, LoadedPolicy]] = {}
         for item in policies:
             by_version.setdefault(item.policy.id, {})[item.policy.version] = item
@@ -128,10 +157,18 @@ class PolicyRegistry:
         for policy_id, versions in by_version.items():
             ordered = tuple(sorted(versions.values(), key=lambda item: item.policy.effective_date))
             for earlier, later in itertools.pairwise(ordered):
-                if earlier.policy.effective_date == later.policy.effective_date:
+                first, second = earlier.policy, later.policy
+                both = f"{earlier.source} and {later.source}"
+                if first.effective_date == second.effective_date:
                     problems.append(
-                        f"{later.source}: effective_date: {policy_id} versions {earlier.policy.version} and "
-                        f"{later.policy.version} both take effect {later.policy.effective_date.isoformat()}"
+                        f"{both}: effective_date: {policy_id} versions {first.version} and "
+                        f"{second.version} both take effect {second.effective_date.isoformat()}"
+                    )
+                elif first.end_date is not None and first.end_date >= second.effective_date:
+                    problems.append(
+                        f"{both}: end_date: {policy_id} version {first.version} runs until "
+                        f"{first.end_date.isoformat()}, after version {second.version} takes effect "
+                        f"{second.effective_date.isoformat()} (the two overlap)"
                     )
             self._versions[policy_id] = ordered
             self._by_date[policy_id] = tuple(
@@ -142,7 +179,8 @@ class PolicyRegistry:
                 )
                 for item in reversed(ordered)
             )
-        if problems:
+        self.problems = problems
+        if problems and strict:
             raise InvalidPolicy(problems)
 
     def __contains__(self, policy_id: object) -> bool:
@@ -178,6 +216,24 @@ class PolicyRegistry:
             default=None,
         )
         return f"{text}; version {self._in_force_before(policy_id, on)} ended {ended}" if ended else text
+
+    def gaps(self, days: Iterable[tuple[dt.date, str]], *, ids: Iterable[str] | None = None) -> list[str]:
+        """One line per loaded id and day on which no version of it is in effect.
+
+        ``days`` are (day, what that day is: "today", ...); ``ids`` limits the ids checked.
+        """
+        wanted = list(days)
+        problems = []
+        for policy_id in self.ids() if ids is None else ids:
+            if policy_id not in self._versions:
+                continue
+            for day, what in wanted:
+                if not self.in_effect_on(policy_id, day):
+                    why = self.not_in_effect(policy_id, day).partition("; ")[2]
+                    problems.append(
+                        f"{policy_id}: no version in effect on {day.isoformat()} ({what})" + (f"; {why}" if why else "")
+                    )
+        return problems
 
     def _in_force_before(self, policy_id: str, on: dt.date) -> str:
         earlier = [v for v in self._versions[policy_id] if v.policy.effective_date <= on]

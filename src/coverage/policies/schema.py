@@ -14,14 +14,28 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from coverage.cases import HISTORY_FLAGS, INSTRUMENT_LABELS, Indication, Instrument, Kind, Specialty, Treatment
+from coverage.fields import text_problem
 
 
 def _date_as_text(value: Any) -> Any:
     # YAML reads an unquoted 2025-06-01 as a date; the version is kept as text.
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _clean(kind: str) -> AfterValidator:
+    """Text of ``kind`` (``coverage.fields.BOUNDS``): stripped, not blank, no control or invisible characters."""
+
+    def check(value: str) -> str:
+        text = value.strip()
+        problem = text_problem(text, kind=kind) or (None if text else "required (blank)")
+        if problem is not None:
+            raise ValueError(problem)
+        return text
+
+    return AfterValidator(check)
 
 
 def _normalize_code(value: Any) -> Any:
@@ -199,7 +213,7 @@ class TreatmentPolicy(_PolicyModel):
 
     covered: bool
     prior_authorization: bool = True
-    note: str | None = None
+    note: Annotated[str, _clean("text")] | None = None
     pathways: list[Pathway] = []
 
     @model_validator(mode="after")
@@ -232,12 +246,12 @@ class Policy(_PolicyModel):
     """One payer policy."""
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
-    name: str
-    version: Annotated[str, BeforeValidator(_date_as_text), Field(min_length=1)]
+    name: Annotated[str, _clean("title")]
+    version: Annotated[str, BeforeValidator(_date_as_text), _clean("id")]
     effective_date: dt.date
     #: The last day this version is in effect; without one, until the next version takes effect.
     end_date: dt.date | None = None
-    modeled_on: str
+    modeled_on: Annotated[str, _clean("text")]
     billing_scheme: Literal["hcpcs", "medicare"]
     max_improvement_pct: Annotated[float, Field(ge=0, le=100)] = 25.0
     # A place for YAML anchors that pathways share; never read: what it holds is validated
