@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coverage.errors import InvalidInput
@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     sandbox_delay_hours: float = Field(default=48.0, ge=0)
     #: Seconds the simulated payer takes to accept a packet (a slow gateway, for drills and tests).
     sandbox_latency_seconds: float = Field(default=0.0, ge=0, le=600)
+    #: Seconds between a flow run's heartbeats (``priorauth deploy`` puts them in the deployments;
+    #: 30 is Prefect's minimum).
+    heartbeat_seconds: int = Field(default=30, ge=30, le=3600)
+    #: Seconds a run may send no heartbeat before the crash automations of ``priorauth deploy`` mark
+    #: it Crashed and run it again: longer than a heartbeat (default three of them).
+    crash_silence_seconds: int = Field(default=90, ge=10, le=86400)
 
     @field_validator("timezone")
     @classmethod
@@ -59,6 +65,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone (like America/New_York)") from None
+        return value
+
+    @field_validator("crash_silence_seconds")
+    @classmethod
+    def _longer_than_a_heartbeat(cls, value: int, info: ValidationInfo) -> int:
+        beat = info.data.get("heartbeat_seconds")
+        if beat is not None and value <= beat:
+            raise ValueError(
+                f"{value} s is not longer than PRIORAUTH_HEARTBEAT_SECONDS ({beat} s): live runs would be crashed"
+            )
         return value
 
     @property

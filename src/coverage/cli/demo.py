@@ -453,7 +453,9 @@ def deploy(
     """Apply the Prefect deployments (prefect deploy --all) with the clinic's time zone and project folder.
 
     Needs ``PREFECT_API_URL`` and the server's client string in ``PREFECT_API_AUTH_STRING`` (checked
-    first: one line when missing or refused), then creates the crash automations.
+    first: one line when missing or refused), then creates the crash automations. Flow runs send a
+    heartbeat every ``PRIORAUTH_HEARTBEAT_SECONDS``; a run silent for ``PRIORAUTH_CRASH_SILENCE_SECONDS``
+    is crashed and run again.
     """
     from coverage.errors import ConfigurationError
     from coverage.settings import load_settings
@@ -462,10 +464,12 @@ def deploy(
     if api_url() is None:
         raise ConfigurationError("PREFECT_API_URL: not set; deploy needs the Prefect server's API URL")
     check_api()
+    settings = load_settings()
     root = project_dir()
     env = dict(os.environ)
-    env["PRIORAUTH_TIMEZONE"] = load_settings().timezone
+    env["PRIORAUTH_TIMEZONE"] = settings.timezone
     env["PRIORAUTH_PROJECT_DIR"] = str(root)
+    env["PRIORAUTH_HEARTBEAT_SECONDS"] = str(settings.heartbeat_seconds)
     prefect = Path(sys.executable).with_name("prefect")
     command = [str(prefect) if prefect.exists() else "prefect", "--no-prompt", "deploy", "--all"]
     command += ["--prefect-file", str(prefect_file)]
@@ -474,7 +478,8 @@ def deploy(
         raise typer.Exit(completed.returncode)
     from coverage.workflow.automations import DEPLOYMENTS, ensure_crash_automations
 
-    made = asyncio.run(ensure_crash_automations(DEPLOYMENTS))
+    silence = dt.timedelta(seconds=settings.crash_silence_seconds)
+    made = asyncio.run(ensure_crash_automations(DEPLOYMENTS, silence))
     typer.echo(f"automations: {', '.join(made)}")
     # Prefect's own tip above names `prefect worker start`: that skips our host checks, heartbeats
     # and no-pickle settings.
@@ -495,13 +500,15 @@ def worker(
 
     if api_url() is None:
         raise ConfigurationError("PREFECT_API_URL: not set; a worker needs the Prefect server's API URL")
-    problems = worker_problems(load_settings())
+    settings = load_settings()
+    problems = worker_problems(settings)
     if problems:
         raise _Problems(problems)
     if check_only:
         typer.echo("worker checks: ok")
         return
-    for name, value in WORKER_ENVIRONMENT.items():
+    environment = WORKER_ENVIRONMENT | {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_seconds)}
+    for name, value in environment.items():
         os.environ.setdefault(name, value)
     os.environ["PRIORAUTH_PROJECT_DIR"] = str(project_dir())
     prefect = Path(sys.executable).with_name("prefect")

@@ -408,20 +408,34 @@ def signoff_command(  # noqa: PLR0917  # Typer maps each parameter to a flag
     by: By = None,
     as_json: AsJson = False,
 ) -> None:
-    """A clinician's sign-off of the prepared sending; an approval sends it on at once."""
+    """A clinician's sign-off of the prepared sending; an approval sends it on at once.
+
+    With a Prefect server (``PREFECT_API_URL``) the approval starts a run of the prior-authorization
+    deployment instead, which a worker picks up (now, or once one runs); the run gets the request id only.
+    """
     from coverage.services.requests import signoff
+    from coverage.workflow.server import api_url, check_api, start_sending_run
 
     if approve == reject:
         raise InvalidInput(["--approve: give exactly one of --approve and --reject"])
     number = option_id("REQUEST_ID", request_id)
     who = by or login()
+    server = approve and api_url() is not None
+    if server:
+        check_api()  # before anything is recorded: a wrong client string changes nothing
     with records() as r:
         view = signoff(number, approve=approve, uow=r.uow(), ctx=r.ctx, by=who, note=note)
         if not approve:
             _changed(view, as_json, "sign-off rejected")
             return
-        prepared = _send(r, number, by=who)
-    _print_prepared(prepared, as_json)
+        if not server:
+            _print_prepared(_send(r, number, by=who), as_json)
+            return
+    run_id = start_sending_run(number)
+    if as_json:
+        print_json({"request_id": number, "state": "run_started", "status": view.stored_status, "flow_run": run_id})
+    else:
+        print(f"request {number}: signed off; the prior-authorization run {run_id} sends it (a worker runs it)")
 
 
 # --- requests: the payer's answer ---------------------------------------------------------------

@@ -306,13 +306,9 @@ def document(web: Web, call: Call) -> Response:
 def _send(web: Web, rid: int, by: str) -> str:
     """``requests send``: a run of the prior-authorization deployment when Prefect is configured, else in process."""
     if prefect_configured():
-        from prefect.deployments import run_deployment
+        from coverage.workflow.server import start_sending_run
 
-        from coverage.workflow.server import check_api
-
-        check_api()  # the client auth string set and accepted: else one line, and nothing started
-        run = run_deployment("prior-authorization/prior-authorization", parameters={"request_id": rid}, timeout=0)
-        return f"Request {rid}: the prior-authorization run started ({getattr(run, 'id', '')})."
+        return f"Request {rid}: the prior-authorization run started ({start_sending_run(rid)})."
     from coverage.clinic import load_clinic
     from coverage.services.sending import send
     from coverage.store.documents import DocumentStore

@@ -20,7 +20,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from coverage.errors import ConfigurationError, PriorAuthError
@@ -149,3 +149,21 @@ def _store_problems(settings: Settings) -> list[str]:
     except PriorAuthError as error:
         return error.lines()
     return []
+
+
+#: The deployment that sends a request (``flows/prior_authorization.py``), as ``flow/deployment``.
+SENDING_DEPLOYMENT = "prior-authorization/prior-authorization"
+
+
+def start_sending_run(request_id: int) -> str:
+    """A run of the prior-authorization deployment for ``request_id``; the run's id.
+
+    The run is only scheduled: it waits for a worker, so this works while none runs. Its one
+    parameter is the request id (no reviewer, note or name reaches Prefect).
+    """
+    check_api()  # the client string set and accepted: else one line, and nothing started
+    from prefect.deployments import run_deployment
+
+    # Called outside an event loop, so the synchronous form: a FlowRun, not a coroutine.
+    run: Any = run_deployment(SENDING_DEPLOYMENT, parameters={"request_id": request_id}, timeout=0)
+    return str(run.id)
