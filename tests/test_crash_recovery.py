@@ -1,199 +1,230 @@
-"""A worker killed mid-run: the crash automation made by ``priorauth deploy`` reschedules the run, a new
-worker runs it again, and the request is sent exactly once.
+"""Runs that outlive their worker, on a real Prefect server: a worker killed mid-sending, and a sign-off
+approved while no worker runs. Either way the request is sent exactly once.
 
-Real pieces throughout: a Prefect server with an auth string on a free loopback port, ``priorauth
-deploy``, ``priorauth worker`` processes, a records database file. The simulated payer takes 120 s
-to accept the packet, so the first worker is killed (``kill -9``, with its flow-run process) while
-the run holds its sending claim, inside the gateway call. The automation waits 90 s without a
-heartbeat, so the test takes about four minutes: it runs only when asked,
+Real pieces throughout, as a clinic runs them: a Prefect server with an auth string on a loopback
+port (on PostgreSQL when ``PRIORAUTH_TEST_DATABASE_URL`` names one, as the records database then
+is too), the work pool, ``priorauth deploy``, ``priorauth worker`` processes, ``priorauth`` commands
+and the simulated payer. The server and its deployments are made once for this file; each test has
+a records database of its own with one ready request.
 
-    PRIORAUTH_CRASH_TEST=1 .venv/bin/python -m pytest tests/test_crash_recovery.py -q
+Flow runs send a heartbeat every 30 s (Prefect's minimum) and the test deploys the crash automations
+with a 60 s silence (``PRIORAUTH_CRASH_SILENCE_SECONDS``; production waits 90 s): the crash test waits
+about a minute for the automation, so it is marked slow.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
+import re
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, case_gathered
-from tests.test_deployments import AUTH, PREFECT, PRIORAUTH, _api, _free_port
+from tests.conftest import case_gathered
+from tests.server_support import (
+    PREFECT,
+    PRIORAUTH,
+    api,
+    kill_all,
+    postgres_or_sqlite,
+    prefect_server,
+    run,
+    start,
+    stop,
+    text_cells,
+    wait_for,
+)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.environ.get("PRIORAUTH_CRASH_TEST") != "1", reason="about 4 minutes: set PRIORAUTH_CRASH_TEST=1 to run it"
-    ),
-]
+pytestmark = pytest.mark.slow
 
-
-def _wait(what: str, check: Any, timeout: float, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(every)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+#: The deployment that sends a request.
+SENDING = "prior-authorization/prior-authorization"
+#: Seconds without a heartbeat before the automation crashes and reschedules a run: two 30 s beats.
+SILENCE = "60"
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (a process worker starts each flow run in a session of its own)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The Prefect server with the work pool and every deployment, by ``priorauth deploy``: its clients' environment."""
+    folder = tmp_path_factory.mktemp("prefect-deployed")
+    with prefect_server(folder) as server:
+        env = server | {"PRIORAUTH_DATA_DIR": str(folder / "data")}
+        run([str(PREFECT), "work-pool", "create", "priorauth", "--type", "process"], env)
+        run([str(PRIORAUTH), "deploy"], env | {"PRIORAUTH_CRASH_SILENCE_SECONDS": SILENCE})
+        yield env
 
 
-def _kill_all(process: subprocess.Popen[bytes]) -> None:
-    """``kill -9`` a worker and every process it started, at once (a host losing power)."""
-    for pid in [*_descendants(process.pid), process.pid]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.wait(timeout=10)
+@dataclass
+class Clinic:
+    """One clinic's records on the deployed server: its environment, database, workers and the request."""
 
+    env: dict[str, str]
+    url: str
+    database: Any
+    folder: Path
+    request_id: int = 0
+    workers: list[Popen[bytes]] = field(default_factory=list)
 
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    def worker(self, name: str, **extra: str) -> Popen[bytes]:
+        """``priorauth worker`` on this host, with ``extra`` settings."""
+        argv = [str(PRIORAUTH), "worker", "--pool", "priorauth"]
+        process = start(argv, self.env | extra, self.folder / f"{name}.log")
+        self.workers.append(process)
+        return process
+
+    def scalar(self, sql: str) -> Any:
+        from sqlalchemy import text
+
+        with self.database.engine.connect() as connection:
+            return connection.execute(text(sql)).scalar()
+
+    def start_run(self) -> str:
+        """A run of the sending deployment for the request, as staff start one (request id only); its id."""
+        deployment = api(self.url, f"/deployments/name/{SENDING}")
+        made = api(self.url, f"/deployments/{deployment['id']}/create_flow_run", {"parameters": self.parameters})
+        return str(made["id"])
+
+    @property
+    def parameters(self) -> dict[str, int]:
+        return {"request_id": self.request_id}
+
+    def state(self, run_id: str) -> str:
+        return str(api(self.url, f"/flow_runs/{run_id}")["state"]["type"])
+
+    def finished(self, run_id: str, timeout: float) -> str:
+        """The run's final state, once it has one."""
+
+        def final() -> str | None:
+            state = self.state(run_id)
+            return state if state in FINAL else None
+
+        return wait_for(f"run {run_id} to finish", final, timeout, 2)
+
+    def show(self) -> dict[str, Any]:
+        shown: dict[str, Any] = json.loads(
+            run([str(PRIORAUTH), "requests", "show", str(self.request_id), "--json"], self.env).stdout
+        )
+        return shown
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A Prefect server (auth string), the work pool, the deployments, and a records database with one ready request."""
+def clinic(deployed: dict[str, str], tmp_path: Path) -> Iterator[Clinic]:
+    """A records database of its own (PostgreSQL when the tests have it), migrated, with one ready request."""
     from coverage.store.db import Database, upgrade
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    records = f"sqlite:///{tmp_path / 'records.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PRIORAUTH_"))}
-    env |= {
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_URL": url,
-        "PREFECT_API_AUTH_STRING": AUTH,
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PRIORAUTH_DATA_DIR": str(tmp_path / "data"),
-        "PRIORAUTH_DATABASE_URL": records,
-        "PRIORAUTH_DOCUMENTS_URL": str(tmp_path / "documents"),
-        "PRIORAUTH_GATEWAY": "sandbox",
-    }
-    server = _start(
-        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
-        {**env, "PREFECT_SERVER_API_AUTH_STRING": AUTH},
-        tmp_path / "server.log",
-    )
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
-        _wait("the server", lambda: _healthy(url), 120, 0.5)
+    with postgres_or_sqlite(tmp_path, "priorauth_test") as records:
         upgrade(records)
-        case = tmp_path / "case.json"
-        case.write_text(json.dumps(case_gathered("EX-01-meets")))
-        for argv in (
-            [str(PREFECT), "work-pool", "create", "priorauth", "--type", "process"],
-            [str(PRIORAUTH), "intake", str(case)],
-            [str(PRIORAUTH), "deploy"],
-        ):
-            done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False, timeout=180)
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        env = {k: v for k, v in deployed.items() if k != "PREFECT_SERVER_DATABASE_CONNECTION_URL"}
+        env |= {
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PRIORAUTH_DATA_DIR": str(tmp_path / "data"),
+            "PRIORAUTH_DATABASE_URL": records,
+            "PRIORAUTH_DOCUMENTS_URL": str(tmp_path / "documents"),
+            "PRIORAUTH_GATEWAY": "sandbox",
+        }
         database = Database.from_url(records)
-        yield {"env": env, "url": url, "database": database, "workers": workers, "logs": tmp_path}
-        database.dispose()
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                _kill_all(worker)
-        _stop(server)
+        here = Clinic(env, deployed["PREFECT_API_URL"], database, tmp_path)
+        try:
+            case = tmp_path / "case.json"
+            case.write_text(json.dumps(case_gathered("EX-01-meets")))
+            run([str(PRIORAUTH), "intake", str(case)], env)
+            here.request_id = int(here.scalar("SELECT id FROM pa_requests"))
+            assert here.scalar("SELECT status FROM pa_requests") == "ready"
+            yield here
+        finally:
+            for worker in here.workers:
+                if worker.poll() is None:
+                    kill_all(worker)
+            database.dispose()
 
 
-def _healthy(url: str) -> bool:
-    try:
-        _api(url, "/health", auth=None)
-    except OSError:
-        return False
-    return True
-
-
-def _scalar(database: Any, sql: str) -> Any:
-    from sqlalchemy import text
-
-    with database.engine.connect() as connection:
-        return connection.execute(text(sql)).scalar()
-
-
-def test_a_worker_killed_mid_sending_the_run_comes_back_and_sends_once(stack: dict[str, Any]) -> None:
-    env, url, database, workers = stack["env"], stack["url"], stack["database"], stack["workers"]
-    request_id = _scalar(database, "SELECT id FROM pa_requests")
-    assert _scalar(database, "SELECT status FROM pa_requests") == "ready"
-
-    first = _start(
-        [str(PRIORAUTH), "worker", "--pool", "priorauth"],
-        {**env, "PRIORAUTH_SANDBOX_LATENCY_SECONDS": "120"},
-        stack["logs"] / "worker-1.log",
+def _heartbeats(url: str, run_id: str) -> int:
+    found = api(
+        url,
+        "/events/filter",
+        {
+            "filter": {
+                "event": {"name": ["prefect.flow-run.heartbeat"]},
+                "resource": {"id": [f"prefect.flow-run.{run_id}"]},
+            }
+        },
     )
-    workers.append(first)
-    started = subprocess.run(
-        [
-            str(PREFECT),
-            "deployment",
-            "run",
-            "prior-authorization/prior-authorization",
-            "--param",
-            f"request_id={request_id}",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert started.returncode == 0, started.stderr[-2000:]
-    (run,) = _api(url, "/flow_runs/filter", {"flows": {"name": {"any_": ["prior-authorization"]}}})
-    # The run holds its sending claim, inside the (slow) gateway call, and has sent a heartbeat.
-    _wait("the sending claim", lambda: _scalar(database, "SELECT COUNT(*) FROM sending_claims") == 1, 120)
-    time.sleep(35)
-    _kill_all(first)  # the worker and its flow-run process, at once
-    assert _scalar(database, "SELECT COUNT(*) FROM submissions") == 0
+    return int(found["total"])
 
-    second = _start([str(PRIORAUTH), "worker", "--pool", "priorauth"], env, stack["logs"] / "worker-2.log")
-    workers.append(second)
 
-    def finished() -> str | None:
-        state = _api(url, f"/flow_runs/{run['id']}")["state"]["type"]
-        return state if state in ("COMPLETED", "FAILED") else None
+def test_a_worker_killed_mid_sending_the_run_comes_back_and_sends_once(clinic: Clinic) -> None:
+    from coverage.services.sending import submission_key
 
-    assert _wait("the run to come back and finish", finished, 300, 3) == "COMPLETED"
-    history = [s["type"] for s in _api(url, f"/flow_run_states/?flow_run_id={run['id']}")]
+    # The payer takes ten minutes to accept, so the run is inside the gateway call when its worker dies.
+    first = clinic.worker("worker-1", PRIORAUTH_SANDBOX_LATENCY_SECONDS="600")
+    run_id = clinic.start_run()
+    wait_for("the sending claim", lambda: clinic.scalar("SELECT COUNT(*) FROM sending_claims") == 1, 180)
+    sending = clinic.scalar("SELECT sending FROM sending_claims")
+    # The server has the run's heartbeat: from now on its silence is watched.
+    wait_for("a heartbeat", lambda: _heartbeats(clinic.url, run_id), 120)
+    kill_all(first)  # the worker and its flow-run process, at once
+    assert clinic.state(run_id) == "RUNNING"  # nothing told Prefect
+    assert clinic.scalar("SELECT COUNT(*) FROM submissions") == 0
+
+    clinic.worker("worker-2")
+    assert clinic.finished(run_id, 300) == "COMPLETED"
+    history = [s["type"] for s in api(clinic.url, f"/flow_run_states/?flow_run_id={run_id}")]
     assert "CRASHED" in history  # the automation marked it, then scheduled it again
-    assert _scalar(database, "SELECT COUNT(*) FROM submissions") == 1
-    assert _scalar(database, "SELECT status FROM pa_requests") == "submitted"
-    assert _scalar(database, "SELECT COUNT(*) FROM sending_claims") == 0
-    assert _scalar(database, "SELECT attempts FROM workflow_runs") == 2
-    assert _scalar(database, "SELECT state FROM workflow_runs") == "completed"
+    assert history.index("CRASHED") < len(history) - 1
+    # Sent once: one submission, under the key of the sending the dead run had claimed (the payer
+    # answers a key it knows with the same receipt, so it got one packet).
+    assert clinic.scalar("SELECT COUNT(*) FROM submissions") == 1
+    assert clinic.scalar("SELECT idempotency_key FROM submissions") == submission_key(clinic.request_id, sending)
+    assert clinic.scalar("SELECT status FROM pa_requests") == "submitted"
+    assert clinic.scalar("SELECT COUNT(*) FROM sending_claims") == 0
+    assert clinic.scalar("SELECT attempts FROM workflow_runs") == 2
+    assert clinic.scalar("SELECT state FROM workflow_runs") == "completed"
+
+
+def test_a_sign_off_approved_while_no_worker_runs_is_sent_once_a_worker_starts(
+    clinic: Clinic, deployed: dict[str, str]
+) -> None:
+    clinic.env["PRIORAUTH_SIGNOFF"] = "required"  # the clinic's rule, on every host
+    first = clinic.worker("worker-1")
+    prepared = clinic.start_run()
+    assert clinic.finished(prepared, 240) == "COMPLETED"  # no run waits for the clinician
+    stop(first, signal.SIGTERM)
+    assert first.returncode is not None
+    shown = clinic.show()
+    assert shown["signoff"] == "pending"
+    assert shown["stored_status"] == "ready"
+    assert clinic.scalar("SELECT COUNT(*) FROM submissions") == 0
+
+    note = "Two SSRI trials checked against the chart"
+    signed = run(
+        [str(PRIORAUTH), "requests", "signoff", str(clinic.request_id), "--approve", "--by", "dr.x", "--note", note],
+        clinic.env,
+    )
+    started = re.search(r"run ([0-9a-f-]{36})", signed.stdout)
+    assert started is not None, signed.stdout
+    again = started.group(1)
+    assert clinic.state(again) == "SCHEDULED"  # waiting for a worker; nothing sent yet
+    assert clinic.scalar("SELECT COUNT(*) FROM submissions") == 0
+    assert clinic.show()["signoff"] == "approved"
+
+    clinic.worker("worker-2")
+    assert clinic.finished(again, 240) == "COMPLETED"
+    assert clinic.scalar("SELECT COUNT(*) FROM submissions") == 1
+    assert clinic.scalar("SELECT status FROM pa_requests") == "submitted"
+    # The reviewer and the note are in the records' history, and nowhere in Prefect's database.
+    events = clinic.show()["events"]
+    assert [(e["by"], e["reason"]) for e in events if e["action"] == "signoff"] == [
+        ("dr.x", f"sign-off approved: {note}")
+    ]
+    runs = api(clinic.url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": [prepared, again]}}})
+    assert [r["parameters"] for r in runs] == [clinic.parameters, clinic.parameters]
+    cells = text_cells(deployed["PREFECT_SERVER_DATABASE_CONNECTION_URL"])
+    assert any(again in c for c in cells["flow_run"]), "the run is not in the scanned database: the scan means nothing"
+    leaks = [(table, c[:200]) for table, values in cells.items() for c in values if "dr.x" in c or note in c]
+    assert leaks == []

@@ -4,82 +4,26 @@ line without the client string, and deploys with it, schedules in the clinic's z
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
-
-PREFECT = Path(sys.executable).with_name("prefect")
-PRIORAUTH = Path(sys.executable).with_name("priorauth")
-AUTH = "priorauth:test-auth-string-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _api(url: str, path: str, body: dict[str, Any] | None = None, auth: str | None = AUTH) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if auth is not None:
-        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    request = urllib.request.Request(  # a local test server
-        url + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers=headers,
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+from tests.server_support import PREFECT, PRIORAUTH
+from tests.server_support import api as _api
+from tests.server_support import prefect_server as _prefect_server
 
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A Prefect server of its own on a free loopback port; the environment that talks to it."""
-    home = tmp_path_factory.mktemp("prefect-server")
-    port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_AUTH_STRING", None)
-    server = subprocess.Popen(  # our own argv
-        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
-        env={**env, "PREFECT_SERVER_API_AUTH_STRING": AUTH},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                _api(url, "/health", auth=None)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("the Prefect server did not start")
-                time.sleep(0.5)
-        yield {**env, "PREFECT_API_URL": url, "PREFECT_API_AUTH_STRING": AUTH}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+    """A Prefect server of its own (auth string; on PostgreSQL when the tests have it); its clients' environment."""
+    folder = tmp_path_factory.mktemp("prefect-server")
+    env = {**os.environ, "PREFECT_HOME": str(folder / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    with _prefect_server(folder, env) as server_env:
+        yield server_env
 
 
 def test_the_api_refuses_a_client_without_the_auth_string(prefect_server: dict[str, str]) -> None:
@@ -157,7 +101,12 @@ def test_every_flow_deploys_with_its_schedule(prefect_server: dict[str, str]) ->
             ("change-flow-run-state", "CRASHED"),
             ("change-flow-run-state", "SCHEDULED"),
         ]
-    # Deploying again replaces them, never doubles them.
+    # Deploying again replaces them, never doubles them; heartbeats and the silence are settings.
+    env |= {"PRIORAUTH_HEARTBEAT_SECONDS": "45", "PRIORAUTH_CRASH_SILENCE_SECONDS": "100"}
     again = subprocess.run([str(PRIORAUTH), "deploy"], env=env, cwd=REPO, capture_output=True, text=True, check=False)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert len(_api(url, "/automations/filter", {})) == len(deployments)
+    automations = _api(url, "/automations/filter", {})
+    assert len(automations) == len(deployments)
+    assert {a["trigger"]["within"] for a in automations} == {100.0}
+    for deployment in _api(url, "/deployments/filter", {}):
+        assert deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "45"

@@ -24,6 +24,8 @@ def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None
         ("PRIORAUTH_APPEAL_WINDOW_DAYS", "0"),
         ("PRIORAUTH_GATEWAY", "carrier-pigeon"),
         ("PRIORAUTH_SANDBOX_DELAY_HOURS", "-1"),
+        ("PRIORAUTH_HEARTBEAT_SECONDS", "10"),  # Prefect's minimum is 30
+        ("PRIORAUTH_CRASH_SILENCE_SECONDS", "30"),  # not longer than a heartbeat
     ],
 )
 def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -43,3 +45,17 @@ def test_every_bad_variable_is_its_own_line(monkeypatch: pytest.MonkeyPatch) -> 
         "PRIORAUTH_TIMEZONE",
         "PRIORAUTH_UNITS_WARNING_RATIO",
     ]
+
+
+def test_the_crash_silence_must_outlast_a_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.heartbeat_seconds, settings.crash_silence_seconds) == (30, 90)
+    monkeypatch.setenv("PRIORAUTH_HEARTBEAT_SECONDS", "60")
+    monkeypatch.setenv("PRIORAUTH_CRASH_SILENCE_SECONDS", "60")
+    with pytest.raises(InvalidInput) as raised:
+        load_settings()
+    [line] = raised.value.lines()
+    assert line.startswith("PRIORAUTH_CRASH_SILENCE_SECONDS: ")
+    assert "PRIORAUTH_HEARTBEAT_SECONDS (60 s)" in line
+    monkeypatch.setenv("PRIORAUTH_CRASH_SILENCE_SECONDS", "61")
+    assert load_settings().crash_silence_seconds == 61
