@@ -166,3 +166,43 @@ def test_a_flow_on_a_worker_for_a_server_refuses_to_start_without_the_records_da
     finally:
         use_runtime(None)
     assert not (tmp_path / "data" / "priorauth.db").exists()
+
+
+def test_a_signoff_for_a_server_starts_a_run_with_the_request_id_only(
+    cli: Cli, api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused client string records nothing; an accepted one records the approval, then starts the run.
+
+    The real server and worker are in ``test_crash_recovery.py``; here the deployment run is a stand-in.
+    """
+    import prefect.deployments
+
+    from tests.conftest import case_gathered, write_case
+
+    monkeypatch.setenv("PRIORAUTH_SIGNOFF", "required")
+    rid = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-01-meets"))), "--json")["request_id"])
+    assert cli("requests", "send", rid, "--json")["state"] == "signoff_pending"
+    started: list[tuple[str, dict[str, object], object]] = []
+
+    def run_deployment(name: str, *, parameters: dict[str, object], timeout: object) -> object:
+        started.append((name, parameters, timeout))
+        return type("Run", (), {"id": "0b1d2c3e-0000-4000-8000-000000000001"})()
+
+    monkeypatch.setattr(prefect.deployments, "run_deployment", run_deployment)
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", "priorauth:wrong")
+    signoff = ["requests", "signoff", rid, "--approve", "--by", "dr.x", "--note", "trials checked"]
+    assert cli.fails(*signoff)[0].startswith("error: PREFECT_API_AUTH_STRING: refused")
+    assert cli("requests", "show", rid, "--json")["signoff"] == "pending"
+    assert started == []
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", SECRET)
+    answer = cli(*signoff, "--json")
+    assert answer == {
+        "request_id": int(rid),
+        "state": "run_started",
+        "status": "ready",
+        "flow_run": "0b1d2c3e-0000-4000-8000-000000000001",
+    }
+    assert started == [("prior-authorization/prior-authorization", {"request_id": int(rid)}, 0)]
+    shown = cli("requests", "show", rid, "--json")
+    assert (shown["signoff"], shown["status"], shown["submissions"]) == ("approved", "ready", [])
