@@ -87,26 +87,35 @@ def test_every_flow_deploys_with_its_schedule(prefect_server: dict[str, str]) ->
     assert env_vars["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
     assert env_vars["PREFECT_LOGGING_EXTRA_LOGGERS"] == "coverage"
     assert env_vars["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "false"
-    # One crash automation per deployment: silent 90 s -> Crashed -> Scheduled again.
+    # Two automations per deployment: silent 90 s -> Crashed ("Worker lost"); that state -> Scheduled again.
     automations = {a["name"]: a for a in _api(url, "/automations/filter", {})}
-    assert len(automations) == len(deployments)
+    assert len(automations) == 2 * len(deployments)
     for deployment in deployments.values():
-        name = f"priorauth: reschedule dead runs of {deployment['name']}/{deployment['name']}"
-        automation = automations[name]
-        trigger = automation["trigger"]
-        assert trigger["posture"] == "Proactive"
-        assert trigger["within"] == 90.0
-        assert trigger["match_related"] == {"prefect.resource.id": f"prefect.deployment.{deployment['id']}"}
-        assert [(a["type"], a["state"]) for a in automation["actions"]] == [
-            ("change-flow-run-state", "CRASHED"),
-            ("change-flow-run-state", "SCHEDULED"),
+        related = {"prefect.resource.id": f"prefect.deployment.{deployment['id']}"}
+        name = f"{deployment['name']}/{deployment['name']}"
+        silent = automations[f"priorauth: crash silent runs of {name}"]
+        trigger = silent["trigger"]
+        assert (trigger["posture"], trigger["within"], trigger["after"]) == (
+            "Proactive",
+            90.0,
+            ["prefect.flow-run.heartbeat"],
+        )
+        assert trigger["match_related"] == related
+        assert [(a["type"], a["state"], a["name"]) for a in silent["actions"]] == [
+            ("change-flow-run-state", "CRASHED", "Worker lost")
         ]
+        lost = automations[f"priorauth: reschedule lost runs of {name}"]
+        trigger = lost["trigger"]
+        assert (trigger["posture"], trigger["expect"]) == ("Reactive", ["prefect.flow-run.Worker lost"])
+        assert trigger["match"] == {"prefect.resource.id": "prefect.flow-run.*", "prefect.state-name": "Worker lost"}
+        assert trigger["match_related"] == related
+        assert [(a["type"], a["state"]) for a in lost["actions"]] == [("change-flow-run-state", "SCHEDULED")]
     # Deploying again replaces them, never doubles them; heartbeats and the silence are settings.
     env |= {"PRIORAUTH_HEARTBEAT_SECONDS": "45", "PRIORAUTH_CRASH_SILENCE_SECONDS": "100"}
     again = subprocess.run([str(PRIORAUTH), "deploy"], env=env, cwd=REPO, capture_output=True, text=True, check=False)
     assert again.returncode == 0, again.stderr[-2000:]
     automations = _api(url, "/automations/filter", {})
-    assert len(automations) == len(deployments)
-    assert {a["trigger"]["within"] for a in automations} == {100.0}
+    assert len(automations) == 2 * len(deployments)
+    assert {a["trigger"]["within"] for a in automations if a["trigger"]["posture"] == "Proactive"} == {100.0}
     for deployment in _api(url, "/deployments/filter", {}):
         assert deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "45"
