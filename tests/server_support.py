@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -185,6 +186,7 @@ def text_cells(database_url: str) -> dict[str, list[str]]:
     """Every non-empty cell of every table of a database (SQLite or PostgreSQL) as text, by table name."""
     from sqlalchemy import MetaData, create_engine, select
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SAWarning
 
     url = make_url(database_url)
     sync = url.set(drivername="postgresql+psycopg" if url.drivername.startswith("postgresql") else "sqlite")
@@ -192,7 +194,9 @@ def text_cells(database_url: str) -> dict[str, list[str]]:
     cells: dict[str, list[str]] = {}
     try:
         metadata = MetaData()
-        metadata.reflect(engine)
+        with warnings.catch_warnings():  # Prefect's SQLite expression indexes: not needed to read rows
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+            metadata.reflect(engine)
         with engine.connect() as connection:
             for table in metadata.tables.values():
                 for row in connection.execute(select(table)):
