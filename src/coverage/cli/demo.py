@@ -112,6 +112,8 @@ def _prepare_folder() -> tuple[Path, Path]:
     base = load_settings().data_dir
     demo = base / "demo"
     records = demo / "data"
+    demo.mkdir(mode=0o700, parents=True, exist_ok=True)
+    demo.chmod(0o700)  # the demo's records, PDFs and Prefect's database and log: the owner's only
     shutil.rmtree(records, ignore_errors=True)
     records.mkdir(parents=True, mode=0o700)
     log = demo / "prefect.log"
@@ -123,7 +125,8 @@ def _prepare_folder() -> tuple[Path, Path]:
         os.environ.pop(name, None)
     os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(settings_file)
     if "PREFECT_HOME" not in os.environ:
-        (demo / "prefect").mkdir(parents=True, exist_ok=True)
+        (demo / "prefect").mkdir(mode=0o700, parents=True, exist_ok=True)
+        (demo / "prefect").chmod(0o700)
         os.environ["PREFECT_HOME"] = str(demo / "prefect")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     configure_prefect_home(load_settings())
