@@ -4,7 +4,7 @@ Passwords are kept as argon2 hashes only. A session is a random token: the brows
 carries it (signed, see :mod:`coverage.web.security`), the database only its sha256, so a copy
 of the database signs no one in. Five failed sign-ins lock an account for 15 minutes; a
 session unused for 15 minutes ends. The access log is append-only: nothing here updates or
-deletes its rows.
+deletes its rows, and the database's triggers (migration 0007) refuse to.
 """
 
 from __future__ import annotations
