@@ -18,6 +18,7 @@ from coverage.policies.service import Checker
 
 if TYPE_CHECKING:
     from coverage.store.db import Database
+    from coverage.store.documents import DocumentStore
     from coverage.store.uow import UnitOfWork
     from coverage.workflow.runtime import Runtime
 
@@ -115,6 +116,31 @@ def uow(database: Database) -> UnitOfWork:
     from coverage.store.uow import SqlUnitOfWork
 
     return SqlUnitOfWork(database.sessions)
+
+
+# --- The document store: on the local default (a folder of the data folder) and behind an fsspec URL
+# (fsspec's memory filesystem, a root of the test's own, removed after it).
+
+
+@pytest.fixture(params=["local", "memory"])
+def document_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DocumentStore]:
+    """A fresh document store: a local folder, or ``memory://`` through fsspec."""
+    from coverage.store.documents import DocumentStore
+
+    if request.param == "local":
+        yield DocumentStore(tmp_path / "documents")
+        return
+    import uuid
+
+    import fsspec  # type: ignore[import-untyped]  # fsspec ships no type information
+
+    root = f"/priorauth-test-{uuid.uuid4().hex}"
+    try:
+        yield DocumentStore(f"memory://{root}/documents")
+    finally:
+        memory = fsspec.filesystem("memory")
+        if memory.exists(root):
+            memory.rm(root, recursive=True)
 
 
 # --- Workflow and flows (issue: flows). Prefect's test harness costs seconds to start: once per run.
