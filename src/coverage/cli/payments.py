@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from coverage.cli.app import app
-from coverage.cli.options import option_date, option_id, write_out
+from coverage.cli.options import check_out, option_date, option_id, write_out
 from coverage.errors import InvalidInput
 from coverage.payments.plans import Schedule, split_evenly, term_problems
 from coverage.settings import load_settings
@@ -202,6 +202,12 @@ def print_offer(offer: RequestOffer) -> None:
             f"{line.amount:,}",
         )
     console.print(course)
+    if offer.charged:
+        console.print(f"the course is charged already: the offer is on the account's {_balance_line(o.total)}")
+    elif offer.account_balance != 0:
+        console.print(
+            f"account before this course: {_balance_line(offer.account_balance)}; the offer is on {o.total:,}"
+        )
     options = Table("option", "first payment", "then monthly", "total", title="offer (0% interest)")
     options.add_row(f"pay in full ({o.discount_pct}% off)", f"{o.pay_in_full:,}", "", f"{o.pay_in_full:,}")
     for option in o.options:
@@ -258,10 +264,19 @@ def print_plan(plan: PlanRecord, as_of: dt.date | None) -> None:
         line += f"  overdue as of {as_of}: {sum((s.remaining for s in overdue), Decimal('0.00')):,}"
     console.print(line)
     if plan.status != "active":
-        console.print(f"{plan.status} {plan.closed_at:%Y-%m-%d} by {plan.closed_by}: {plan.close_reason or ''}")
+        closed = plan.closed_on.isoformat() if plan.closed_on else ""
+        console.print(f"{plan.status} {closed} by {plan.closed_by}: {plan.close_reason or ''}")
 
 
-def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, service_dates: list[str] | None) -> None:
+def _render(
+    ctx: _Context,
+    plan_id: int,
+    document: PlanDocument,
+    out: Path,
+    service_dates: list[str] | None,
+    *,
+    option: str = "--out",
+) -> None:
     from coverage.policies.service import Checker
     from coverage.services import documents, requests
     from coverage.services.payments import get_plan
@@ -271,7 +286,7 @@ def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, serv
     dates = [parse_date(d, "--service-date", problems) for d in service_dates or ()]
     if problems:
         raise InvalidInput(problems)
-    plan = get_plan(plan_id, uow=ctx.uow)
+    plan = get_plan(plan_id, uow=ctx.uow, ctx=ctx.ctx)
     store = DocumentStore(ctx.settings.documents_location)
     with ctx.uow as uow:
         _, request = requests.load(uow, plan.request_id)
@@ -285,7 +300,7 @@ def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, serv
         ).plan_paper(document, plan, service_dates=[d for d in dates if d is not None])
         uow.commit()
     pdf = documents.read(made.document, store=store)
-    write_out(out, pdf)
+    write_out(out, pdf, option)
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
@@ -338,13 +353,22 @@ def plan(
         problems.append("--installments: give --installments or --pay-in-full, not both")
     if total is not None and installments is None and not pay_in_full:
         problems.append("--installments: required with --total (or --pay-in-full)")
+    if agreement is not None and installments is None and not pay_in_full:
+        problems.append("--agreement: the agreement of a plan stored: give --installments N or --pay-in-full")
+    elif agreement is not None:
+        try:
+            check_out(agreement, "--agreement")  # before the plan is stored, not after
+        except InvalidInput as error:
+            problems += error.problems
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
         start_date = first or ctx.ctx.today()
         check_start(start_date, ctx.ctx.today())  # also for an offer: no plan is shown starting in the past
         if count is None and not pay_in_full:
-            offer = request_offer(number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date)
+            offer = request_offer(
+                number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date, timezone=ctx.ctx.timezone
+            )
             if as_json:
                 _print_json(offer.to_dict())
             else:
@@ -368,7 +392,7 @@ def plan(
         else:
             print_plan(stored, None)
         if agreement is not None:
-            _render(ctx, stored.id, "payment-plan", agreement, None)
+            _render(ctx, stored.id, "payment-plan", agreement, None, option="--agreement")
 
 
 def _plan_id(text: str) -> int:
@@ -540,25 +564,34 @@ def account(patient: PatientArg, as_json: AsJson = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("entry", "date", "kind", "amount", "code", "method", "plan", "refers to", "note", title="ledger")
+    from coverage.services.account_documents import describe_entry
+
+    # Readable at 80 columns: the amount is what the row does to the balance (credits negative),
+    # right-aligned; the detail (code, method, plan, what a refund or void names, the reason) wraps.
+    sign = {"charge": 1, "refund": 1, "adjustment": -1, "payment": -1, "void": 0}
+    table = Table(title="ledger", expand=False)
+    table.add_column("entry", justify="right", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=1)
     for entry, voided in found.entries:
+        effect = entry.amount * sign[entry.kind]
         table.add_row(
             str(entry.id),
             entry.on.isoformat(),
             entry.kind + (" (voided)" if voided else ""),
-            f"{entry.amount:,}",
-            entry.code or "",
-            entry.method or "",
-            str(entry.plan_id or ""),
-            str(entry.refers_to or ""),
-            entry.reason or entry.description or "",
+            "" if entry.kind == "void" else f"{effect:,}",
+            describe_entry(entry),
+            style="dim" if voided else None,
         )
     console = Console()
     console.print(table)
     console.print(
         f"charges {found.charges:,}  adjustments {found.adjustments:,}  payments {found.payments:,}  "
-        f"refunds {found.refunds:,}  [bold]{_balance_line(found.balance)}[/bold]"
+        f"refunds {found.refunds:,}"
     )
+    console.print(f"[bold]{_balance_line(found.balance)}[/bold]")
 
 
 @payments_app.command("show")
@@ -577,7 +610,7 @@ def show(
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
-        stored = get_plan(_plan_id(plan_id), uow=ctx.uow)
+        stored = get_plan(_plan_id(plan_id), uow=ctx.uow, ctx=ctx.ctx)
         day = day or clinic_today(load_settings().timezone)
     if as_json:
         _print_json(stored.to_dict(day))
@@ -594,7 +627,7 @@ def list_plans(
     from coverage.services.payments import plans_for_request
 
     with _database() as ctx:
-        plans = plans_for_request(_request_id(request_id), uow=ctx.uow)
+        plans = plans_for_request(_request_id(request_id), uow=ctx.uow, ctx=ctx.ctx)
     if as_json:
         _print_json([p.to_dict() for p in plans])
         return
@@ -717,6 +750,7 @@ Payments = Annotated[
 @payments_app.command("agreement")
 def agreement_pdf(plan_id: PlanArg, out: Out) -> None:
     """Render the payment-plan agreement of a plan (stored on its request)."""
+    check_out(out)
     with _database() as ctx:
         _render(ctx, _plan_id(plan_id), "payment-plan", out, None)
 
@@ -745,6 +779,7 @@ def _account_paper(
 
     payment_ids = [option_id("--payment", p) for p in payments or ()]
     session_ids = [option_id("--session", s) for s in sessions or ()]
+    check_out(out)  # a document is stored with the request: not when its copy cannot be written
     with _database() as ctx:
         store = DocumentStore(ctx.settings.documents_location)
         made = make_account_paper(

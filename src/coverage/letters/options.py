@@ -76,6 +76,8 @@ class ServiceItem:
     description: str
     charge: Decimal
     modifier: str | None = None
+    #: The NDCs of the drug given on this line (esketamine: the kit of each session's dose).
+    ndc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,11 +75,21 @@ def _context(ctx: Context | None) -> Context:
     return Context.from_settings(load_settings())
 
 
+#: How far ahead a plan's first installment may be due.
+MAX_START_DAYS = 365
+
+
 def check_start(start: dt.date, today: dt.date) -> None:
-    """A plan's first due date is today or later: a plan made today asks for nothing in the past."""
+    """A plan's first due date is today or later (a plan made today asks for nothing in the past), and
+    at most :data:`MAX_START_DAYS` days ahead."""
     if start < today:
         raise InvalidInput(
             [f"--start: {start.isoformat()} is before today ({today.isoformat()}); a plan starts today or later"]
+        )
+    if start > today + dt.timedelta(days=MAX_START_DAYS):
+        latest = (today + dt.timedelta(days=MAX_START_DAYS)).isoformat()
+        raise InvalidInput(
+            [f"--start: {start.isoformat()} is more than {MAX_START_DAYS} days ahead; a plan starts by {latest}"]
         )
 
 
@@ -170,8 +180,21 @@ def _payment_record(entry: Entry) -> PaymentRecord:
     )
 
 
-def plan_record(plan: PaymentPlan, ledger: Ledger, earlier: list[PaymentPlan] | None = None) -> PlanRecord:
-    """The plain record of a loaded plan with its payments from the ledger (``earlier``: the plans it replaced)."""
+def _clinic_day(at: dt.datetime | None, timezone: str) -> dt.date | None:
+    """The clinic's day of a stored timestamp (SQLite gives it back without its zone: UTC)."""
+    if at is None:
+        return None
+    return clinic_today(timezone, now=at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC))
+
+
+def plan_record(
+    plan: PaymentPlan,
+    ledger: Ledger,
+    earlier: list[PaymentPlan] | None = None,
+    timezone: str = "America/New_York",
+) -> PlanRecord:
+    """The plain record of a loaded plan with its payments from the ledger (``earlier``: the plans it replaced);
+    its days (made, closed) are the clinic's (``timezone``)."""
     earlier_ids = {p.id for p in earlier or ()}
     payments = ledger.live("payment")
     earlier_payments = sorted(
@@ -195,6 +218,8 @@ def plan_record(plan: PaymentPlan, ledger: Ledger, earlier: list[PaymentPlan] | 
         created_at=plan.created_at,
         created_by=plan.created_by,
         closed_at=plan.closed_at,
+        closed_on=_clinic_day(plan.closed_at, timezone),
+        created_on=_clinic_day(plan.created_at, timezone),
         closed_by=plan.closed_by,
         close_reason=plan.close_reason,
         earlier_payments=tuple(earlier_payments),
@@ -211,7 +236,7 @@ def _plan_account(uow: UnitOfWork, plan: PaymentPlan) -> Account:
 
 
 def _record(uow: UnitOfWork, plan: PaymentPlan, account: Account, timezone: str = "America/New_York") -> PlanRecord:
-    return plan_record(plan, ledger_of(uow, account, timezone), uow.plans.chain(plan))
+    return plan_record(plan, ledger_of(uow, account, timezone), uow.plans.chain(plan), timezone)
 
 
 def _settle_plans(uow: UnitOfWork, account: Account, ledger: Ledger, when: When, by: str) -> None:
@@ -367,6 +392,10 @@ class RequestOffer:
     offer: Offer
     savings: SavingsFlag
     superbill_suggested: bool
+    #: The account's balance before the offer (the course not charged yet is added to it).
+    account_balance: Decimal = ZERO
+    #: Whether the course was charged already (by an earlier plan of the request).
+    charged: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -375,6 +404,9 @@ class RequestOffer:
             "treatment": self.course.treatment,
             "dose_mg": self.course.dose_mg,
             "course": [line.to_dict() for line in self.course.lines],
+            "course_total": str(self.course.total),
+            "account_balance": str(self.account_balance),
+            "course_charged": self.charged,
             **self.offer.to_dict(),
             "manufacturer_savings": self.savings.to_dict(),
             "hsa_fsa_account": self.account_type,
@@ -389,20 +421,30 @@ def _check_plannable(request: m.Request) -> None:
         )
 
 
-def request_offer(request_id: int, *, uow: UnitOfWork, prices: PriceList, start: dt.date) -> RequestOffer:
-    """What the clinic can offer for a stored request: the course, pay in full, installment options."""
+def request_offer(
+    request_id: int, *, uow: UnitOfWork, prices: PriceList, start: dt.date, timezone: str = "America/New_York"
+) -> RequestOffer:
+    """What the clinic can offer for a stored request: the course, and pay in full and the installment
+    options on what a plan made now would schedule: the account's open balance (with the course
+    charged first when the request was never charged), not the course price."""
     with uow:
         request = _request(uow, request_id)
         case = request_case(request_id, uow=uow)
         treatment, kind, status = request.treatment, request.kind, request.status
+        ledger = _ledger_for_request(uow, request, timezone)
     course = build_course(prices, treatment, case.request.dose_mg, with_consultation=kind == "initial")
+    owed = ledger.balance + (ZERO if ledger.charged_for(request_id) else course.total)
+    if owed <= 0:
+        raise IllegalTransition(f"request {request_id}: the account owes nothing (balance {ledger.balance})")
     return RequestOffer(
         request_id=request_id,
         status=status,
         plan_type=case.coverage.plan_type,
         account_type=case.coverage.account_type,
         course=course,
-        offer=build_offer(course.total, prices, start),
+        offer=build_offer(owed, prices, start),
+        account_balance=ledger.balance,
+        charged=ledger.charged_for(request_id),
         savings=manufacturer_savings(case.coverage.plan_type, treatment),
         superbill_suggested=superbill_suggested(case),
     )
@@ -454,7 +496,7 @@ def _quote(
         schedule = choose_installments(owed, installments, start, prices)
     else:
         assert installments is not None
-        schedule = _options(split_evenly, owed, installments, start, minimum=prices.minimum_installment)
+        schedule = choose_installments(owed, installments, start, prices)
     return PlanQuote(request.id, request.treatment, case.request.dose_mg, course_total, discount, schedule, charges)
 
 
@@ -563,24 +605,37 @@ def create_plan(
     return record
 
 
-def get_plan(plan_id: int, *, uow: UnitOfWork) -> PlanRecord:
+def get_plan(plan_id: int, *, uow: UnitOfWork, ctx: Context | None = None) -> PlanRecord:
     """A stored plan with its schedule, payments, and the payments of the plans it replaced."""
+    timezone = _context(ctx).timezone
     with uow:
         plan = _get_plan(uow, plan_id)
         account = uow.accounts.get(plan.account_id)
         assert account is not None
-        return _record(uow, plan, account)
+        return _record(uow, plan, account, timezone)
 
 
-def plans_for_request(request_id: int, *, uow: UnitOfWork) -> list[PlanRecord]:
+def agreement_plan(uow: UnitOfWork, request_id: int, timezone: str = "America/New_York") -> PlanRecord | None:
+    """The plan a request's agreement shows (inside an open unit of work): the active one, else the latest."""
+    plans = list(uow.plans.for_request(request_id))
+    if not plans:
+        return None
+    plan = next((p for p in reversed(plans) if p.status == "active"), plans[-1])
+    account = uow.accounts.get(plan.account_id)
+    assert account is not None
+    return _record(uow, plan, account, timezone)
+
+
+def plans_for_request(request_id: int, *, uow: UnitOfWork, ctx: Context | None = None) -> list[PlanRecord]:
     """Every plan of a request (active, completed, cancelled, restructured), oldest first."""
+    timezone = _context(ctx).timezone
     with uow:
         _request(uow, request_id)
         records = []
         for plan in uow.plans.for_request(request_id):
             account = uow.accounts.get(plan.account_id)
             assert account is not None
-            records.append(plan_record(plan, ledger_of(uow, account)))
+            records.append(plan_record(plan, ledger_of(uow, account, timezone), timezone=timezone))
         return records
 
 
@@ -642,7 +697,7 @@ def account_record(uow: UnitOfWork, account: Account, timezone: str = "America/N
         payments=ledger.total("payment"),
         refunds=ledger.total("refund"),
         balance=ledger.balance,
-        plans=tuple(plan_record(p, ledger) for p in uow.plans.for_account(account.id)),
+        plans=tuple(plan_record(p, ledger, timezone=timezone) for p in uow.plans.for_account(account.id)),
     )
 
 
@@ -785,6 +840,25 @@ def refund_payment(
     return posted
 
 
+def _check_not_scheduled(uow: UnitOfWork, account: Account, entry: Entry) -> None:
+    """A charge, or an active plan's pay-in-full discount, is what an active plan schedules: voiding it
+    would leave the plan's installments asking for a total that no longer exists. Cancel the plan
+    first (its payments stay), void, then make a new plan for what is owed."""
+    active = uow.plans.active_for_account(account.id)
+    if active is None:
+        return
+    if entry.kind == "charge":
+        raise IllegalTransition(
+            f"entry {entry.id}: is a charge active plan {active.id} schedules; cancel plan {active.id} first, "
+            "then void it and make a new plan for what is owed"
+        )
+    if entry.kind == "adjustment" and entry.plan_id == active.id and entry.reason == DISCOUNT_REASON:
+        raise IllegalTransition(
+            f"entry {entry.id}: is the pay-in-full discount of active plan {active.id}; "
+            f"cancel or restructure plan {active.id} instead (it loses the discount)"
+        )
+
+
 def void_entry(entry_id: int, *, uow: UnitOfWork, reason: str, by: str, ctx: Context | None = None) -> Posted:
     """Cancel an entry recorded by mistake: a void row names it; nothing is changed or deleted."""
     ctx = _context(ctx)
@@ -793,7 +867,9 @@ def void_entry(entry_id: int, *, uow: UnitOfWork, reason: str, by: str, ctx: Con
     with uow:
         account = _entry_account(uow, entry_id)
         ledger = ledger_of(uow, account, ctx.timezone)
-        row = _post(account, ledger.void(entry_id, when.today, reason=reason), by=by, when=when)
+        void = ledger.void(entry_id, when.today, reason=reason)
+        _check_not_scheduled(uow, account, ledger.entry(entry_id))
+        row = _post(account, void, by=by, when=when)
         uow.flush()
         _settle_plans(uow, account, ledger_of(uow, account, ctx.timezone), when, by)
         posted = _posted(uow, account, row, ctx.timezone)
@@ -816,9 +892,9 @@ def adjust_account(
     by, when = actor(by), ctx.when()
     reason = clean_text("--reason", reason)
     with uow:
-        if request_id is not None:
-            _request(uow, request_id)
         account = patient_account(uow, patient, create=False)
+        if request_id is not None and _request(uow, request_id).patient_id != account.patient_id:
+            raise InvalidInput([f"--request: request {request_id} is not this patient's"])
         ledger = ledger_of(uow, account, ctx.timezone)
         row = _post(
             account, ledger.adjustment(amount, when.today, reason=reason, request_id=request_id), by=by, when=when

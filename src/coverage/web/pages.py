@@ -192,7 +192,7 @@ def _self_pay(web: Web, rid: int, plannable: bool, patient: str) -> dict[str, An
     if plannable and not any(p.status == "active" for p in plans):
         try:
             prices = load_clinic(web.settings).prices
-            offer = request_offer(rid, uow=web.uow(), prices=prices, start=web.ctx.today())
+            offer = request_offer(rid, uow=web.uow(), prices=prices, start=web.ctx.today(), timezone=web.ctx.timezone)
         except PriorAuthError:
             offer = None
     try:
