@@ -18,6 +18,7 @@ from coverage.policies.service import Checker
 
 if TYPE_CHECKING:
     from coverage.store.db import Database
+    from coverage.store.fake import FakeUnitOfWork
     from coverage.store.uow import UnitOfWork
     from coverage.workflow.runtime import Runtime
 
@@ -245,3 +246,21 @@ def cli(database: Database, database_url: str, data_dir: Path, monkeypatch: pyte
     """The command line on the test's database (documents in the test's data folder)."""
     monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
     return Cli()
+
+
+def backdate_intake(records: Database | FakeUnitOfWork, days: int) -> None:
+    """Every patient taken in ``days`` earlier: sessions and payments are not dated before a first intake,
+    so a test with past sessions moves the intake back first (the records only know the real now)."""
+    import datetime as dt
+
+    from coverage.store import fake
+    from coverage.store.tables import Patient
+
+    back = dt.timedelta(days=days)
+    if isinstance(records, fake.FakeUnitOfWork):
+        for row in records.patients.rows:
+            row.created_at = row.created_at - back
+        return
+    with records.sessions() as session, session.begin():
+        for row in session.query(Patient).all():
+            row.created_at = row.created_at - back
