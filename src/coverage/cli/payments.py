@@ -203,7 +203,7 @@ def print_offer(offer: RequestOffer) -> None:
         )
     console.print(course)
     if offer.charged:
-        console.print(f"the course is charged already: the offer is on the account's {_balance_line(o.total)}")
+        console.print(f"course charged already: the offer is on the {_balance_line(o.total)}")
     elif offer.account_balance != 0:
         console.print(
             f"account before this course: {_balance_line(offer.account_balance)}; the offer is on {o.total:,}"
@@ -659,7 +659,8 @@ def cancel(
 
     with _database() as ctx:
         stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason, ctx=ctx.ctx)
-    print(f"plan {stored.id}: cancelled; {stored.paid} paid, {stored.balance} not collected")
+    left = _balance_line(stored.account_balance or Decimal("0.00"))
+    print(f"plan {stored.id}: cancelled; {stored.paid:,} paid on it; {left}")
 
 
 @payments_app.command("restructure")
