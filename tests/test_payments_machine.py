@@ -3,8 +3,9 @@ account, through the services: in memory, on SQLite and on PostgreSQL.
 
 After every step: balance = charges - adjustments - payments + refunds (voided rows and voids
 excluded, summed here from the raw rows); no plan asks for more than the balance; installments
-sum to their plan's total, ask what the plan asks and are paid only by payments on it; at most one active plan; no payment refunded beyond its amount; the
-rows only grow (nothing edited or deleted); a refused step writes nothing.
+sum to their plan's total, ask what the plan asks and are paid only by payments on it; at most
+one active plan; no payment refunded beyond its amount; the rows only grow (nothing edited or
+deleted); a refused step writes nothing.
 """
 
 from __future__ import annotations
