@@ -303,3 +303,16 @@ def test_cli_account_is_readable_at_80_columns(cli: Cli, tmp_path: Path, monkeyp
     statement = tmp_path / "statement.pdf"
     cli("payments", "statement", "MRN-80", "--out", str(statement))
     assert "Credit on account $500.00 credit" in " ".join(_pdf_pages(statement))
+
+
+def test_cli_letter_payment_plan_without_a_plan_quotes_the_open_balance(cli: Cli, tmp_path: Path) -> None:
+    """QA 6: with no plan stored, the agreement quoted is on what the account owes (a deposit counts)."""
+    data = case_gathered("EX-02-iv-not-covered")
+    request = str(cli("intake", str(write_case(tmp_path, data)), "--json")["request_id"])
+    patient = data["patient"]["id"]
+    cli("payments", "record", "--patient", patient, "--amount", "600", "--date", str(today()), "--method", "cash")
+    letter = tmp_path / "quote.pdf"
+    cli("letter", "--request", request, "--kind", "payment-plan", "--installments", "3", "--out", str(letter))
+    text = " ".join(_pdf_pages(letter))
+    assert "Total amount $3,000.00" in text  # the course's 3,600.00 less the 600.00 deposit
+    assert "3 monthly payments of $1,000.00" in text

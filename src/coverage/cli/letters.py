@@ -74,7 +74,7 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
     from coverage.cli.records import records
     from coverage.clinic import load_clinic
     from coverage.services import documents as service
-    from coverage.services.payments import agreement_plan
+    from coverage.services.payments import agreement_plan, open_total
     from coverage.services.requests import load
     from coverage.store.documents import DocumentStore
 
@@ -97,6 +97,10 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
                 template_dir=r.settings.template_dir,
             )
             plan = agreement_plan(uow, number, r.ctx.timezone) if kind == "payment-plan" else None
+            if kind == "payment-plan" and plan is None and flags["total"] is None and flags["price_item"] is None:
+                # No plan yet: the terms a plan made now would have, on what the account owes.
+                owed = open_total(uow, number, documents.clinic.prices, r.ctx.timezone)
+                flags = {**flags, "total": str(owed)}
             made = _stored_document(documents, kind, flags, plan)
             uow.commit()
         pdf = service.read(made.document, store=store)

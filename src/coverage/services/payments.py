@@ -615,6 +615,19 @@ def get_plan(plan_id: int, *, uow: UnitOfWork, ctx: Context | None = None) -> Pl
         return _record(uow, plan, account, timezone)
 
 
+def open_total(uow: UnitOfWork, request_id: int, prices: PriceList, timezone: str = "America/New_York") -> Decimal:
+    """What a plan made now for a request would schedule (inside an open unit of work): the account's
+    balance, with the request's course from the price list when it was never charged."""
+    request = _request(uow, request_id)
+    ledger = _ledger_for_request(uow, request, timezone)
+    owed = ledger.balance
+    if not ledger.charged_for(request_id):
+        owed += request_course(request_id, uow=uow, prices=prices).total
+    if owed <= 0:
+        raise IllegalTransition(f"request {request_id}: the account owes nothing (balance {ledger.balance})")
+    return owed
+
+
 def agreement_plan(uow: UnitOfWork, request_id: int, timezone: str = "America/New_York") -> PlanRecord | None:
     """The plan a request's agreement shows (inside an open unit of work): the active one, else the latest."""
     plans = list(uow.plans.for_request(request_id))
