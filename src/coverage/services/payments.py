@@ -11,8 +11,10 @@ Rules (the ledger's own in :mod:`coverage.payments.account`):
   charge per billing code, once per request; a plan schedules the account's balance, never
   more: a new plan after a cancelled or restructured one asks only for what is still owed;
 - the installment count must be one the clinic offers and reach the minimum monthly
-  installment (a total typed by hand: any count from 1 to 60 that reaches the minimum), and the
-  first installment is due today or later, on every path (create, restructure, the letters);
+  installment (a total typed by hand too), and the first installment is due today or later and
+  at most :data:`MAX_START_DAYS` ahead, on every path (create, restructure, the letters);
+- a charge an active plan schedules, and its pay-in-full discount, are not voided (cancel the
+  plan first); only payments on a plan settle its installments;
 - ``pay_in_full`` posts the discount as an adjustment; a pay-in-full plan cancelled or
   restructured before it is paid loses its discount (the adjustment is voided);
 - a payment may be on a plan or on the account (a deposit); more than is owed leaves a credit;
