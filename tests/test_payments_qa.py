@@ -316,3 +316,27 @@ def test_cli_letter_payment_plan_without_a_plan_quotes_the_open_balance(cli: Cli
     text = " ".join(_pdf_pages(letter))
     assert "Total amount $3,000.00" in text  # the course's 3,600.00 less the 600.00 deposit
     assert "3 monthly payments of $1,000.00" in text
+
+
+def test_cli_a_void_that_leaves_more_owed_than_the_plan_asks_says_so(cli: Cli, tmp_path: Path) -> None:
+    """A payment on a restructured plan voided: the account owes more than the active plan asks; the clerk is told."""
+    taken = cli("intake", str(write_case(tmp_path, case_gathered("EX-02-iv-not-covered"))), "--json")
+    first = cli("plan", str(taken["request_id"]), "--installments", "6", "--json")
+    paid = cli(
+        "payments",
+        "record",
+        str(first["plan_id"]),
+        "--amount",
+        "600",
+        "--date",
+        str(today()),
+        "--method",
+        "card",
+        "--json",
+    )
+    second = cli("payments", "restructure", str(first["plan_id"]), "--installments", "3", "--json")
+    out = cli("payments", "void", str(paid["payment_id"]), "--reason", "the check bounced")
+    assert out.splitlines()[1:] == [
+        "balance due 3,600.00",
+        f"active plan {second['plan_id']} asks 3,000.00: restructure it to schedule the 600.00 it does not",
+    ]

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from coverage.clinic import Clinic
     from coverage.payments.ledger import PlanRecord
     from coverage.services.context import Context
-    from coverage.services.payments import RequestOffer
+    from coverage.services.payments import AccountRecord, RequestOffer
     from coverage.services.plan_documents import PlanDocument
     from coverage.settings import Settings
     from coverage.store.uow import UnitOfWork
@@ -449,7 +449,20 @@ def record(
         print_plan(posted.plan, today)
     else:
         print(f"payment {posted.entry.id}: {posted.entry.amount:,} received on the account")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
+
+
+def _account_lines(account: AccountRecord) -> str:
+    """The balance, and a word when the active plan asks for less than the account owes (a payment on
+    an earlier plan voided or refunded): the rest is scheduled by restructuring the plan."""
+    line = _balance_line(account.balance)
+    for plan in account.plans:
+        if plan.status == "active" and plan.balance < account.balance:
+            line += (
+                f"\nactive plan {plan.id} asks {plan.balance:,}: restructure it to schedule "
+                f"the {account.balance - plan.balance:,} it does not"
+            )
+    return line
 
 
 def _balance_line(balance: Decimal) -> str:
@@ -493,7 +506,7 @@ def refund(
     else:
         to = posted.entry.method or "the payer"
         print(f"refund {posted.entry.id}: {posted.entry.amount:,} to {to} on payment {number}")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
 
 
 @payments_app.command("void")
@@ -516,7 +529,7 @@ def void(
         _print_json(posted.to_dict())
     else:
         print(f"entry {number}: voided (void {posted.entry.id})")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
 
 
 @payments_app.command("adjust")
@@ -548,7 +561,7 @@ def adjust(
         _print_json(posted.to_dict())
     else:
         print(f"adjustment {posted.entry.id}: {posted.entry.amount:,}")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
 
 
 @payments_app.command("account")
