@@ -177,6 +177,7 @@ def test_cli_letter_payment_plan_of_a_request_is_its_stored_plan(cli: Cli, tmp_p
     assert "$2,599.99" in text  # what the account owes, not the 3,600.00 course
     assert "the first of $866.67" in text
     assert "then 2 of $866.66" in text
+    assert "discount" not in text  # a restructured balance: paying the course in full is no longer on offer
     assert cli.fails("letter", "--request", request, "--kind", "payment-plan", "--installments", "3", "--out", "x") == [
         f"error: --installments: request {request} has plan {restructured['plan_id']}; "
         "its agreement shows the plan's terms"

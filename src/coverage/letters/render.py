@@ -109,7 +109,7 @@ def _json_default(value: object) -> object:
 
 
 #: Option fields left out of a preview's number while unset, so that adding them kept earlier numbers.
-_UNNUMBERED_WHEN_UNSET = ("expedited_hours", "sending")
+_UNNUMBERED_WHEN_UNSET = ("expedited_hours", "sending", "plan_discount_offered")
 
 
 def _numbered_options(options: LetterOptions) -> dict[str, Any]:
