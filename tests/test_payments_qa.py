@@ -341,3 +341,19 @@ def test_cli_a_void_that_leaves_more_owed_than_the_plan_asks_says_so(cli: Cli, t
         "balance due 3,600.00",
         f"active plan {second['plan_id']} asks 3,000.00: restructure it to schedule the 600.00 it does not",
     ]
+
+
+def test_cli_a_closed_plan_asks_for_nothing(cli: Cli, tmp_path: Path) -> None:
+    """After a restructure only the active plan shows what is owed (the old one showed it too: owed twice)."""
+    data = case_gathered("EX-02-iv-not-covered")
+    taken = cli("intake", str(write_case(tmp_path, data)), "--json")
+    request = str(taken["request_id"])
+    first = cli("plan", request, "--installments", "6", "--json")
+    second = cli("payments", "restructure", str(first["plan_id"]), "--installments", "3", "--json")
+    rows = [line.split("│") for line in cli("payments", "list", request).splitlines() if line.startswith("│")]
+    assert [(row[1].strip(), row[2].strip(), row[6].strip()) for row in rows] == [
+        (str(first["plan_id"]), "restructured", "-"),
+        (str(second["plan_id"]), "active", "3,600.00"),
+    ]
+    account = cli("payments", "account", data["patient"]["id"], "--json")
+    assert [(p["status"], p["owed"]) for p in account["plans"]] == [("restructured", "0.00"), ("active", "3600.00")]

@@ -183,6 +183,13 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
+def _right(header: str) -> Any:
+    """A right-aligned column (amounts, counts): digits line up."""
+    from rich.table import Column
+
+    return Column(header, justify="right")
+
+
 def print_offer(offer: RequestOffer) -> None:
     """The self-pay offer of a request as tables."""
     from rich.console import Console
@@ -192,7 +199,7 @@ def print_offer(offer: RequestOffer) -> None:
     o = offer.offer
     dose = f" {offer.course.dose_mg} mg" if offer.course.dose_mg else ""
     console.print(f"[bold]request {offer.request_id}[/bold]  {offer.course.treatment}{dose}  status {offer.status}")
-    course = Table("service", "codes", "price", "sessions", "amount", title="course")
+    course = Table("service", "codes", _right("price"), _right("sessions"), _right("amount"), title="course")
     for line in offer.course.lines:
         course.add_row(
             line.description,
@@ -208,7 +215,9 @@ def print_offer(offer: RequestOffer) -> None:
         console.print(
             f"account before this course: {_balance_line(offer.account_balance)}; the offer is on {o.total:,}"
         )
-    options = Table("option", "first payment", "then monthly", "total", title="offer (0% interest)")
+    options = Table(
+        "option", _right("first payment"), _right("then monthly"), _right("total"), title="offer (0% interest)"
+    )
     options.add_row(f"pay in full ({o.discount_pct}% off)", f"{o.pay_in_full:,}", "", f"{o.pay_in_full:,}")
     for option in o.options:
         options.add_row(
@@ -238,20 +247,30 @@ def print_plan(plan: PlanRecord, as_of: dt.date | None) -> None:
     if plan.replaces_plan_id is not None:
         header += f"  replaces plan {plan.replaces_plan_id}"
     console.print(header)
-    schedule = Table("#", "due date", "amount", "paid", "remaining", "", title="schedule")
-    for s in plan.statuses():
+    statuses = plan.statuses()
+    # "not asked": what an adjustment or a payment on the account took off the last installments.
+    reduced = any(s.reduced > 0 for s in statuses)
+    columns = [
+        _right("#"),
+        "due date",
+        *map(_right, ["amount", "paid", *(["not asked"] if reduced else []), "remaining"]),
+        "",
+    ]
+    schedule = Table(*columns, title="schedule")
+    for s in statuses:
         late = as_of is not None and plan.status == "active" and s.is_overdue(as_of)
         schedule.add_row(
             str(s.number),
             s.due_date.isoformat(),
             f"{s.amount:,}",
             f"{s.paid:,}",
+            *([f"{s.reduced:,}"] if reduced else []),
             f"{s.remaining:,}",
             "[red]overdue[/red]" if late else "",
         )
     console.print(schedule)
     if plan.payments:
-        payments = Table("payment", "paid on", "amount", "method", "recorded by", title="payments")
+        payments = Table(_right("payment"), "paid on", _right("amount"), "method", "recorded by", title="payments")
         for p in plan.payments:
             payments.add_row(str(p.id), p.paid_on.isoformat(), f"{p.amount:,}", p.method or "", p.recorded_by)
         console.print(payments)
@@ -647,7 +666,9 @@ def list_plans(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plan", "status", "installments", "total", "paid", "balance", "replaces")
+    table = Table(
+        _right("plan"), "status", _right("installments"), _right("total"), _right("paid"), _right("balance"), "replaces"
+    )
     for p in plans:
         table.add_row(
             str(p.id),
@@ -655,7 +676,7 @@ def list_plans(
             str(len(p.installments)),
             f"{p.total:,}",
             f"{p.paid:,}",
-            f"{p.balance:,}",
+            f"{p.balance:,}" if p.status == "active" else "-",  # a closed plan asks for nothing
             str(p.replaces_plan_id or ""),
         )
     Console().print(table)
@@ -737,7 +758,16 @@ def overdue(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plan", "request", "case", "#", "due date", "remaining", "days overdue", title=f"overdue as of {day}")
+    table = Table(
+        _right("plan"),
+        _right("request"),
+        "case",
+        _right("#"),
+        "due date",
+        _right("remaining"),
+        _right("days overdue"),
+        title=f"overdue as of {day}",
+    )
     for o in found:
         table.add_row(
             str(o.plan_id),

@@ -693,7 +693,7 @@ class AccountRecord:
                     "request_id": p.request_id,
                     "status": p.status,
                     "total": str(p.total),
-                    "owed": str(p.balance),
+                    "owed": str(p.balance if p.status == "active" else ZERO),  # a closed plan asks nothing
                 }
                 for p in self.plans
             ],
