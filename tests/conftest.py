@@ -170,6 +170,24 @@ def today() -> dt.date:
     return clinic_today()
 
 
+def backdate_intake(records: Database | FakeUnitOfWork, days: int) -> None:
+    """Every patient taken in ``days`` earlier: sessions and payments are not dated before a first intake,
+    so a test with past sessions moves the intake back first (the records only know the real now)."""
+    import datetime as dt
+
+    from coverage.store import fake
+    from coverage.store.tables import Patient
+
+    back = dt.timedelta(days=days)
+    if isinstance(records, fake.FakeUnitOfWork):
+        for row in records.patients.rows:
+            row.created_at = row.created_at - back
+        return
+    with records.sessions() as session, session.begin():
+        for row in session.query(Patient).all():
+            row.created_at = row.created_at - back
+
+
 def case_gathered(name: str, gathered: dt.date | None = None, **changes: Any) -> dict[str, Any]:
     """A sample case with every date moved so that its facts were gathered on ``gathered`` (default today).
 
@@ -246,21 +264,3 @@ def cli(database: Database, database_url: str, data_dir: Path, monkeypatch: pyte
     """The command line on the test's database (documents in the test's data folder)."""
     monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
     return Cli()
-
-
-def backdate_intake(records: Database | FakeUnitOfWork, days: int) -> None:
-    """Every patient taken in ``days`` earlier: sessions and payments are not dated before a first intake,
-    so a test with past sessions moves the intake back first (the records only know the real now)."""
-    import datetime as dt
-
-    from coverage.store import fake
-    from coverage.store.tables import Patient
-
-    back = dt.timedelta(days=days)
-    if isinstance(records, fake.FakeUnitOfWork):
-        for row in records.patients.rows:
-            row.created_at = row.created_at - back
-        return
-    with records.sessions() as session, session.begin():
-        for row in session.query(Patient).all():
-            row.created_at = row.created_at - back
