@@ -18,7 +18,6 @@ from coverage.policies.service import Checker
 
 if TYPE_CHECKING:
     from coverage.store.db import Database
-    from coverage.store.fake import FakeUnitOfWork
     from coverage.store.uow import UnitOfWork
     from coverage.workflow.runtime import Runtime
 
@@ -170,7 +169,7 @@ def today() -> dt.date:
     return clinic_today()
 
 
-def backdate_intake(records: Database | FakeUnitOfWork, days: int) -> None:
+def backdate_intake(records: object, days: int) -> None:
     """Every patient taken in ``days`` earlier: sessions and payments are not dated before a first intake,
     so a test with past sessions moves the intake back first (the records only know the real now)."""
     import datetime as dt
@@ -183,6 +182,9 @@ def backdate_intake(records: Database | FakeUnitOfWork, days: int) -> None:
         for row in records.patients.rows:
             row.created_at = row.created_at - back
         return
+    from coverage.store.db import Database
+
+    assert isinstance(records, Database)  # the records database, or a fake unit of work
     with records.sessions() as session, session.begin():
         for row in session.query(Patient).all():
             row.created_at = row.created_at - back
