@@ -195,6 +195,27 @@ def today() -> dt.date:
     return clinic_today()
 
 
+def backdate_intake(records: object, days: int) -> None:
+    """Every patient taken in ``days`` earlier: sessions and payments are not dated before a first intake,
+    so a test with past sessions moves the intake back first (the records only know the real now)."""
+    import datetime as dt
+
+    from coverage.store import fake
+    from coverage.store.tables import Patient
+
+    back = dt.timedelta(days=days)
+    if isinstance(records, fake.FakeUnitOfWork):
+        for row in records.patients.rows:
+            row.created_at = row.created_at - back
+        return
+    from coverage.store.db import Database
+
+    assert isinstance(records, Database)  # the records database, or a fake unit of work
+    with records.sessions() as session, session.begin():
+        for row in session.query(Patient).all():
+            row.created_at = row.created_at - back
+
+
 def case_gathered(name: str, gathered: dt.date | None = None, **changes: Any) -> dict[str, Any]:
     """A sample case with every date moved so that its facts were gathered on ``gathered`` (default today).
 

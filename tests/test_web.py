@@ -713,7 +713,7 @@ def test_payments_go_through_the_ledger_and_refusals_name_the_form_fields(
     assert "before the patient&#39;s first intake" in early.text
     paid = browser.post(url, base)
     assert "Payment of 100.00 recorded" in paid.text
-    assert "Balance <strong>" in paid.text
+    assert "Balance due <strong>" in paid.text
     payment = next(e for e, _ in _account(web, rid).entries if e.kind == "payment")
     refunded = browser.post(
         f"/requests/{rid}/ledger/refund", {"entry_id": str(payment.id), "amount": "40.00", "reason": "overcharged"}
@@ -722,6 +722,9 @@ def test_payments_go_through_the_ledger_and_refusals_name_the_form_fields(
     refund = next(e for e, _ in _account(web, rid).entries if e.kind == "refund")
     voided = browser.post(f"/requests/{rid}/ledger/void", {"entry_id": str(refund.id), "reason": "typed twice"})
     assert f"Ledger entry {refund.id} voided" in voided.text
+    over = browser.post(url, {**base, "amount": "9000.00"})  # more than is owed: a credit, shown as one
+    assert "Credit on account <strong>" in over.text
+    assert "Balance due <strong>" not in over.text
     nina = signed_in(app, "nina")
     assert nina.post(f"/requests/{rid}/ledger/void", {"entry_id": str(payment.id), "reason": "x"}).status_code == 403
 

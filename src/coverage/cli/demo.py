@@ -273,10 +273,10 @@ class _Day:
         from coverage.services import sessions
 
         rt, first = self.rt, self.ids["EX-01-meets"]
-        self.step(f"request {first}: a session entered with yesterday's date: nothing covers it; it is voided")
-        mistake = sessions.add(first, day=self.today - dt.timedelta(days=1), uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
+        self.step(f"request {first}: a session entered at 84 mg instead of 56 mg: it is voided")
+        mistake = sessions.add(first, day=self.today, dose_mg=84, uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
         self.note(f"session {mistake.id}: charged to {mistake.authorization_number or 'nothing (on the worklist)'}")
-        sessions.void(mistake.id, "wrong date: the session was today", uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
+        sessions.void(mistake.id, "wrong dose: the session was 56 mg", uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
         self.step(f"request {first}: today's session of 56 mg charges its authorization (J0013: 1 unit = 1 mg)")
         sessions.add(first, day=self.today, uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
         auth = services.get_request(first, uow=rt.uow(), ctx=rt.ctx).request.authorization
