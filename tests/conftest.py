@@ -18,6 +18,7 @@ from coverage.policies.service import Checker
 
 if TYPE_CHECKING:
     from coverage.store.db import Database
+    from coverage.store.documents import DocumentStore
     from coverage.store.uow import UnitOfWork
     from coverage.workflow.runtime import Runtime
 
@@ -117,6 +118,31 @@ def uow(database: Database) -> UnitOfWork:
     return SqlUnitOfWork(database.sessions)
 
 
+# --- The document store: on the local default (a folder of the data folder) and behind an fsspec URL
+# (fsspec's memory filesystem, a root of the test's own, removed after it).
+
+
+@pytest.fixture(params=["local", "memory"])
+def document_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DocumentStore]:
+    """A fresh document store: a local folder, or ``memory://`` through fsspec."""
+    from coverage.store.documents import DocumentStore
+
+    if request.param == "local":
+        yield DocumentStore(tmp_path / "documents")
+        return
+    import uuid
+
+    import fsspec  # type: ignore[import-untyped]  # fsspec ships no type information
+
+    root = f"/priorauth-test-{uuid.uuid4().hex}"
+    try:
+        yield DocumentStore(f"memory://{root}/documents")
+    finally:
+        memory = fsspec.filesystem("memory")
+        if memory.exists(root):
+            memory.rm(root, recursive=True)
+
+
 # --- Workflow and flows (issue: flows). Prefect's test harness costs seconds to start: once per run.
 
 
@@ -167,6 +193,27 @@ def today() -> dt.date:
     from coverage.requests.clocks import clinic_today
 
     return clinic_today()
+
+
+def backdate_intake(records: object, days: int) -> None:
+    """Every patient taken in ``days`` earlier: sessions and payments are not dated before a first intake,
+    so a test with past sessions moves the intake back first (the records only know the real now)."""
+    import datetime as dt
+
+    from coverage.store import fake
+    from coverage.store.tables import Patient
+
+    back = dt.timedelta(days=days)
+    if isinstance(records, fake.FakeUnitOfWork):
+        for row in records.patients.rows:
+            row.created_at = row.created_at - back
+        return
+    from coverage.store.db import Database
+
+    assert isinstance(records, Database)  # the records database, or a fake unit of work
+    with records.sessions() as session, session.begin():
+        for row in session.query(Patient).all():
+            row.created_at = row.created_at - back
 
 
 def case_gathered(name: str, gathered: dt.date | None = None, **changes: Any) -> dict[str, Any]:

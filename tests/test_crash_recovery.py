@@ -30,6 +30,7 @@ from tests.server_support import (
     PREFECT,
     PRIORAUTH,
     api,
+    free_port,
     kill_all,
     postgres_or_sqlite,
     prefect_server,
@@ -75,7 +76,8 @@ class Clinic:
     def worker(self, name: str, **extra: str) -> Popen[bytes]:
         """``priorauth worker`` on this host, with ``extra`` settings."""
         argv = [str(PRIORAUTH), "worker", "--pool", "priorauth"]
-        process = start(argv, self.env | extra, self.folder / f"{name}.log")
+        env = self.env | {"PREFECT_WORKER_WEBSERVER_PORT": str(free_port())} | extra  # its health check's port
+        process = start(argv, env, self.folder / f"{name}.log")
         self.workers.append(process)
         return process
 

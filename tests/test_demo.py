@@ -75,6 +75,11 @@ def test_demo_decides_every_sample_and_leaves_no_phi_in_prefect(tmp_path: Path) 
     assert all(p.read_bytes().startswith(b"%PDF-") for p in pdfs)
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in pdfs)
 
+    # Prefect's own database and folder, made by the demo's process: the owner's only.
+    assert (tmp_path / "prefect").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "prefect" / "prefect.db").stat().st_mode & 0o777 == 0o600
+    assert Path(log.group(1)).stat().st_mode & 0o777 == 0o600
+
     cells = _text_cells(tmp_path / "prefect" / "prefect.db")
     assert any("request_id" in c for c in cells["flow_run"]), "no flow-run parameters recorded: the scan means nothing"
     assert cells.get("log"), "no log lines recorded: the scan means nothing"

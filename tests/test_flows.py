@@ -200,3 +200,46 @@ def test_coverage_log_lines_reach_the_run_s_logs_in_prefect(
 
     lines = run(messages())
     assert f"coverage.services.sending: request {request_id}: submitted electronically (sending 1)" in lines
+
+
+def _read_only_memory() -> str:
+    """An fsspec protocol that reads but refuses every write (a store mounted read-only, a bucket without
+    write permission): registered for the test, its URL returned."""
+    import fsspec
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    class ReadOnlyMemory(MemoryFileSystem):  # type: ignore[misc]  # fsspec ships no type information
+        protocol = "readonly-test"
+
+        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+            if "r" not in mode:
+                raise PermissionError(path)
+            return super()._open(path, mode, **kwargs)
+
+    fsspec.register_implementation("readonly-test", ReadOnlyMemory, clobber=True)
+    return "readonly-test://documents"
+
+
+@pytest.mark.parametrize("where", ["local", "fsspec"])
+def test_a_run_on_a_host_whose_document_store_is_not_writable_fails_with_one_line(
+    database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch, run: Run, tmp_path: Path, where: str
+) -> None:
+    """The worker-side start check (every flow's first step): nothing is worked on, one line names the store."""
+    from coverage.workflow.runtime import use_runtime
+
+    if where == "local":
+        (tmp_path / "a-file").write_text("")
+        location, error = str(tmp_path / "a-file" / "documents"), "NotADirectoryError"
+    else:
+        location, error = _read_only_memory(), "PermissionError"
+    monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
+    monkeypatch.setenv("PRIORAUTH_DOCUMENTS_URL", location)
+    use_runtime(None)
+    try:
+        state = run(status.check_status(return_state=True))  # type: ignore[call-overload]
+    finally:
+        use_runtime(None)
+    assert state.is_failed()
+    assert state.message == (
+        f"StorageError: PRIORAUTH_DOCUMENTS_URL: the document store at {location} is not writable ({error})"
+    )

@@ -558,7 +558,7 @@ def test_cli_payment_plan_defaults_from_the_price_list(tmp_path: Path) -> None:
     # Defect: a plan starting in the past was rendered.
     past = (clinic_today() - dt.timedelta(days=1)).isoformat()
     assert Cli().fails(*args, "--installments", "3", "--start", past) == [
-        f"error: --start: {past} is before today; a plan starts today or later"
+        f"error: --start: {past} is before today ({clinic_today().isoformat()}); a plan starts today or later"
     ]
 
 
@@ -572,12 +572,41 @@ def test_cli_payment_plan_asks_for_nothing_before_the_day_it_is_made(tmp_path: P
     assert f"1 of 6 {long_date(clinic_today())} $550.00" in text
 
 
-@pytest.mark.parametrize("count", ["7", "0"])
-def test_cli_payment_plan_refuses_a_count_the_clinic_does_not_offer(tmp_path: Path, count: str) -> None:
+@pytest.mark.parametrize(
+    ("count", "error"),
+    [
+        ("7", "error: --installments: 7 is not offered (offered: 3, 6, 12)"),
+        ("0", "error: --installments: must be at least 1, got 0"),
+    ],
+)
+def test_cli_payment_plan_refuses_a_count_the_clinic_does_not_offer(tmp_path: Path, count: str, error: str) -> None:
+    """The agreement's counts are refused as a stored plan's are, in the same words (QA 10)."""
     out = tmp_path / "plan.pdf"
     case = str(EXAMPLES / "EX-06-self-pay.json")
     errors = Cli().fails("letter", case, "--kind", "payment-plan", "--out", str(out), "--installments", count)
-    assert errors == [f"error: --installments: the clinic offers 3, 6, 12 monthly installments, not {count}"]
+    assert errors == [error]
+    assert not out.exists()
+
+
+def test_cli_payment_plan_refuses_installments_below_the_minimum(tmp_path: Path) -> None:
+    """QA 10: an agreement's installments reach the clinic's minimum monthly installment, as a plan's do."""
+    out = tmp_path / "plan.pdf"
+    case = str(EXAMPLES / "EX-06-self-pay.json")
+    args = ["letter", case, "--kind", "payment-plan", "--out", str(out), "--total", "600.00", "--installments", "12"]
+    assert Cli().fails(*args) == [
+        "error: --installments: 12 installments of 50.00 fall below the minimum monthly installment 100.00"
+    ]
+    assert not out.exists()
+
+
+def test_cli_payment_plan_starts_within_a_year(tmp_path: Path) -> None:
+    """QA 12: a plan's first installment is due at most 365 days ahead."""
+    out = tmp_path / "plan.pdf"
+    case = str(EXAMPLES / "EX-06-self-pay.json")
+    late = (clinic_today() + dt.timedelta(days=366)).isoformat()
+    errors = Cli().fails("letter", case, "--kind", "payment-plan", "--out", str(out), "--start", late)
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: --start: {late} is more than 365 days ahead")
     assert not out.exists()
 
 

@@ -21,7 +21,7 @@ from coverage.services import documents as service
 from coverage.services import requests as services
 from coverage.settings import Settings
 from coverage.store.documents import DocumentStore
-from tests.conftest import EXAMPLES, Cli, case_gathered, today, write_case
+from tests.conftest import EXAMPLES, Cli, backdate_intake, case_gathered, today, write_case
 from tests.test_letters_request import FAX, Desk, _letter, _text
 from tests.test_letters_support import DATED, inputs_for
 
@@ -176,6 +176,7 @@ def test_a_notice_says_when_the_units_are_already_used(checker: Checker, store: 
     start = today() - dt.timedelta(days=30)
     sent = today() - dt.timedelta(days=2)
     services.submit(desk.request_id, uow=desk.uow, ctx=desk.ctx, channel="fax", by="b-1", sent_on=sent)
+    backdate_intake(desk.uow, 3)
     sessions.add(desk.request_id, day=today() - dt.timedelta(days=3), uow=desk.uow, ctx=desk.ctx, by="b-1")
     approval = services.AnswerInput(
         decision="approved", auth_number="A-12", valid_from=start, valid_to=start + dt.timedelta(days=179), units=84

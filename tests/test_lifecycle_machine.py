@@ -24,7 +24,7 @@ from coverage.services import sessions
 from coverage.services.context import Context
 from coverage.store.fake import FakeUnitOfWork
 from coverage.store.tables import Payer
-from tests.conftest import case_gathered, today
+from tests.conftest import backdate_intake, case_gathered, today
 
 CHECKER: Checker | None = None
 DECISIONS = ["approved", "partially_approved", "modified", "pended", "denied", "not_required"]
@@ -78,6 +78,7 @@ class Lifecycle(RuleBasedStateMachine):
             self.uow.commit()
         text = json.dumps(case_gathered("EX-01-meets"))
         services.intake(text, uow=self.uow, checker=_checker(), ctx=self.ctx, by="intake")
+        backdate_intake(self.uow, 30)  # sessions up to 25 days ago: after the patient's first intake
 
     # --- helpers --------------------------------------------------------------------------------
 

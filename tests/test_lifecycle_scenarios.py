@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import Cli, case_gathered, today, write_case
+from tests.conftest import Cli, backdate_intake, case_gathered, today, write_case
+
+if TYPE_CHECKING:
+    from coverage.store.db import Database
 
 pytestmark = pytest.mark.postgres
 
@@ -180,8 +183,9 @@ def test_7_sessions_use_up_the_authorization_then_are_flagged(cli: Cli, tmp_path
     assert len(_show(cli, request_id)["sessions"]) == 9
 
 
-def test_8_a_session_before_the_authorization_starts_is_flagged(cli: Cli, tmp_path: Path) -> None:
+def test_8_a_session_before_the_authorization_starts_is_flagged(cli: Cli, tmp_path: Path, database: Database) -> None:
     request_id = _approved(cli, tmp_path)
+    backdate_intake(database, 1)  # the patient was taken in before the session
     before = cli("sessions", "add", str(request_id), "--date", str(today() - dt.timedelta(days=1)), "--json")
     assert before["authorization_number"] is None
     assert _show(cli, request_id)["authorization"]["units_used"] == 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import Cli, case_gathered, today, write_case
+from tests.conftest import Cli, backdate_intake, case_gathered, today, write_case
+
+if TYPE_CHECKING:
+    from coverage.store.db import Database
 
 PATIENT = "MRN-EX02"
 
@@ -114,10 +117,11 @@ def _pdftotext(pdf: Path) -> str:
     return done.stdout
 
 
-def test_a_superbill_for_three_sessions_of_ex07(cli: Cli, tmp_path: Path) -> None:
+def test_a_superbill_for_three_sessions_of_ex07(cli: Cli, tmp_path: Path, database: Database) -> None:
     import datetime as dt
 
     request = str(cli("intake", str(write_case(tmp_path, case_gathered("EX-07-iv-covered"))), "--json")["request_id"])
+    backdate_intake(database, 4)
     days = [today() - dt.timedelta(days=n) for n in (4, 2, 0)]
     for day in days:
         cli("sessions", "add", request, "--date", day.isoformat(), "--json")

@@ -3,8 +3,9 @@ account, through the services: in memory, on SQLite and on PostgreSQL.
 
 After every step: balance = charges - adjustments - payments + refunds (voided rows and voids
 excluded, summed here from the raw rows); no plan asks for more than the balance; installments
-sum to their plan's total; at most one active plan; no payment refunded beyond its amount; the
-rows only grow (nothing edited or deleted); a refused step writes nothing.
+sum to their plan's total, ask what the plan asks and are paid only by payments on it; at most
+one active plan; no payment refunded beyond its amount; the rows only grow (nothing edited or
+deleted); a refused step writes nothing.
 """
 
 from __future__ import annotations
@@ -175,6 +176,11 @@ def _machine(make_uow: Callable[[], UnitOfWork], checker: Checker) -> type[RuleB
             for plan in plans:
                 assert sum((i.amount for i in plan.installments), Decimal("0.00")) == plan.total
                 assert Decimal("0.00") <= plan.balance <= max(account.balance, Decimal("0.00"))
+                # Installments still ask exactly what the plan asks; none is shown paid by money not received on it.
+                statuses = plan.statuses()
+                assert sum((s.remaining for s in statuses), Decimal("0.00")) == plan.balance
+                assert sum((s.paid for s in statuses), Decimal("0.00")) <= max(plan.paid, Decimal("0.00"))
+                assert all(s.remaining >= 0 and s.reduced >= 0 for s in statuses)
 
     return Account
 

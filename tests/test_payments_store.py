@@ -85,11 +85,22 @@ def test_plan_round_trip_from_the_price_list(uow: UnitOfWork, prices: PriceList,
 
 def test_uneven_total_keeps_its_cents(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:
     created = create_plan(
-        iv_request, uow=uow, prices=prices, start=START, by="billing", installments=7, total=Decimal("1000.01")
+        iv_request, uow=uow, prices=prices, start=START, by="billing", installments=6, total=Decimal("1000.01")
     )
     amounts = [i.amount for i in get_plan(created.id, uow=uow).installments]
-    assert amounts == [Decimal("142.91")] + [Decimal("142.85")] * 6
+    assert amounts == [Decimal("166.71")] + [Decimal("166.66")] * 5
     assert sum(amounts) == Decimal("1000.01")
+
+
+def test_an_agreed_total_takes_only_a_count_the_clinic_offers(
+    uow: UnitOfWork, prices: PriceList, iv_request: int
+) -> None:
+    """QA 10: the clinic's installment counts hold for a total typed by hand too."""
+    with pytest.raises(InvalidInput, match=r"^--installments: 7 is not offered \(offered: 3, 6\)$"):
+        create_plan(
+            iv_request, uow=uow, prices=prices, start=START, by="billing", installments=7, total=Decimal("1000.01")
+        )
+    assert plans_for_request(iv_request, uow=uow) == []
 
 
 def test_pay_in_full_stores_the_discount(uow: UnitOfWork, prices: PriceList, iv_request: int) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import Cli, case_gathered, today, write_case
+from tests.conftest import Cli, backdate_intake, case_gathered, today, write_case
+
+if TYPE_CHECKING:
+    from coverage.store.db import Database
 
 pytestmark = pytest.mark.postgres
 
@@ -103,8 +106,9 @@ def test_a_sign_off_nobody_asked_for_is_refused(cli: Cli, tmp_path: Path) -> Non
     )
 
 
-def test_units_used_up_make_the_authorization_expiring_that_day(cli: Cli, tmp_path: Path) -> None:
+def test_units_used_up_make_the_authorization_expiring_that_day(cli: Cli, tmp_path: Path, database: Database) -> None:
     request_id = _intake(cli, tmp_path)
+    backdate_intake(database, 10)
     cli("requests", "submit", str(request_id), "--reference", "F-1")
     start = today() - dt.timedelta(days=10)
     cli(

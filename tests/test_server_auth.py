@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import pytest
 
 from coverage.errors import ConfigurationError
 from coverage.settings import Settings
-from coverage.workflow.server import check_api, check_server_records, worker_problems
+from coverage.workflow.server import check_api, check_server_records, health_port_problems, worker_problems
 from tests.conftest import REPO, Cli
 
 PRIORAUTH = Path(sys.executable).with_name("priorauth")
@@ -206,3 +207,61 @@ def test_a_signoff_for_a_server_starts_a_run_with_the_request_id_only(
     assert started == [("prior-authorization/prior-authorization", {"request_id": int(rid)}, 0)]
     shown = cli("requests", "show", rid, "--json")
     assert (shown["signoff"], shown["status"], shown["submissions"]) == ("approved", "ready", [])
+
+
+def _listening() -> tuple[socket.socket, int]:
+    """A port taken on 127.0.0.1 (as by a first worker's health check)."""
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    return held, int(held.getsockname()[1])
+
+
+def test_a_health_check_port_taken_by_another_worker_is_one_line() -> None:
+    held, port = _listening()
+    with held:
+        (line,) = health_port_problems({"PREFECT_WORKER_WEBSERVER_PORT": str(port)})
+        assert line.startswith(f"PREFECT_WORKER_WEBSERVER_PORT: the health check cannot listen on 127.0.0.1:{port} (")
+        assert line.endswith("give each worker on this host a port of its own")
+    assert health_port_problems({"PREFECT_WORKER_WEBSERVER_PORT": str(port)}) == []  # free again
+    assert health_port_problems({"PREFECT_WORKER_WEBSERVER_PORT": "80810"}) == [
+        "PREFECT_WORKER_WEBSERVER_PORT: '80810' is not a port number (1-65535)"
+    ]
+
+
+def test_a_second_worker_on_the_port_of_the_first_does_not_start(api: str, tmp_path: Path) -> None:
+    from coverage.store.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    upgrade(url)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "PREFECT_WORKER"))}
+    env = {
+        **base,
+        "PREFECT_API_URL": api,
+        "PREFECT_API_AUTH_STRING": SECRET,
+        "PRIORAUTH_DATA_DIR": str(tmp_path / "data"),
+        "PRIORAUTH_DATABASE_URL": url,
+    }
+    held, port = _listening()
+    with held:
+        done = _priorauth(["worker", "--check"], {**env, "PREFECT_WORKER_WEBSERVER_PORT": str(port)})
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: PREFECT_WORKER_WEBSERVER_PORT: the health check cannot listen on 127.0.0.1:{port}")
+    done = _priorauth(["worker", "--check"], {**env, "PREFECT_WORKER_WEBSERVER_PORT": str(port)})
+    assert (done.returncode, done.stdout.strip()) == (0, "worker checks: ok"), done.stderr
+
+
+def test_each_systemd_worker_takes_its_health_port_from_its_own_file_and_waits_for_it() -> None:
+    """Any instance name works (no port computed from it), a worker without its file does not start,
+    and a unit whose health check does not answer fails instead of running unwatched."""
+    unit = (REPO / "deployments" / "systemd" / "priorauth-worker@.service").read_text(encoding="utf-8")
+    settings = [line for line in unit.splitlines() if line and not line.startswith("#")]
+    assert "EnvironmentFile=/etc/priorauth/worker-%i.env" in settings
+    assert not [line for line in settings if "PREFECT_WORKER_WEBSERVER_PORT=" in line]
+    (post,) = [line for line in settings if line.startswith("ExecStartPost=")]
+    assert 'curl -fsS "http://127.0.0.1:$PREFECT_WORKER_WEBSERVER_PORT/health"' in post
+    example = (REPO / "deployments" / "systemd" / "worker.env.example").read_text(encoding="utf-8")
+    (port,) = [line for line in example.splitlines() if line.startswith("PREFECT_WORKER_WEBSERVER_PORT=")]
+    assert 1024 < int(port.split("=", 1)[1]) < 65536  # an unprivileged TCP port

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
 import pytest
 
 from coverage.errors import InvalidInput
-from coverage.settings import load_settings
+from coverage.settings import configure_prefect_home, load_settings
 
 
 def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +64,25 @@ def test_the_crash_silence_must_outlast_a_heartbeat(monkeypatch: pytest.MonkeyPa
     assert "PRIORAUTH_HEARTBEAT_SECONDS (60 s)" in line
     monkeypatch.setenv("PRIORAUTH_CRASH_SILENCE_SECONDS", "61")
     assert load_settings().crash_silence_seconds == 61
+
+
+def test_prefect_s_local_home_and_its_database_are_the_owner_s_only(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An earlier run's open folder is tightened; the SQLite file Prefect's local server then creates is 0600."""
+    home = data_dir / "prefect"
+    home.mkdir(parents=True, mode=0o755)
+    home.chmod(0o755)
+    monkeypatch.delenv("PREFECT_HOME")
+    before = os.umask(0o022)
+    try:
+        configure_prefect_home(load_settings())
+        with sqlite3.connect(home / "prefect.db") as connection:  # as Prefect's server makes its database
+            connection.execute("CREATE TABLE flow_run (id TEXT)")
+        (home / "storage").mkdir()
+    finally:
+        os.umask(before)
+    assert os.environ["PREFECT_HOME"] == str(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "prefect.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / "storage").stat().st_mode) == 0o700

@@ -338,3 +338,71 @@ def test_the_head_the_code_expects_is_the_migrations_head() -> None:
     from coverage.store.db import HEAD
 
     assert head_revision() == HEAD
+
+
+# --- The access log is append-only in the database (migration 0007): triggers refuse UPDATE and DELETE.
+
+
+def _log_one(database: Database, what: str = "request page") -> int:
+    with database.sessions.begin() as session:
+        row = t.AccessLog(user_name="clerk1", patient_id="P-1", request_id=7, what=what)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _logged(database: Database) -> list[tuple[str, str]]:
+    with database.engine.connect() as connection:
+        return [(r.user_name, r.what) for r in connection.execute(sa.text("SELECT user_name, what FROM access_log"))]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE access_log SET what = 'nothing to see'",
+        "UPDATE access_log SET user_name = 'someone else' WHERE id = {id}",
+        "DELETE FROM access_log WHERE id = {id}",
+        "DELETE FROM access_log",
+    ],
+)
+def test_the_database_refuses_to_change_or_remove_an_access_log_row(database: Database, statement: str) -> None:
+    row_id = _log_one(database)
+    with pytest.raises(sa.exc.DBAPIError, match="access_log is append-only"), database.engine.begin() as connection:
+        connection.exec_driver_sql(statement.format(id=row_id))
+    assert _logged(database) == [("clerk1", "request page")]
+    _log_one(database, "letter download")  # adding rows still works
+    assert len(_logged(database)) == 2
+
+
+def test_the_orm_cannot_remove_an_access_log_row_either(database: Database) -> None:
+    row_id = _log_one(database)
+    with database.sessions() as session:
+        row = session.get(t.AccessLog, row_id)
+        assert row is not None
+        session.delete(row)
+        with pytest.raises(sa.exc.DBAPIError, match="access_log is append-only"):
+            session.commit()
+    assert _logged(database) == [("clerk1", "request page")]
+
+
+def test_truncating_the_access_log_is_refused_on_postgresql(database: Database) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    _log_one(database)
+    with pytest.raises(sa.exc.DBAPIError, match="access_log is append-only"), database.engine.begin() as connection:
+        connection.exec_driver_sql("TRUNCATE access_log")
+    assert len(_logged(database)) == 1
+
+
+def test_the_append_only_migration_goes_down_and_up_again(database: Database) -> None:
+    engine = database.engine
+    _log_one(database)
+    downgrade(engine, "0006_web")
+    try:
+        with engine.begin() as connection:  # no trigger left behind
+            connection.exec_driver_sql("UPDATE access_log SET what = 'changed'")
+        assert _logged(database) == [("clerk1", "changed")]
+    finally:
+        upgrade(engine)
+    with pytest.raises(sa.exc.DBAPIError, match="access_log is append-only"), engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM access_log")

@@ -638,6 +638,55 @@ def test_a_double_clicked_payment_is_recorded_once(app: Any, web: Any, cli: Any,
     assert plan.paid == plan.paid.__class__("105.00")
 
 
+def test_a_form_posted_again_to_another_web_worker_or_after_a_restart_is_done_once(
+    app: Any, web: Any, cli: Any, tmp_path: Path, database: Any
+) -> None:
+    """Spent form tokens are in the database: a second worker process (or the app restarted) on the same
+    records knows them."""
+    from coverage.services.payments import plans_for_request
+    from coverage.web.app import Web, make_app
+
+    rid = take_in(cli, tmp_path, "EX-02-iv-not-covered")
+    browser = signed_in(app, "clara")
+    browser.post(f"/requests/{rid}/plan", {"terms": "3"})
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    form = {"plan_id": str(plan.id), "amount": "100.00", "method": "card"}
+    form["nonce"] = _nonce_of(browser.get(f"/requests/{rid}").text, f"/requests/{rid}/payment")
+    assert "Payment of 100.00 recorded" in browser.post(f"/requests/{rid}/payment", form).text
+
+    other = Browser(make_app(Web(web.settings, database)))  # another worker, or this one restarted
+    other.client.cookies = browser.client.cookies
+    other.csrf = browser.csrf
+    assert "Already done" in other.post(f"/requests/{rid}/payment", form).text
+    (plan,) = plans_for_request(rid, uow=web.uow())
+    assert plan.paid == plan.paid.__class__("100.00")
+
+
+def test_spent_form_tokens_are_kept_per_session_released_on_refusal_and_end_with_the_session(web: Any) -> None:
+    from coverage.web.accounts import FORM_TOKEN_MEMORY, Accounts
+
+    signed = web.accounts.sign_in("clara", PASSWORD)
+    other = web.accounts.sign_in("nina", PASSWORD)
+    assert web.accounts.spend_form_token(signed.session_id, "t-1")
+    assert not web.accounts.spend_form_token(signed.session_id, "t-1")
+    assert not Accounts(web.database.sessions).spend_form_token(signed.session_id, "t-1")  # another process
+    assert web.accounts.spend_form_token(other.session_id, "t-1")  # another session's form
+    web.accounts.release_form_token(signed.session_id, "t-1")  # the action was refused
+    assert web.accounts.spend_form_token(signed.session_id, "t-1")
+
+    def spent() -> list[tuple[int, str]]:
+        with web.database.engine.connect() as connection:
+            found = connection.exec_driver_sql("SELECT session_id, token FROM web_form_tokens")
+            return sorted((row[0], row[1]) for row in found)
+
+    web.accounts.sign_out(signed.token)
+    assert spent() == [(other.session_id, "t-1")]  # the signed-out session's tokens went with it
+    later = dt.datetime.now(dt.UTC) + FORM_TOKEN_MEMORY + dt.timedelta(minutes=1)
+    assert web.accounts.spend_form_token(other.session_id, "t-2", now=later)
+    assert web.accounts.spend_form_token(other.session_id, "t-1", now=later)  # a day later: forgotten, fresh again
+    assert spent() == [(other.session_id, "t-1"), (other.session_id, "t-2")]
+
+
 def test_payments_go_through_the_ledger_and_refusals_name_the_form_fields(
     app: Any, web: Any, cli: Any, tmp_path: Path
 ) -> None:
@@ -664,7 +713,7 @@ def test_payments_go_through_the_ledger_and_refusals_name_the_form_fields(
     assert "before the patient&#39;s first intake" in early.text
     paid = browser.post(url, base)
     assert "Payment of 100.00 recorded" in paid.text
-    assert "Balance <strong>" in paid.text
+    assert "Balance due <strong>" in paid.text
     payment = next(e for e, _ in _account(web, rid).entries if e.kind == "payment")
     refunded = browser.post(
         f"/requests/{rid}/ledger/refund", {"entry_id": str(payment.id), "amount": "40.00", "reason": "overcharged"}
@@ -673,6 +722,9 @@ def test_payments_go_through_the_ledger_and_refusals_name_the_form_fields(
     refund = next(e for e, _ in _account(web, rid).entries if e.kind == "refund")
     voided = browser.post(f"/requests/{rid}/ledger/void", {"entry_id": str(refund.id), "reason": "typed twice"})
     assert f"Ledger entry {refund.id} voided" in voided.text
+    over = browser.post(url, {**base, "amount": "9000.00"})  # more than is owed: a credit, shown as one
+    assert "Credit on account <strong>" in over.text
+    assert "Balance due <strong>" not in over.text
     nina = signed_in(app, "nina")
     assert nina.post(f"/requests/{rid}/ledger/void", {"entry_id": str(payment.id), "reason": "x"}).status_code == 403
 

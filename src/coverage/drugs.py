@@ -24,28 +24,42 @@ class Drug:
     brand_names: tuple[str, ...]
 
 
+class _Spellings(dict[str, "Drug | None"]):
+    """The drug of each spelling met so far: a spelling not met yet is looked up on first use.
+
+    Indexing it is a plain dict look-up once a spelling is known (cases repeat the same few);
+    it stays bounded.
+    """
+
+    def __init__(self, by_name: dict[str, Drug]) -> None:
+        super().__init__()
+        self._by_name = by_name
+
+    def __missing__(self, name: str) -> Drug | None:
+        if len(self) >= 4096:
+            self.clear()
+        found = self[name] = self._by_name.get(name.strip().lower())
+        return found
+
+
 class DrugTable:
-    """Look-up by generic or brand name, case-insensitive, ignoring surrounding spaces."""
+    """Look-up by generic or brand name, case-insensitive, ignoring surrounding spaces.
+
+    ``spelled[name]`` is :meth:`resolve` at the cost of a dict look-up, for the engine.
+    """
 
     def __init__(self, drugs: list[Drug]) -> None:
         self.drugs = drugs
         self._by_name: dict[str, Drug] = {}
-        self._spelled: dict[str, Drug | None] = {}
         for drug in drugs:
             self._by_name[drug.name.strip().lower()] = drug
             for brand in drug.brand_names:
                 self._by_name.setdefault(brand.strip().lower(), drug)
+        self.spelled = _Spellings(self._by_name)
 
     def resolve(self, name: str) -> Drug | None:
         """The drug a generic or brand name stands for, or ``None`` when the table lacks it."""
-        # Each spelling is looked up once (cases repeat the same few); the memo stays bounded.
-        spelled = self._spelled
-        if name in spelled:
-            return spelled[name]
-        if len(spelled) >= 4096:
-            spelled.clear()
-        found = spelled[name] = self._by_name.get(name.strip().lower())
-        return found
+        return self.spelled[name]
 
     @classmethod
     def from_csv(cls, text: str) -> DrugTable:

@@ -117,12 +117,22 @@ def load_settings() -> Settings:
 EPHEMERAL_STARTUP_TIMEOUT_S = "120"
 
 
+#: What this process creates from here on is its owner's only: Prefect's local server writes its
+#: SQLite database (``PREFECT_HOME/prefect.db``: run history, parameters) with the process's umask.
+PRIVATE_UMASK = 0o077
+
+
 def configure_prefect_home(settings: Settings) -> None:
     """Prepare Prefect's local mode unless the user configured it; call before importing Prefect.
 
-    ``PREFECT_HOME`` goes into the data folder, and the temporary server gets time to start.
+    ``PREFECT_HOME`` goes into the data folder (a folder 0700, tightened if an earlier run left it
+    open), the process's umask becomes 077 so whatever Prefect writes under it (its database, its
+    logs) is 0600 and its folders 0700, and the temporary server gets time to start.
     """
+    os.umask(PRIVATE_UMASK)
     if "PREFECT_HOME" not in os.environ:
-        settings.prefect_home.mkdir(parents=True, exist_ok=True)
-        os.environ["PREFECT_HOME"] = str(settings.prefect_home)
+        home = settings.prefect_home
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        home.chmod(0o700)
+        os.environ["PREFECT_HOME"] = str(home)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_S)

@@ -112,6 +112,8 @@ def _prepare_folder() -> tuple[Path, Path]:
     base = load_settings().data_dir
     demo = base / "demo"
     records = demo / "data"
+    demo.mkdir(mode=0o700, parents=True, exist_ok=True)
+    demo.chmod(0o700)  # the demo's records, PDFs and Prefect's database and log: the owner's only
     shutil.rmtree(records, ignore_errors=True)
     records.mkdir(parents=True, mode=0o700)
     log = demo / "prefect.log"
@@ -123,7 +125,8 @@ def _prepare_folder() -> tuple[Path, Path]:
         os.environ.pop(name, None)
     os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(settings_file)
     if "PREFECT_HOME" not in os.environ:
-        (demo / "prefect").mkdir(parents=True, exist_ok=True)
+        (demo / "prefect").mkdir(mode=0o700, parents=True, exist_ok=True)
+        (demo / "prefect").chmod(0o700)
         os.environ["PREFECT_HOME"] = str(demo / "prefect")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     configure_prefect_home(load_settings())
@@ -270,10 +273,10 @@ class _Day:
         from coverage.services import sessions
 
         rt, first = self.rt, self.ids["EX-01-meets"]
-        self.step(f"request {first}: a session entered with yesterday's date: nothing covers it; it is voided")
-        mistake = sessions.add(first, day=self.today - dt.timedelta(days=1), uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
+        self.step(f"request {first}: a session entered at 84 mg instead of 56 mg: it is voided")
+        mistake = sessions.add(first, day=self.today, dose_mg=84, uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
         self.note(f"session {mistake.id}: charged to {mistake.authorization_number or 'nothing (on the worklist)'}")
-        sessions.void(mistake.id, "wrong date: the session was today", uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
+        sessions.void(mistake.id, "wrong dose: the session was 56 mg", uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
         self.step(f"request {first}: today's session of 56 mg charges its authorization (J0013: 1 unit = 1 mg)")
         sessions.add(first, day=self.today, uow=rt.uow(), ctx=rt.ctx, by=self.nurse)
         auth = services.get_request(first, uow=rt.uow(), ctx=rt.ctx).request.authorization
@@ -492,24 +495,25 @@ def worker(
     limit: Annotated[int | None, typer.Option(help="at most this many runs at once", min=1)] = None,
     check_only: Annotated[bool, typer.Option("--check", help="check this host, start nothing")] = False,
 ) -> None:
-    """Check this host (Prefect credentials, records database, document store, clinic, policies), then run
-    a Prefect process worker with heartbeats and a health check; one line per problem, exit 2."""
+    """Check this host (Prefect credentials, records database, document store, clinic, policies, the health
+    check's port free), then run a Prefect process worker with heartbeats and a health check on
+    PREFECT_WORKER_WEBSERVER_PORT (8080 unless set; one port per worker on a host); one line per problem, exit 2."""
     from coverage.errors import ConfigurationError
     from coverage.settings import load_settings
-    from coverage.workflow.server import WORKER_ENVIRONMENT, api_url, worker_problems
+    from coverage.workflow.server import WORKER_ENVIRONMENT, api_url, health_port_problems, worker_problems
 
     if api_url() is None:
         raise ConfigurationError("PREFECT_API_URL: not set; a worker needs the Prefect server's API URL")
     settings = load_settings()
-    problems = worker_problems(settings)
+    environment = WORKER_ENVIRONMENT | {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_seconds)}
+    for name, value in environment.items():
+        os.environ.setdefault(name, value)
+    problems = worker_problems(settings) + health_port_problems()
     if problems:
         raise _Problems(problems)
     if check_only:
         typer.echo("worker checks: ok")
         return
-    environment = WORKER_ENVIRONMENT | {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_seconds)}
-    for name, value in environment.items():
-        os.environ.setdefault(name, value)
     os.environ["PRIORAUTH_PROJECT_DIR"] = str(project_dir())
     prefect = Path(sys.executable).with_name("prefect")
     argv = [str(prefect) if prefect.exists() else "prefect", "worker", "start", "--pool", pool]

@@ -24,7 +24,7 @@ import typer
 
 from coverage.cli.app import app
 from coverage.cli.check import read_case_text
-from coverage.cli.options import option_date, option_id, write_out
+from coverage.cli.options import check_out, option_date, option_id, write_out
 from coverage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from coverage.determinations import Determination
     from coverage.letters.options import Decision, Denial, LetterOptions, Payment
     from coverage.letters.render import RenderedDocument
+    from coverage.payments.ledger import PlanRecord
     from coverage.policies.loader import LoadedPolicy
     from coverage.services.documents import Made, RequestDocuments
 
@@ -73,11 +74,13 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
     from coverage.cli.records import records
     from coverage.clinic import load_clinic
     from coverage.services import documents as service
+    from coverage.services.payments import agreement_plan, open_total
     from coverage.services.requests import load
     from coverage.store.documents import DocumentStore
 
     if pdfa:
         raise InvalidInput(["--pdfa: only for previews from a case file; stored documents are kept as made"])
+    check_out(out)  # the document is stored with the request: not when its copy cannot be written
     with records() as r:
         store = DocumentStore(r.settings.documents_location)
         with r.uow() as uow:
@@ -93,20 +96,34 @@ def _letter_for_request(number: int, kind: str, out: Path, *, pdfa: bool, flags:
                 payer=payer,
                 template_dir=r.settings.template_dir,
             )
-            made = _stored_document(documents, kind, flags)
+            plan = agreement_plan(uow, number, r.ctx.timezone) if kind == "payment-plan" else None
+            if kind == "payment-plan" and plan is None and flags["total"] is None and flags["price_item"] is None:
+                # No plan yet: the terms a plan made now would have, on what the account owes.
+                owed = open_total(uow, number, documents.clinic.prices, r.ctx.timezone)
+                flags = {**flags, "total": str(owed)}
+            made = _stored_document(documents, kind, flags, plan)
             uow.commit()
         pdf = service.read(made.document, store=store)
     write_out(out, pdf)
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
-def _stored_document(documents: RequestDocuments, kind: str, flags: dict[str, Any]) -> Made:
+def _stored_document(
+    documents: RequestDocuments, kind: str, flags: dict[str, Any], plan: PlanRecord | None = None
+) -> Made:
     """The document the records already make for this kind (the letter of the sending, the appeal of the
     denial, the notice of the latest answer); with options given, the document made with them. What the
     flags leave out comes from the record: the denial, the latest answer, the payer's fax."""
     import dataclasses
 
     given = {name for name, value in flags.items() if value not in (None, [], ())}
+    if kind == "payment-plan" and plan is not None:
+        if given:  # the agreement of a stored plan is the plan's: its own total, installments and dates
+            shown = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(given))
+            raise InvalidInput(
+                [f"{shown}: request {documents.request.id} has plan {plan.id}; its agreement shows the plan's terms"]
+            )
+        return documents.plan_paper("payment-plan", plan)
     if not given:
         if kind in ("request", "continuation"):
             return documents.request_letter(kind)
@@ -473,9 +490,9 @@ def _options(
     """The typed options from the flags; the plan and the fax enclosures are worked out here."""
     from coverage.letters.options import LetterOptions, Sending
     from coverage.letters.render import render_document
-    from coverage.payments.offers import default_installments, price_key
-    from coverage.payments.plans import split_evenly
+    from coverage.payments.offers import choose_installments, default_installments, price_key
     from coverage.requests.clocks import clinic_today
+    from coverage.services.payments import check_start
 
     case, clinic = inputs.case, inputs.clinic
     plan = None
@@ -488,20 +505,17 @@ def _options(
             amount = item.amount * item.course_sessions
         else:
             raise InvalidInput([f"--total: required (the clinic price list has no item {key!r})"])
-        counts = clinic.prices.installment_counts
-        if installments is not None and installments not in counts:
-            offered = ", ".join(map(str, counts))
-            raise InvalidInput(
-                [f"--installments: the clinic offers {offered} monthly installments, not {installments}"]
-            )
         count = installments if installments is not None else default_installments(clinic.prices)
         # An agreement made today asks for nothing before today: the first installment is due on the
-        # later of the course's start and today (lifecycle rule 2), unless --start says otherwise.
+        # later of the course's start and today (lifecycle rule 2), unless --start says otherwise; a
+        # plan starts within a year, in a count the clinic offers that reaches the minimum installment.
         asked = _date("--start", start)
-        if asked is not None and asked < clinic_today():
-            raise InvalidInput([f"--start: {asked.isoformat()} is before today; a plan starts today or later"])
-        first_due = asked or max(case.request.start_date or case.as_of, clinic_today())
-        plan = split_evenly(amount, count, first_due)
+        today = clinic_today()
+        if asked is not None:
+            check_start(asked, today)
+        first_due = asked or max(case.request.start_date or case.as_of, today)
+        check_start(first_due, today)
+        plan = choose_installments(amount, count, first_due, clinic.prices)
     options = LetterOptions(
         denial=denial,
         decision=decision,

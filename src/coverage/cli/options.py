@@ -49,7 +49,24 @@ def option_count(option: str, value: str | None, *, low: int, high: int) -> int 
     return number
 
 
-def write_out(out: Path, data: bytes) -> None:
+def check_out(out: Path, option: str = "--out") -> None:
+    """Refuse, before anything is recorded, a destination that cannot be written: a folder, a folder
+    that does not exist or is not writable, a file that is not writable."""
+    folder = out.parent if str(out.parent) else Path(".")
+    problem = None
+    if out.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"no folder {folder}"
+    elif out.exists() and not os.access(out, os.W_OK):
+        problem = "the file is not writable"
+    elif not out.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"the folder {folder} is not writable"
+    if problem is not None:
+        raise InvalidInput([f"{option}: cannot write {out} ({problem})"])
+
+
+def write_out(out: Path, data: bytes, option: str = "--out") -> None:
     """A document the user asked for with ``--out``: it holds PHI, so it is readable by its owner only."""
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -57,4 +74,4 @@ def write_out(out: Path, data: bytes) -> None:
             sink.write(data)
         os.chmod(out, 0o600)
     except OSError as error:
-        raise InvalidInput([f"--out: cannot write {out} ({error.strerror})"]) from None
+        raise InvalidInput([f"{option}: cannot write {out} ({error.strerror})"]) from None

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from coverage.cli.app import app
-from coverage.cli.options import option_date, option_id, write_out
+from coverage.cli.options import check_out, option_date, option_id, write_out
 from coverage.errors import InvalidInput
 from coverage.payments.plans import Schedule, split_evenly, term_problems
 from coverage.settings import load_settings
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from coverage.clinic import Clinic
     from coverage.payments.ledger import PlanRecord
     from coverage.services.context import Context
-    from coverage.services.payments import RequestOffer
+    from coverage.services.payments import AccountRecord, RequestOffer
     from coverage.services.plan_documents import PlanDocument
     from coverage.settings import Settings
     from coverage.store.uow import UnitOfWork
@@ -183,6 +183,13 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
+def _right(header: str) -> Any:
+    """A right-aligned column (amounts, counts): digits line up."""
+    from rich.table import Column
+
+    return Column(header, justify="right")
+
+
 def print_offer(offer: RequestOffer) -> None:
     """The self-pay offer of a request as tables."""
     from rich.console import Console
@@ -192,7 +199,7 @@ def print_offer(offer: RequestOffer) -> None:
     o = offer.offer
     dose = f" {offer.course.dose_mg} mg" if offer.course.dose_mg else ""
     console.print(f"[bold]request {offer.request_id}[/bold]  {offer.course.treatment}{dose}  status {offer.status}")
-    course = Table("service", "codes", "price", "sessions", "amount", title="course")
+    course = Table("service", "codes", _right("price"), _right("sessions"), _right("amount"), title="course")
     for line in offer.course.lines:
         course.add_row(
             line.description,
@@ -202,7 +209,15 @@ def print_offer(offer: RequestOffer) -> None:
             f"{line.amount:,}",
         )
     console.print(course)
-    options = Table("option", "first payment", "then monthly", "total", title="offer (0% interest)")
+    if offer.charged:
+        console.print(f"course charged already: the offer is on the {_balance_line(o.total)}")
+    elif offer.account_balance != 0:
+        console.print(
+            f"account before this course: {_balance_line(offer.account_balance)}; the offer is on {o.total:,}"
+        )
+    options = Table(
+        "option", _right("first payment"), _right("then monthly"), _right("total"), title="offer (0% interest)"
+    )
     options.add_row(f"pay in full ({o.discount_pct}% off)", f"{o.pay_in_full:,}", "", f"{o.pay_in_full:,}")
     for option in o.options:
         options.add_row(
@@ -232,20 +247,30 @@ def print_plan(plan: PlanRecord, as_of: dt.date | None) -> None:
     if plan.replaces_plan_id is not None:
         header += f"  replaces plan {plan.replaces_plan_id}"
     console.print(header)
-    schedule = Table("#", "due date", "amount", "paid", "remaining", "", title="schedule")
-    for s in plan.statuses():
+    statuses = plan.statuses()
+    # "not asked": what an adjustment or a payment on the account took off the last installments.
+    reduced = any(s.reduced > 0 for s in statuses)
+    columns = [
+        _right("#"),
+        "due date",
+        *map(_right, ["amount", "paid", *(["not asked"] if reduced else []), "remaining"]),
+        "",
+    ]
+    schedule = Table(*columns, title="schedule")
+    for s in statuses:
         late = as_of is not None and plan.status == "active" and s.is_overdue(as_of)
         schedule.add_row(
             str(s.number),
             s.due_date.isoformat(),
             f"{s.amount:,}",
             f"{s.paid:,}",
+            *([f"{s.reduced:,}"] if reduced else []),
             f"{s.remaining:,}",
             "[red]overdue[/red]" if late else "",
         )
     console.print(schedule)
     if plan.payments:
-        payments = Table("payment", "paid on", "amount", "method", "recorded by", title="payments")
+        payments = Table(_right("payment"), "paid on", _right("amount"), "method", "recorded by", title="payments")
         for p in plan.payments:
             payments.add_row(str(p.id), p.paid_on.isoformat(), f"{p.amount:,}", p.method or "", p.recorded_by)
         console.print(payments)
@@ -258,10 +283,19 @@ def print_plan(plan: PlanRecord, as_of: dt.date | None) -> None:
         line += f"  overdue as of {as_of}: {sum((s.remaining for s in overdue), Decimal('0.00')):,}"
     console.print(line)
     if plan.status != "active":
-        console.print(f"{plan.status} {plan.closed_at:%Y-%m-%d} by {plan.closed_by}: {plan.close_reason or ''}")
+        closed = plan.closed_on.isoformat() if plan.closed_on else ""
+        console.print(f"{plan.status} {closed} by {plan.closed_by}: {plan.close_reason or ''}")
 
 
-def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, service_dates: list[str] | None) -> None:
+def _render(
+    ctx: _Context,
+    plan_id: int,
+    document: PlanDocument,
+    out: Path,
+    service_dates: list[str] | None,
+    *,
+    option: str = "--out",
+) -> None:
     from coverage.policies.service import Checker
     from coverage.services import documents, requests
     from coverage.services.payments import get_plan
@@ -271,7 +305,7 @@ def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, serv
     dates = [parse_date(d, "--service-date", problems) for d in service_dates or ()]
     if problems:
         raise InvalidInput(problems)
-    plan = get_plan(plan_id, uow=ctx.uow)
+    plan = get_plan(plan_id, uow=ctx.uow, ctx=ctx.ctx)
     store = DocumentStore(ctx.settings.documents_location)
     with ctx.uow as uow:
         _, request = requests.load(uow, plan.request_id)
@@ -285,7 +319,7 @@ def _render(ctx: _Context, plan_id: int, document: PlanDocument, out: Path, serv
         ).plan_paper(document, plan, service_dates=[d for d in dates if d is not None])
         uow.commit()
     pdf = documents.read(made.document, store=store)
-    write_out(out, pdf)
+    write_out(out, pdf, option)
     print(f"sha256 {made.document.sha256.removeprefix('sha256:')} {out}")
 
 
@@ -338,13 +372,22 @@ def plan(
         problems.append("--installments: give --installments or --pay-in-full, not both")
     if total is not None and installments is None and not pay_in_full:
         problems.append("--installments: required with --total (or --pay-in-full)")
+    if agreement is not None and installments is None and not pay_in_full:
+        problems.append("--agreement: the agreement of a plan stored: give --installments N or --pay-in-full")
+    elif agreement is not None:
+        try:
+            check_out(agreement, "--agreement")  # before the plan is stored, not after
+        except InvalidInput as error:
+            problems += error.problems
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
         start_date = first or ctx.ctx.today()
         check_start(start_date, ctx.ctx.today())  # also for an offer: no plan is shown starting in the past
         if count is None and not pay_in_full:
-            offer = request_offer(number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date)
+            offer = request_offer(
+                number, uow=ctx.uow, prices=ctx.clinic.prices, start=start_date, timezone=ctx.ctx.timezone
+            )
             if as_json:
                 _print_json(offer.to_dict())
             else:
@@ -368,7 +411,7 @@ def plan(
         else:
             print_plan(stored, None)
         if agreement is not None:
-            _render(ctx, stored.id, "payment-plan", agreement, None)
+            _render(ctx, stored.id, "payment-plan", agreement, None, option="--agreement")
 
 
 def _plan_id(text: str) -> int:
@@ -425,7 +468,20 @@ def record(
         print_plan(posted.plan, today)
     else:
         print(f"payment {posted.entry.id}: {posted.entry.amount:,} received on the account")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
+
+
+def _account_lines(account: AccountRecord) -> str:
+    """The balance, and a word when the active plan asks for less than the account owes (a payment on
+    an earlier plan voided or refunded): the rest is scheduled by restructuring the plan."""
+    line = _balance_line(account.balance)
+    for plan in account.plans:
+        if plan.status == "active" and plan.balance < account.balance:
+            line += (
+                f"\nactive plan {plan.id} asks {plan.balance:,}: restructure it to schedule "
+                f"the {account.balance - plan.balance:,} it does not"
+            )
+    return line
 
 
 def _balance_line(balance: Decimal) -> str:
@@ -469,7 +525,7 @@ def refund(
     else:
         to = posted.entry.method or "the payer"
         print(f"refund {posted.entry.id}: {posted.entry.amount:,} to {to} on payment {number}")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
 
 
 @payments_app.command("void")
@@ -492,7 +548,7 @@ def void(
         _print_json(posted.to_dict())
     else:
         print(f"entry {number}: voided (void {posted.entry.id})")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
 
 
 @payments_app.command("adjust")
@@ -524,7 +580,7 @@ def adjust(
         _print_json(posted.to_dict())
     else:
         print(f"adjustment {posted.entry.id}: {posted.entry.amount:,}")
-        print(_balance_line(posted.account.balance))
+        print(_account_lines(posted.account))
 
 
 @payments_app.command("account")
@@ -540,25 +596,34 @@ def account(patient: PatientArg, as_json: AsJson = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("entry", "date", "kind", "amount", "code", "method", "plan", "refers to", "note", title="ledger")
+    from coverage.services.account_documents import describe_entry
+
+    # Readable at 80 columns: the amount is what the row does to the balance (credits negative),
+    # right-aligned; the detail (code, method, plan, what a refund or void names, the reason) wraps.
+    sign = {"charge": 1, "refund": 1, "adjustment": -1, "payment": -1, "void": 0}
+    table = Table(title="ledger", expand=False)
+    table.add_column("entry", justify="right", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=1)
     for entry, voided in found.entries:
+        effect = entry.amount * sign[entry.kind]
         table.add_row(
             str(entry.id),
             entry.on.isoformat(),
             entry.kind + (" (voided)" if voided else ""),
-            f"{entry.amount:,}",
-            entry.code or "",
-            entry.method or "",
-            str(entry.plan_id or ""),
-            str(entry.refers_to or ""),
-            entry.reason or entry.description or "",
+            "" if entry.kind == "void" else f"{effect:,}",
+            describe_entry(entry),
+            style="dim" if voided else None,
         )
     console = Console()
     console.print(table)
     console.print(
         f"charges {found.charges:,}  adjustments {found.adjustments:,}  payments {found.payments:,}  "
-        f"refunds {found.refunds:,}  [bold]{_balance_line(found.balance)}[/bold]"
+        f"refunds {found.refunds:,}"
     )
+    console.print(f"[bold]{_balance_line(found.balance)}[/bold]")
 
 
 @payments_app.command("show")
@@ -577,7 +642,7 @@ def show(
     if problems:
         raise InvalidInput(problems)
     with _database() as ctx:
-        stored = get_plan(_plan_id(plan_id), uow=ctx.uow)
+        stored = get_plan(_plan_id(plan_id), uow=ctx.uow, ctx=ctx.ctx)
         day = day or clinic_today(load_settings().timezone)
     if as_json:
         _print_json(stored.to_dict(day))
@@ -594,14 +659,16 @@ def list_plans(
     from coverage.services.payments import plans_for_request
 
     with _database() as ctx:
-        plans = plans_for_request(_request_id(request_id), uow=ctx.uow)
+        plans = plans_for_request(_request_id(request_id), uow=ctx.uow, ctx=ctx.ctx)
     if as_json:
         _print_json([p.to_dict() for p in plans])
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plan", "status", "installments", "total", "paid", "balance", "replaces")
+    table = Table(
+        _right("plan"), "status", _right("installments"), _right("total"), _right("paid"), _right("balance"), "replaces"
+    )
     for p in plans:
         table.add_row(
             str(p.id),
@@ -609,7 +676,7 @@ def list_plans(
             str(len(p.installments)),
             f"{p.total:,}",
             f"{p.paid:,}",
-            f"{p.balance:,}",
+            f"{p.balance:,}" if p.status == "active" else "-",  # a closed plan asks for nothing
             str(p.replaces_plan_id or ""),
         )
     Console().print(table)
@@ -626,7 +693,8 @@ def cancel(
 
     with _database() as ctx:
         stored = cancel_plan(_plan_id(plan_id), uow=ctx.uow, by=_login(by), reason=reason, ctx=ctx.ctx)
-    print(f"plan {stored.id}: cancelled; {stored.paid} paid, {stored.balance} not collected")
+    left = _balance_line(stored.account_balance or Decimal("0.00"))
+    print(f"plan {stored.id}: cancelled; {stored.paid:,} paid on it; {left}")
 
 
 @payments_app.command("restructure")
@@ -690,7 +758,16 @@ def overdue(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plan", "request", "case", "#", "due date", "remaining", "days overdue", title=f"overdue as of {day}")
+    table = Table(
+        _right("plan"),
+        _right("request"),
+        "case",
+        _right("#"),
+        "due date",
+        _right("remaining"),
+        _right("days overdue"),
+        title=f"overdue as of {day}",
+    )
     for o in found:
         table.add_row(
             str(o.plan_id),
@@ -717,6 +794,7 @@ Payments = Annotated[
 @payments_app.command("agreement")
 def agreement_pdf(plan_id: PlanArg, out: Out) -> None:
     """Render the payment-plan agreement of a plan (stored on its request)."""
+    check_out(out)
     with _database() as ctx:
         _render(ctx, _plan_id(plan_id), "payment-plan", out, None)
 
@@ -745,6 +823,7 @@ def _account_paper(
 
     payment_ids = [option_id("--payment", p) for p in payments or ()]
     session_ids = [option_id("--session", s) for s in sessions or ()]
+    check_out(out)  # a document is stored with the request: not when its copy cannot be written
     with _database() as ctx:
         store = DocumentStore(ctx.settings.documents_location)
         made = make_account_paper(

@@ -76,6 +76,8 @@ class ServiceItem:
     description: str
     charge: Decimal
     modifier: str | None = None
+    #: The NDCs of the drug given on this line (esketamine: the kit of each session's dose).
+    ndc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,9 @@ class LetterOptions:
     decision: Decision | None = None
     plan: Schedule | None = None
     plan_description: str | None = None
+    #: ``False``: the agreement does not point to the pay-in-full discount (a plan paid in full
+    #: already, a plan restructuring an earlier one's balance); ``None``: it does.
+    plan_discount_offered: bool | None = None
     payments: tuple[Payment, ...] = ()
     service_dates: tuple[dt.date, ...] = ()
     price_item: str | None = None

@@ -82,6 +82,8 @@ class ServiceLine:
     codes: tuple[BillingLine, ...]
     description: str
     charge: Decimal
+    #: The NDCs of the drug given on the line (esketamine: the kit of the session's dose).
+    ndc: tuple[str, ...] = ()
 
 
 @cache
@@ -107,7 +109,7 @@ def _json_default(value: object) -> object:
 
 
 #: Option fields left out of a preview's number while unset, so that adding them kept earlier numbers.
-_UNNUMBERED_WHEN_UNSET = ("expedited_hours", "sending")
+_UNNUMBERED_WHEN_UNSET = ("expedited_hours", "sending", "plan_discount_offered")
 
 
 def _numbered_options(options: LetterOptions) -> dict[str, Any]:
@@ -190,7 +192,16 @@ def service_lines(
         codes.extend(
             BillingLine(code, 1) for code in item.billing_codes if code not in known and unit_kind(code) != "mg"
         )
-        lines.append(ServiceLine(date=day, codes=tuple(codes), description=item.description, charge=item.amount))
+        ndc = ESKETAMINE_NDC.get(case.request.dose_mg or 0) if case.request.treatment == "esketamine" else None
+        lines.append(
+            ServiceLine(
+                date=day,
+                codes=tuple(codes),
+                description=item.description,
+                charge=item.amount,
+                ndc=(ndc,) if ndc else (),
+            )
+        )
     return tuple(lines)
 
 
@@ -318,6 +329,7 @@ def build_context(
                 codes=(BillingLine(i.code, i.units, i.modifier),),
                 description=i.description,
                 charge=i.charge,
+                ndc=i.ndc,
             )
             for i in sorted(options.service_items, key=lambda i: i.date)
         )

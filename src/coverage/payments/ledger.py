@@ -70,6 +70,9 @@ class PlanRecord:
     #: The account's balance: a plan never asks for more (``None``: not known, the plan alone counts).
     account_balance: Decimal | None = None
     account_id: int | None = None
+    #: The clinic's days the plan was made and closed (cancelled, restructured, completed).
+    created_on: dt.date | None = None
+    closed_on: dt.date | None = None
 
     @property
     def paid(self) -> Decimal:
@@ -85,8 +88,15 @@ class PlanRecord:
         return max(owed, Decimal("0.00"))
 
     def statuses(self) -> tuple[InstallmentStatus, ...]:
-        """Each installment with what is settled on it, oldest first (what is no longer asked counts as settled)."""
-        return settle(self.installments, self.total - self.balance)
+        """Each installment with what was paid on it (oldest first) and what is no longer asked of it.
+
+        Only payments on this plan (less refunds) settle installments, oldest first; what the plan
+        no longer asks otherwise (an adjustment, a payment on the account, a voided charge, a
+        credit) comes off its last installments, so no installment shows as paid by money not
+        received and the installments still ask exactly :attr:`balance`.
+        """
+        paid = min(max(self.paid, Decimal("0.00")), self.total)
+        return settle(self.installments, paid, max(self.total - paid - self.balance, Decimal("0.00")))
 
     def overdue(self, as_of: dt.date) -> tuple[InstallmentStatus, ...]:
         """Installments of an active plan due before ``as_of`` and not fully paid."""
@@ -113,6 +123,7 @@ class PlanRecord:
             "created_at": self.created_at.isoformat(),
             "created_by": self.created_by,
             "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "closed_on": self.closed_on.isoformat() if self.closed_on else None,
             "closed_by": self.closed_by,
             "close_reason": self.close_reason,
             "as_of": as_of.isoformat() if as_of else None,
@@ -122,6 +133,7 @@ class PlanRecord:
                     "due_date": s.due_date.isoformat(),
                     "amount": str(s.amount),
                     "paid": str(s.paid),
+                    "reduced": str(s.reduced),
                     "remaining": str(s.remaining),
                     "overdue": s.is_overdue(as_of) and self.status == "active" if as_of else None,
                 }

@@ -150,27 +150,42 @@ class InstallmentStatus:
     due_date: dt.date
     amount: Decimal
     paid: Decimal
+    #: What the plan no longer asks of this installment without it being paid (an adjustment, a
+    #: payment on the account, a voided charge): taken off the last installments first.
+    reduced: Decimal = Decimal("0.00")
 
     @property
     def remaining(self) -> Decimal:
         """What is still owed on this installment."""
-        return self.amount - self.paid
+        return self.amount - self.paid - self.reduced
 
     def is_overdue(self, as_of: dt.date) -> bool:
         """Unpaid (in whole or part) and due before ``as_of``; an installment due today is not overdue yet."""
         return self.remaining > 0 and self.due_date < as_of
 
 
-def settle(installments: Sequence[Installment], paid_total: Decimal) -> tuple[InstallmentStatus, ...]:
+def settle(
+    installments: Sequence[Installment], paid_total: Decimal, reduced_total: Decimal = Decimal("0.00")
+) -> tuple[InstallmentStatus, ...]:
     """Apply ``paid_total`` to the installments, oldest unpaid first; partial payments stay on one installment.
 
     Payments are not tied to an installment: every payment settles the oldest unpaid
     installment first, so the state follows from the sum paid and is never stored twice.
+    ``reduced_total`` (what is no longer asked without being paid) comes off the last
+    installments first, from what the payments left: an installment is never shown paid by
+    money not received.
     """
+    ordered = sorted(installments, key=lambda i: i.number)
     left = paid_total
-    statuses = []
-    for installment in sorted(installments, key=lambda i: i.number):
+    paid: list[Decimal] = []
+    for installment in ordered:
         applied = min(left, installment.amount)
         left -= applied
-        statuses.append(InstallmentStatus(installment.number, installment.due_date, installment.amount, applied))
-    return tuple(statuses)
+        paid.append(applied)
+    cut = reduced_total
+    reduced = [Decimal("0.00")] * len(ordered)
+    for index in reversed(range(len(ordered))):
+        taken = min(cut, ordered[index].amount - paid[index])
+        cut -= taken
+        reduced[index] = taken
+    return tuple(InstallmentStatus(i.number, i.due_date, i.amount, paid[n], reduced[n]) for n, i in enumerate(ordered))

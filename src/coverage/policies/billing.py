@@ -170,8 +170,16 @@ def billing_lines(scheme: str, treatment: str, dose_mg: int | None, service_date
         BillingLine(
             rule.code, dose_mg if rule.units == "dose" and dose_mg is not None else int(rule.units), rule.modifier
         )
-        for rule in billing_rules().rules
+        for rule in _rules_of(scheme, treatment)
         if rule.applies(scheme, treatment, dose_mg, service_date)
+    )
+
+
+@lru_cache(maxsize=64)
+def _rules_of(scheme: str, treatment: str) -> tuple[BillingRule, ...]:
+    """The rules that may bill ``treatment`` under ``scheme``, in order (a session's date and dose then pick)."""
+    return tuple(
+        rule for rule in billing_rules().rules if rule.treatment == treatment and rule.scheme in (scheme, "any")
     )
 
 

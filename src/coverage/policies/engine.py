@@ -7,12 +7,14 @@ loads the policy and the drug table.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
+from operator import attrgetter
 from typing import Any
 
-from coverage.cases import INSTRUMENT_LABELS, Case, MedicationTrial
+from coverage.cases import INSTRUMENT_LABELS, Case
 from coverage.determinations import (
     OUTCOMES,
     Alternative,
@@ -55,10 +57,12 @@ NOT_MET: Status = "not_met"
 MISSING: Status = "missing"
 
 
+@lru_cache(maxsize=4096)  # the same few counts and words, case after case
 def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
+@lru_cache(maxsize=4096)  # the same few doses, case after case
 def _mg(value: float) -> str:
     return f"{value:g} mg"
 
@@ -68,50 +72,71 @@ def _listing(items: list[str]) -> str:
 
 
 class _Facts:
-    """What the criteria ask of one case, worked out once and shared by every pathway evaluated."""
+    """What the criteria ask of one case, worked out once and shared by every pathway evaluated.
 
-    __slots__ = ("_codes", "_drugs", "_trials", "as_of", "case", "max_improvement_pct")
+    ``fields`` is the case's ``__dict__``: the criteria read the case's fields (and each model's
+    ``__dict__``) from there, several times cheaper than pydantic's attribute access, which
+    goes through the model's ``__getattr__`` hook.
+    """
+
+    __slots__ = ("_codes", "_drugs", "_history", "_trials", "as_of", "case", "fields", "max_improvement_pct", "written")
 
     def __init__(self, case: Case, drugs: DrugTable, max_improvement_pct: float) -> None:
+        fields = case.__dict__
         self.case = case
-        self.as_of = case.as_of
+        self.fields: dict[str, Any] = fields
+        self.as_of: dt.date = fields["as_of"]
         self.max_improvement_pct = max_improvement_pct
         self._drugs = drugs
-        self._trials: list[tuple[MedicationTrial, Drug | None]] | None = None
+        self._trials: list[tuple[dict[str, Any], Drug | None]] | None = None
         self._codes: list[tuple[str, str]] | None = None
+        self._history: tuple[Any, ...] | None = None
+        #: The diagnosis codes as written (every policy's diagnosis criterion reads them).
+        self.written: tuple[str, ...] = tuple([d.code for d in fields["diagnoses"] or ()])
 
     @property
-    def trials(self) -> list[tuple[MedicationTrial, Drug | None]]:
-        """Each medication trial with its drug from the table (``None`` when unknown); resolved once."""
-        if self._trials is None:
-            resolve = self._drugs.resolve
-            self._trials = [(trial, resolve(trial.drug)) for trial in self.case.medication_trials or ()]
-        return self._trials
+    def trials(self) -> list[tuple[dict[str, Any], Drug | None]]:
+        """Each medication trial's fields with its drug from the table (``None`` when unknown); resolved once."""
+        trials = self._trials
+        if trials is None:
+            resolve = self._drugs.spelled.__getitem__
+            trials = self._trials = []
+            for trial in self.fields["medication_trials"] or ():
+                fields = trial.__dict__
+                trials.append((fields, resolve(fields["drug"])))
+        return trials
 
     @property
     def codes(self) -> list[tuple[str, str]]:
         """Each diagnosis code as written and normalized; worked out once."""
-        if self._codes is None:
-            self._codes = [(d.code, normalize_code(d.code)) for d in self.case.diagnoses or ()]
-        return self._codes
+        codes = self._codes
+        if codes is None:
+            codes = self._codes = [(code, _normalized(code)) for code in self.written]
+        return codes
 
-    def failed(self, trial: MedicationTrial) -> bool:
-        """The failure test: intolerance; else improvement at most the policy's maximum; else the outcome."""
-        if trial.outcome == "intolerance":
+    def failed(self, trial: dict[str, Any]) -> bool:
+        """Failure, from a trial's fields: intolerance; else improvement at most the maximum; else its outcome."""
+        outcome: str = trial["outcome"]
+        if outcome == "intolerance":
             return True
-        if trial.improvement_pct is not None:
-            return trial.improvement_pct <= self.max_improvement_pct
-        return trial.outcome == "inadequate_response"
+        improvement: float | None = trial["improvement_pct"]
+        if improvement is not None:
+            return improvement <= self.max_improvement_pct
+        return outcome == "inadequate_response"
+
+
+#: :func:`normalize_code`, kept by code: a batch repeats the same few.
+_normalized = lru_cache(maxsize=4096)(normalize_code)
 
 
 _TRIAL_NAMES: dict[tuple[str, str | None], str] = {}
 
 
-def _trial_name(trial: MedicationTrial, drug: Drug | None) -> str:
-    key = (trial.drug, drug.name if drug is not None else None)
+def _trial_name(trial: dict[str, Any], drug: Drug | None) -> str:
+    key = (trial["drug"], drug.name if drug is not None else None)
     name = _TRIAL_NAMES.get(key)
     if name is None:
-        written = trial.drug.strip() or "an unnamed drug"
+        written = trial["drug"].strip() or "an unnamed drug"
         name = f"{written} ({drug.name})" if drug is not None and written.lower() != drug.name.lower() else written
         if len(_TRIAL_NAMES) >= 4096:
             _TRIAL_NAMES.clear()
@@ -119,10 +144,10 @@ def _trial_name(trial: MedicationTrial, drug: Drug | None) -> str:
     return name
 
 
-def _why_not_failed(trial: MedicationTrial) -> str:
-    if trial.improvement_pct is not None:
-        return f"{trial.improvement_pct:g}% improvement is above the non-response limit"
-    return f"outcome {trial.outcome} is not a failure"
+def _why_not_failed(trial: dict[str, Any]) -> str:
+    if trial["improvement_pct"] is not None:
+        return f"{trial['improvement_pct']:g}% improvement is above the non-response limit"
+    return f"outcome {trial['outcome']} is not a failure"
 
 
 def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: bool) -> tuple[list[Drug], list[str]]:
@@ -135,14 +160,13 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
     ``current_episode``). The same drug counts once.
     """
     as_of = facts.as_of
-    episode_start = facts.case.episode_start
+    episode_start = facts.fields["episode_start"]
     needed_days = min_weeks * 7
     limit = facts.max_improvement_pct
     counted: dict[str, Drug] = {}
     reasons: list[str] = []
     for trial, drug in facts.trials:
-        fields = trial.__dict__
-        if fields["role"] != role:
+        if trial["role"] != role:
             continue
         if drug is None:
             reasons.append(f"{_trial_name(trial, drug)} is not in the drug table")
@@ -150,17 +174,17 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
         if drug.role != role:
             reasons.append(f"{_trial_name(trial, drug)} is listed as an {drug.role} agent")
             continue
-        outcome, improvement = fields["outcome"], fields["improvement_pct"]
+        outcome, improvement = trial["outcome"], trial["improvement_pct"]
         if not (
             outcome == "intolerance"
             or (improvement <= limit if improvement is not None else outcome == "inadequate_response")
         ):  # the failure test of _Facts.failed, inline
             reasons.append(f"{_trial_name(trial, drug)} did not fail ({_why_not_failed(trial)})")
             continue
-        end = fields["end"]
+        end = trial["end"]
         if end is None or end >= as_of:
             end = as_of
-        start = fields["start"]
+        start = trial["start"]
         if current_episode:
             assert episode_start is not None  # the caller reports missing first
             if end < episode_start:
@@ -171,8 +195,8 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
                 continue
             start = max(start, episode_start)
         if outcome != "intolerance":
-            if fields["daily_dose_mg"] < drug.min_adequate_daily_mg:
-                dose, floor = _mg(trial.daily_dose_mg), _mg(drug.min_adequate_daily_mg)
+            if trial["daily_dose_mg"] < drug.min_adequate_daily_mg:
+                dose, floor = _mg(trial["daily_dose_mg"]), _mg(drug.min_adequate_daily_mg)
                 reasons.append(f"{_trial_name(trial, drug)} {dose}/day is below the {floor} minimum")
                 continue
             days = (end - start).days
@@ -180,10 +204,11 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
                 where = " in the current episode" if current_episode else ""
                 reasons.append(f"{_trial_name(trial, drug)} lasted {_plural(days, 'day')}{where}, {needed_days} needed")
                 continue
-        if drug.name in counted:
+        name = drug.name
+        if name in counted:
             reasons.append(f"{_trial_name(trial, drug)} already counted")
             continue
-        counted[drug.name] = drug
+        counted[name] = drug
     return list(counted.values()), reasons
 
 
@@ -205,9 +230,9 @@ def count_trials(
 
 
 def _trials_missing(facts: _Facts, current_episode: bool) -> str | None:
-    if not facts.case.medication_trials:
+    if not facts.fields["medication_trials"]:
         return "no medication trials documented"
-    if current_episode and facts.case.episode_start is None:
+    if current_episode and facts.fields["episode_start"] is None:
         return "start of the current episode not documented"
     return None
 
@@ -218,7 +243,7 @@ def _with_reasons(text: str, reasons: list[str]) -> str:
 
 def check_age(c: AgeCriterion, facts: _Facts) -> CriterionResult:
     """Whole years at ``as_of``; born on 29 February turns a year older on 1 March in common years."""
-    birth = facts.case.patient.birth_date
+    birth = facts.fields["patient"].birth_date
     if birth is None:
         return CriterionResult("age", MISSING, "no birth date")
     as_of = facts.as_of
@@ -284,13 +309,14 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
     ongoing_any = False
     failed_before: set[int] | None = None  # the drugs of trials that ended before as_of and failed
     for trial, drug in facts.trials:
-        if trial.role != "antidepressant" or drug is None or drug.role != "antidepressant":
+        if trial["role"] != "antidepressant" or drug is None or drug.role != "antidepressant":
             continue
-        if trial.end is not None and trial.end <= as_of:
+        end = trial["end"]
+        if end is not None and end <= as_of:
             continue
         ongoing_any = True
         name = _trial_name(trial, drug)
-        days = (as_of - trial.start).days
+        days = (as_of - trial["start"]).days
         if c.min_days is not None and days < c.min_days:
             reasons.append(f"{name} started {_plural(days, 'day')} ago, {c.min_days} needed")
             continue
@@ -299,12 +325,12 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
             failed_before = {
                 id(other_drug)
                 for other, other_drug in facts.trials
-                if other_drug is not None and other.end is not None and other.end < as_of and facts.failed(other)
+                if other_drug is not None and other["end"] is not None and other["end"] < as_of and facts.failed(other)
             }
         if failed_before is not None and id(drug) in failed_before:
             reasons.append(f"{name} already failed in an earlier trial")
             continue
-        return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {trial.start.isoformat()}")
+        return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {trial['start'].isoformat()}")
     if not ongoing_any:
         return CriterionResult(
             "concurrent_antidepressant", NOT_MET, f"no antidepressant ongoing on {as_of.isoformat()}"
@@ -317,22 +343,26 @@ def check_severity(c: SeverityCriterion, facts: _Facts) -> CriterionResult:
     minimum = c.minimum
     as_of = facts.as_of
     window = c.window_days
-    counted = [a for a in facts.case.assessments or () if a.instrument in minimum and (as_of - a.date).days <= window]
+    counted = [
+        a
+        for a in [a.__dict__ for a in facts.fields["assessments"] or ()]
+        if a["instrument"] in minimum and (as_of - a["date"]).days <= window
+    ]
     if not counted:
         return CriterionResult("severity", MISSING, f"no {c.accepted} score within {c.window_days} days")
     for a in counted:
-        floor = minimum[a.instrument]
-        if floor is None or a.score >= floor:
+        floor = minimum[a["instrument"]]
+        if floor is None or a["score"] >= floor:
             return CriterionResult(
-                "severity", MET, f"{INSTRUMENT_LABELS[a.instrument]} {a.score} on {a.date.isoformat()}"
+                "severity", MET, f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {a['date'].isoformat()}"
             )
-    seen = _listing([f"{INSTRUMENT_LABELS[a.instrument]} {a.score} on {a.date.isoformat()}" for a in counted])
+    seen = _listing([f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {a['date'].isoformat()}" for a in counted])
     return CriterionResult("severity", NOT_MET, f"{seen}; {c.accepted} needed")
 
 
 def check_prescriber(c: PrescriberCriterion, facts: _Facts) -> CriterionResult:
     """The prescriber's specialty is one the policy accepts."""
-    prescriber = facts.case.request.prescriber
+    prescriber = facts.fields["request"].prescriber
     specialty = prescriber.specialty if prescriber is not None else None
     if specialty is None:
         return CriterionResult("prescriber", MISSING, "prescriber specialty not documented")
@@ -343,9 +373,10 @@ def check_prescriber(c: PrescriberCriterion, facts: _Facts) -> CriterionResult:
 
 def check_rems(_: RemsCriterion, facts: _Facts) -> CriterionResult:
     """The setting is REMS-certified and the patient enrolled."""
-    request = facts.case.request
-    certified = request.setting.rems_certified if request.setting is not None else None
-    enrolled = request.patient_rems_enrolled
+    request = facts.fields["request"].__dict__
+    setting = request["setting"]
+    certified = setting.rems_certified if setting is not None else None
+    enrolled = request["patient_rems_enrolled"]
     if certified is True and enrolled is True:
         return CriterionResult("rems", MET, "setting REMS-certified and patient enrolled")
     if certified is False or enrolled is False:
@@ -365,13 +396,14 @@ def check_rems(_: RemsCriterion, facts: _Facts) -> CriterionResult:
 
 def check_contraindications(c: ContraindicationsCriterion, facts: _Facts) -> CriterionResult:
     """None of the listed history flags is true; every one is known."""
-    history = facts.case.history
+    history = facts.fields["history"]
     if history is None:
         return CriterionResult("contraindications", MISSING, f"not documented: {c.listed}")
-    present = [name for name in c.conditions if getattr(history, name) is True]
+    flags = history.__dict__
+    present = [name for name in c.conditions if flags[name] is True]
     if present:
         return CriterionResult("contraindications", NOT_MET, f"documented: {_listing(present)}")
-    unknown = [name for name in c.conditions if getattr(history, name) is None]
+    unknown = [name for name in c.conditions if flags[name] is None]
     if unknown:
         return CriterionResult("contraindications", MISSING, f"not documented: {_listing(unknown)}")
     return CriterionResult("contraindications", MET, f"none of {c.listed}")
@@ -379,7 +411,7 @@ def check_contraindications(c: ContraindicationsCriterion, facts: _Facts) -> Cri
 
 def check_psychosis(c: PsychosisCriterion, facts: _Facts) -> CriterionResult:
     """No history of psychosis, or (where allowed) an attestation that benefit outweighs risk."""
-    history = facts.case.history
+    history = facts.fields["history"]
     psychotic_code = next((written for written, code in facts.codes if code in c.psychotic_codes), None)
     psychosis = True if psychotic_code is not None else (history.psychosis if history is not None else None)
     if psychosis is None:
@@ -397,7 +429,7 @@ def check_psychosis(c: PsychosisCriterion, facts: _Facts) -> CriterionResult:
 
 def check_substance_use(_: SubstanceUseCriterion, facts: _Facts) -> CriterionResult:
     """No active substance use disorder."""
-    history = facts.case.history
+    history = facts.fields["history"]
     value = history.substance_use_disorder if history is not None else None
     if value is None:
         return CriterionResult("substance_use", MISSING, "substance use history not documented")
@@ -408,19 +440,19 @@ def check_substance_use(_: SubstanceUseCriterion, facts: _Facts) -> CriterionRes
 
 def check_pregnancy(_: PregnancyCriterion, facts: _Facts) -> CriterionResult:
     """Not pregnant (known, or male)."""
-    patient = facts.case.patient
-    if patient.pregnant is True:
+    patient = facts.fields["patient"].__dict__
+    if patient["pregnant"] is True:
         return CriterionResult("pregnancy", NOT_MET, "patient is pregnant")
-    if patient.pregnant is False:
+    if patient["pregnant"] is False:
         return CriterionResult("pregnancy", MET, "not pregnant")
-    if patient.sex == "male":
+    if patient["sex"] == "male":
         return CriterionResult("pregnancy", MET, "male patient")
     return CriterionResult("pregnancy", MISSING, "pregnancy status not documented")
 
 
 def check_suicidality(c: SuicidalityCriterion, facts: _Facts) -> CriterionResult:
     """Acute suicidal ideation or behavior documented within the window (MDSI)."""
-    s = facts.case.suicidality
+    s = facts.fields["suicidality"]
     acute = s.acute_ideation_or_behavior if s is not None else None
     if acute is None:
         return CriterionResult("suicidality", MISSING, "acute suicidal ideation or behavior not documented")
@@ -445,7 +477,7 @@ def _percent(numerator: int, denominator: int) -> str:
 
 def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
     """Improvement from the baseline (on or before therapy start) to a current score, exactly."""
-    therapy_start = facts.case.request.therapy_start
+    therapy_start = facts.fields["request"].therapy_start
     if therapy_start is None:
         return CriterionResult("response", MISSING, "start of the current course (therapy_start) not documented")
     as_of = facts.as_of
@@ -455,28 +487,30 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
     wanted, per = c.threshold
     comparison = ">" if c.strictly_greater else ">="
     seen: list[str] = []
+    assessments = [a.__dict__ for a in facts.fields["assessments"] or ()]
     for instrument in c.instruments:
         baseline = current = None
-        for a in facts.case.assessments or ():
-            if a.instrument != instrument:
+        for a in assessments:
+            if a["instrument"] != instrument:
                 continue
-            if a.date <= therapy_start:
-                if baseline is None or a.date >= baseline.date:
+            if a["date"] <= therapy_start:
+                if baseline is None or a["date"] >= baseline["date"]:
                     baseline = a
-            elif (as_of - a.date).days <= window and (current is None or a.date >= current.date):
+            elif (as_of - a["date"]).days <= window and (current is None or a["date"] >= current["date"]):
                 current = a
         if baseline is None or current is None:
             continue
         label = INSTRUMENT_LABELS[instrument]
-        if baseline.score == 0:
+        base_score = baseline["score"]
+        if base_score == 0:
             seen.append(f"{label} baseline is 0")
             continue
-        gained = (baseline.score - current.score) * 100
+        gained = (base_score - current["score"]) * 100
         text = (
-            f"{label} {baseline.score} on {baseline.date.isoformat()} to {current.score} on "
-            f"{current.date.isoformat()}: {_percent(gained, baseline.score)} improvement"
+            f"{label} {base_score} on {baseline['date'].isoformat()} to {current['score']} on "
+            f"{current['date'].isoformat()}: {_percent(gained, base_score)} improvement"
         )
-        left, right = gained * per, wanted * baseline.score
+        left, right = gained * per, wanted * base_score
         if left > right or (not c.strictly_greater and left == right):
             return CriterionResult("response", MET, f"{text}; {comparison} {c.min_improvement_pct:g}% needed")
         seen.append(text)
@@ -554,41 +588,42 @@ _COST = {
 Step = Callable[[_Facts], CriterionResult]
 
 
-def _diagnosis_key(facts: _Facts) -> object:
-    return tuple([d.code for d in facts.case.diagnoses or ()])
-
-
 def _psychosis_key(facts: _Facts) -> object:
-    history = facts.case.history
-    codes = tuple([d.code for d in facts.case.diagnoses or ()])
+    history = facts.fields["history"]
+    codes = facts.written
     if history is None:
         return codes, None
-    return codes, history.psychosis, history.psychosis_benefit_outweighs_risk
+    flags = history.__dict__
+    return codes, flags["psychosis"], flags["psychosis_benefit_outweighs_risk"]
 
 
 def _prescriber_key(facts: _Facts) -> object:
-    prescriber = facts.case.request.prescriber
+    prescriber = facts.fields["request"].prescriber
     return prescriber.specialty if prescriber is not None else None
 
 
 def _rems_key(facts: _Facts) -> object:
-    request = facts.case.request
-    return request.setting.rems_certified if request.setting is not None else None, request.patient_rems_enrolled
+    request = facts.fields["request"].__dict__
+    setting = request["setting"]
+    return setting.rems_certified if setting is not None else None, request["patient_rems_enrolled"]
 
 
 def _history_key(facts: _Facts) -> object:
-    history = facts.case.history
-    return None if history is None else tuple(history.__dict__.values())
+    key = facts._history  # two criteria of a pathway read it
+    if key is None:
+        history = facts.fields["history"]
+        key = facts._history = () if history is None else tuple(history.__dict__.values())
+    return key
 
 
 def _pregnancy_key(facts: _Facts) -> object:
-    patient = facts.case.patient
-    return patient.pregnant, patient.sex
+    patient = facts.fields["patient"].__dict__
+    return patient["pregnant"], patient["sex"]
 
 
 #: Criteria whose answer depends on a few discrete facts only: each answer is kept by those facts.
 _KEYS: dict[type, Callable[[_Facts], object]] = {
-    DiagnosisCriterion: _diagnosis_key,
+    DiagnosisCriterion: attrgetter("written"),
     PsychosisCriterion: _psychosis_key,
     PrescriberCriterion: _prescriber_key,
     RemsCriterion: _rems_key,
@@ -598,12 +633,27 @@ _KEYS: dict[type, Callable[[_Facts], object]] = {
 }
 
 
+class _Params:
+    """A criterion's parameters (and derived values) copied into a plain object when its check is bound.
+
+    The checks read them for every case: a plain attribute is read several times faster than
+    a pydantic model's, whose attribute access goes through the model's ``__getattr__`` hook.
+    """
+
+    def __init__(self, criterion: Any) -> None:
+        self.__dict__.update(criterion.__dict__)
+        for name in ("minimum", "accepted", "listed", "threshold"):  # the criteria's cached properties
+            if hasattr(type(criterion), name):
+                setattr(self, name, getattr(criterion, name))
+
+
 def _bind(criterion: Any) -> Step:
     """The criterion's check with its parameters bound, answers kept by fact where that pays."""
     check = _CHECKS[type(criterion)]
     key_of = _KEYS.get(type(criterion))
+    params = _Params(criterion)
     if key_of is None:
-        return partial(check, criterion)
+        return partial(check, params)
     answers: dict[object, CriterionResult] = {}
 
     def cached(facts: _Facts) -> CriterionResult:
@@ -612,7 +662,7 @@ def _bind(criterion: Any) -> Step:
         if found is None:
             if len(answers) >= 4096:
                 answers.clear()
-            found = answers[key] = check(criterion, facts)
+            found = answers[key] = check(params, facts)
         return found
 
     return cached
@@ -636,7 +686,7 @@ class _CompiledPathway:
 
 def _compiled(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _CompiledPathway | CriterionResult:
     """The pathway ready to run, or the unmet ``coverage`` criterion; worked out once per policy."""
-    key = (treatment, indication, kind)
+    key = ("pathway", treatment, indication, kind)
     compiled: _CompiledPathway | CriterionResult | None = policy.compiled.get(key)
     if compiled is None:
         compiled = _coverage_gap(policy, treatment, indication, kind) or _compile(policy, treatment, indication, kind)
@@ -651,7 +701,8 @@ class _Plan:
     ``checks`` are the requested pathway's, in the policy's order. The alternative pathway (the
     other treatment, TRD initial) needs only its outcome: ``known`` are the positions, in the
     requested pathway's results, of the criteria it shares with it; ``rest`` are its other
-    criteria, cheapest first.
+    criteria, cheapest first. The policy's own fields that every determination names are
+    copied here, read once per plan rather than once per case.
     """
 
     requested: _CompiledPathway | CriterionResult
@@ -659,11 +710,14 @@ class _Plan:
     alternative: _CompiledPathway | CriterionResult
     known: tuple[int, ...]
     rest: tuple[Step, ...]
+    identity: tuple[str, str, str]
+    billing_scheme: str
+    max_improvement_pct: float
 
 
 def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _Plan:
     """The plan of a (treatment, indication, kind) under the policy; worked out once per policy version."""
-    key = ("plan", treatment, indication, kind)
+    key = (treatment, indication, kind)
     plan: _Plan | None = policy.compiled.get(key)
     if plan is None:
         requested = _compiled(policy, treatment, indication, kind)
@@ -677,6 +731,9 @@ def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _
             alternative=alternative,
             known=tuple(position[content] for content, _ in others if content in position),
             rest=tuple(step for content, step in others if content not in position),
+            identity=(policy.policy.id, policy.policy.version, policy.hash),
+            billing_scheme=policy.policy.billing_scheme,
+            max_improvement_pct=policy.policy.max_improvement_pct,
         )
     return plan
 
@@ -745,6 +802,7 @@ _ALTERNATIVES: dict[tuple[str, str], tuple[Alternative]] = {
     for outcome in OUTCOMES
 }
 _SELF_PAY_CRITERIA = (SELF_PAY,)
+_new_determination = tuple.__new__
 
 
 def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Determination:
@@ -754,56 +812,64 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
     ``alternatives`` reports the other treatment evaluated as TRD, initial; no criterion reads
     the dose, so the reference's "esketamine at 56 mg" for an IV request changes nothing here.
     """
-    request = case.request
-    treatment = request.treatment
-    alternative_treatment = OTHER_TREATMENT[treatment]
+    fields = case.__dict__
+    request = fields["request"].__dict__
+    treatment = request["treatment"]
+    indication = request["indication"]
+    kind = request["kind"]
     authorization_days = None
     billing: tuple[BillingLine, ...] = ()
     outcome: Outcome
     alternative_outcome: Outcome
     criteria: tuple[CriterionResult, ...]
-    if case.coverage.plan_type == "self_pay":
-        outcome, criteria = "not_covered", _SELF_PAY_CRITERIA
-        alternative_outcome = "not_covered"
+    if fields["coverage"].plan_type == "self_pay":
+        outcome = alternative_outcome = "not_covered"
+        criteria = _SELF_PAY_CRITERIA
+        identity = (None, None, None) if policy is None else (policy.policy.id, policy.policy.version, policy.hash)
     else:
         assert policy is not None  # parse_case requires a policy unless self-pay
-        facts = _Facts(case, drugs, policy.policy.max_improvement_pct)
-        plan = _plan(policy, treatment, request.indication, request.kind)
-        compiled = plan.requested
+        plan: _Plan | None = policy.compiled.get((treatment, indication, kind))
+        if plan is None:
+            plan = _plan(policy, treatment, indication, kind)
+        identity = plan.identity
+        facts = _Facts(case, drugs, plan.max_improvement_pct)
         results = [check(facts) for check in plan.checks]
+        compiled = plan.requested
         if isinstance(compiled, CriterionResult):
             outcome, criteria = "not_covered", (compiled,)
         else:
-            statuses = [result.status for result in results]
-            outcome = (
-                "does_not_meet_criteria"
-                if NOT_MET in statuses
-                else "missing_documentation"
-                if MISSING in statuses
-                else compiled.met_outcome
-            )
+            outcome = compiled.met_outcome
+            for result in results:
+                status = result[1]
+                if status != MET:
+                    if status == NOT_MET:
+                        outcome = "does_not_meet_criteria"
+                        break
+                    outcome = "missing_documentation"
             criteria = (compiled.coverage, *results)
             authorization_days = compiled.authorization_days
             billing = billing_lines(
-                policy.policy.billing_scheme, treatment, request.dose_mg, request.start_date or case.as_of
+                plan.billing_scheme, treatment, request["dose_mg"], request["start_date"] or facts.as_of
             )
         alternative_outcome = _alternative_outcome(plan, results, facts)
 
     next_step = _NEXT_STEPS.get(outcome)
     if next_step is None:
         next_step = "consider_alternative" if alternative_outcome in _ALTERNATIVE_FITS else "offer_payment_plan"
-    return Determination(
-        case.case_id,
-        policy.policy.id if policy is not None else None,
-        policy.policy.version if policy is not None else None,
-        policy.hash if policy is not None else None,
-        treatment,
-        request.indication,
-        request.kind,
-        outcome,
-        next_step,
-        criteria,
-        authorization_days,
-        billing,
-        _ALTERNATIVES[alternative_treatment, alternative_outcome],
+    # tuple.__new__ builds the named tuple without the Python frame of its generated __new__.
+    return _new_determination(
+        Determination,
+        (
+            fields["case_id"],
+            *identity,
+            treatment,
+            indication,
+            kind,
+            outcome,
+            next_step,
+            criteria,
+            authorization_days,
+            billing,
+            _ALTERNATIVES[OTHER_TREATMENT[treatment], alternative_outcome],
+        ),
     )

@@ -179,6 +179,8 @@ class PolicyRegistry:
                 )
                 for item in reversed(ordered)
             )
+        #: The loaded ids, as a set: what a case's ``policy_id`` is checked against, case after case.
+        self.ids_loaded = frozenset(self._versions)
         self.problems = problems
         if problems and strict:
             raise InvalidPolicy(problems)

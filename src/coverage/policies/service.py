@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from coverage.cases import Case, parse_case
@@ -23,6 +24,10 @@ class Checker:
 
     registry: PolicyRegistry
     drugs: DrugTable
+    #: The version of each (policy id, day) met so far: a batch's cases share a few days.
+    _in_effect: dict[tuple[str, dt.date], LoadedPolicy] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Checker:
@@ -31,7 +36,7 @@ class Checker:
 
     def parse(self, text: str | bytes) -> Case:
         """Validate a case's JSON text against the format and the loaded policy ids."""
-        return parse_case(text, self.registry)
+        return parse_case(text, self.registry.ids_loaded)
 
     def policy_for(self, case: Case) -> LoadedPolicy | None:
         """The version of the case's policy in effect on its ``as_of`` (``None`` when it names none)."""
@@ -54,14 +59,21 @@ class Checker:
         A case dated before every version of its policy (or after the last one ended) is an
         error naming the policy and the date.
         """
-        case = self.parse(text)
+        case = parse_case(text, self.registry.ids_loaded)
         policy_id = case.coverage.policy_id
         policy = None
         if policy_id is not None:
-            try:
-                policy = self.registry.get(policy_id, case.as_of)
-            except InvalidInput as error:
-                raise InvalidCase(error.problems) from None
+            key = (policy_id, case.as_of)
+            policy = self._in_effect.get(key)
+            if policy is None:
+                try:
+                    policy = self.registry.get(policy_id, case.as_of)
+                except InvalidInput as error:
+                    raise InvalidCase(error.problems) from None
+                assert policy is not None  # parse_case checked the id is loaded
+                if len(self._in_effect) >= 4096:
+                    self._in_effect.clear()
+                self._in_effect[key] = policy
         return evaluate(case, policy, self.drugs)
 
 

@@ -9,6 +9,8 @@ a request of the account, and dated the day it is made; a negative balance is sh
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -16,8 +18,10 @@ from typing import TYPE_CHECKING, Literal
 from coverage.clinic import Clinic, PriceList
 from coverage.errors import ConfigurationError, InvalidInput
 from coverage.letters.options import LedgerLine, LetterOptions, Payment, ServiceItem
+from coverage.letters.render import ESKETAMINE_NDC
 from coverage.payments.account import Entry, Ledger
 from coverage.payments.offers import price_key
+from coverage.policies.billing import unit_kind
 from coverage.requests import model as m
 from coverage.services import documents
 from coverage.services import requests as services
@@ -58,7 +62,9 @@ def session_items(
                 [f"--session: {n} is not a session given in the course of request {request.id}" for n in unknown]
             )
         given = [s for s in given if s.id in set(session_ids)]
-    items: list[ServiceItem] = []
+    # One line per billing code per date: two sessions of one day are one line with their units summed;
+    # the drug's line names the NDC of each session's dose (56 mg and 84 mg are different kits).
+    merged: dict[tuple[dt.date, str], ServiceItem] = {}
     for session in sorted(given, key=lambda s: (s.date, s.id or 0)):
         key = price_key(request.treatment, session.dose_mg)
         item = prices.items.get(key)
@@ -69,13 +75,28 @@ def session_items(
             if price is None:
                 raise ConfigurationError(f"clinic file: [prices.codes] has no price for {code}")
             units = prices.code_units(key, code)
-            items.append(
-                ServiceItem(session.date, code, units, CODE_DESCRIPTIONS.get(code, item.description), price * units)
-            )
-    return tuple(items)
+            drug = request.treatment == "esketamine" and unit_kind(code) == "mg"
+            ndc = ESKETAMINE_NDC.get(session.dose_mg or 0) if drug else None
+            line = merged.get((session.date, code))
+            if line is None:
+                merged[session.date, code] = ServiceItem(
+                    session.date,
+                    code,
+                    units,
+                    CODE_DESCRIPTIONS.get(code, item.description),
+                    price * units,
+                    ndc=(ndc,) if ndc else (),
+                )
+            else:
+                kits = line.ndc if ndc is None or ndc in line.ndc else (*line.ndc, ndc)
+                merged[session.date, code] = dataclasses.replace(
+                    line, units=line.units + units, charge=line.charge + price * units, ndc=kits
+                )
+    return tuple(merged.values())
 
 
-def _describe(entry: Entry) -> str:
+def describe_entry(entry: Entry) -> str:
+    """One line saying what a ledger row is (the statement's description, the account's detail)."""
     if entry.kind == "charge":
         code = f"{entry.code} x {entry.units} " if entry.code else ""
         return f"{code}{entry.description or 'charge'}"
@@ -94,7 +115,7 @@ def ledger_lines(ledger: Ledger) -> tuple[LedgerLine, ...]:
     """The statement's rows: what each adds to the balance (payments and adjustments negative)."""
     sign = {"charge": 1, "refund": 1, "adjustment": -1, "payment": -1, "void": 0}
     return tuple(
-        LedgerLine(e.on, e.id or 0, e.kind, _describe(e), e.amount * sign[e.kind], ledger.is_voided(e))
+        LedgerLine(e.on, e.id or 0, e.kind, describe_entry(e), e.amount * sign[e.kind], ledger.is_voided(e))
         for e in ledger.entries
     )
 

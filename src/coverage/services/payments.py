@@ -11,8 +11,10 @@ Rules (the ledger's own in :mod:`coverage.payments.account`):
   charge per billing code, once per request; a plan schedules the account's balance, never
   more: a new plan after a cancelled or restructured one asks only for what is still owed;
 - the installment count must be one the clinic offers and reach the minimum monthly
-  installment (a total typed by hand: any count from 1 to 60 that reaches the minimum), and the
-  first installment is due today or later, on every path (create, restructure, the letters);
+  installment (a total typed by hand too), and the first installment is due today or later and
+  at most :data:`MAX_START_DAYS` ahead, on every path (create, restructure, the letters);
+- a charge an active plan schedules, and its pay-in-full discount, are not voided (cancel the
+  plan first); only payments on a plan settle its installments;
 - ``pay_in_full`` posts the discount as an adjustment; a pay-in-full plan cancelled or
   restructured before it is paid loses its discount (the adjustment is voided);
 - a payment may be on a plan or on the account (a deposit); more than is owed leaves a credit;
@@ -75,11 +77,21 @@ def _context(ctx: Context | None) -> Context:
     return Context.from_settings(load_settings())
 
 
+#: How far ahead a plan's first installment may be due.
+MAX_START_DAYS = 365
+
+
 def check_start(start: dt.date, today: dt.date) -> None:
-    """A plan's first due date is today or later: a plan made today asks for nothing in the past."""
+    """A plan's first due date is today or later (a plan made today asks for nothing in the past), and
+    at most :data:`MAX_START_DAYS` days ahead."""
     if start < today:
         raise InvalidInput(
             [f"--start: {start.isoformat()} is before today ({today.isoformat()}); a plan starts today or later"]
+        )
+    if start > today + dt.timedelta(days=MAX_START_DAYS):
+        latest = (today + dt.timedelta(days=MAX_START_DAYS)).isoformat()
+        raise InvalidInput(
+            [f"--start: {start.isoformat()} is more than {MAX_START_DAYS} days ahead; a plan starts by {latest}"]
         )
 
 
@@ -170,8 +182,21 @@ def _payment_record(entry: Entry) -> PaymentRecord:
     )
 
 
-def plan_record(plan: PaymentPlan, ledger: Ledger, earlier: list[PaymentPlan] | None = None) -> PlanRecord:
-    """The plain record of a loaded plan with its payments from the ledger (``earlier``: the plans it replaced)."""
+def _clinic_day(at: dt.datetime | None, timezone: str) -> dt.date | None:
+    """The clinic's day of a stored timestamp (SQLite gives it back without its zone: UTC)."""
+    if at is None:
+        return None
+    return clinic_today(timezone, now=at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC))
+
+
+def plan_record(
+    plan: PaymentPlan,
+    ledger: Ledger,
+    earlier: list[PaymentPlan] | None = None,
+    timezone: str = "America/New_York",
+) -> PlanRecord:
+    """The plain record of a loaded plan with its payments from the ledger (``earlier``: the plans it replaced);
+    its days (made, closed) are the clinic's (``timezone``)."""
     earlier_ids = {p.id for p in earlier or ()}
     payments = ledger.live("payment")
     earlier_payments = sorted(
@@ -195,6 +220,8 @@ def plan_record(plan: PaymentPlan, ledger: Ledger, earlier: list[PaymentPlan] | 
         created_at=plan.created_at,
         created_by=plan.created_by,
         closed_at=plan.closed_at,
+        closed_on=_clinic_day(plan.closed_at, timezone),
+        created_on=_clinic_day(plan.created_at, timezone),
         closed_by=plan.closed_by,
         close_reason=plan.close_reason,
         earlier_payments=tuple(earlier_payments),
@@ -211,7 +238,7 @@ def _plan_account(uow: UnitOfWork, plan: PaymentPlan) -> Account:
 
 
 def _record(uow: UnitOfWork, plan: PaymentPlan, account: Account, timezone: str = "America/New_York") -> PlanRecord:
-    return plan_record(plan, ledger_of(uow, account, timezone), uow.plans.chain(plan))
+    return plan_record(plan, ledger_of(uow, account, timezone), uow.plans.chain(plan), timezone)
 
 
 def _settle_plans(uow: UnitOfWork, account: Account, ledger: Ledger, when: When, by: str) -> None:
@@ -367,6 +394,10 @@ class RequestOffer:
     offer: Offer
     savings: SavingsFlag
     superbill_suggested: bool
+    #: The account's balance before the offer (the course not charged yet is added to it).
+    account_balance: Decimal = ZERO
+    #: Whether the course was charged already (by an earlier plan of the request).
+    charged: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -375,6 +406,9 @@ class RequestOffer:
             "treatment": self.course.treatment,
             "dose_mg": self.course.dose_mg,
             "course": [line.to_dict() for line in self.course.lines],
+            "course_total": str(self.course.total),
+            "account_balance": str(self.account_balance),
+            "course_charged": self.charged,
             **self.offer.to_dict(),
             "manufacturer_savings": self.savings.to_dict(),
             "hsa_fsa_account": self.account_type,
@@ -389,20 +423,30 @@ def _check_plannable(request: m.Request) -> None:
         )
 
 
-def request_offer(request_id: int, *, uow: UnitOfWork, prices: PriceList, start: dt.date) -> RequestOffer:
-    """What the clinic can offer for a stored request: the course, pay in full, installment options."""
+def request_offer(
+    request_id: int, *, uow: UnitOfWork, prices: PriceList, start: dt.date, timezone: str = "America/New_York"
+) -> RequestOffer:
+    """What the clinic can offer for a stored request: the course, and pay in full and the installment
+    options on what a plan made now would schedule: the account's open balance (with the course
+    charged first when the request was never charged), not the course price."""
     with uow:
         request = _request(uow, request_id)
         case = request_case(request_id, uow=uow)
         treatment, kind, status = request.treatment, request.kind, request.status
+        ledger = _ledger_for_request(uow, request, timezone)
     course = build_course(prices, treatment, case.request.dose_mg, with_consultation=kind == "initial")
+    owed = ledger.balance + (ZERO if ledger.charged_for(request_id) else course.total)
+    if owed <= 0:
+        raise IllegalTransition(f"request {request_id}: the account owes nothing (balance {ledger.balance})")
     return RequestOffer(
         request_id=request_id,
         status=status,
         plan_type=case.coverage.plan_type,
         account_type=case.coverage.account_type,
         course=course,
-        offer=build_offer(course.total, prices, start),
+        offer=build_offer(owed, prices, start),
+        account_balance=ledger.balance,
+        charged=ledger.charged_for(request_id),
         savings=manufacturer_savings(case.coverage.plan_type, treatment),
         superbill_suggested=superbill_suggested(case),
     )
@@ -454,7 +498,7 @@ def _quote(
         schedule = choose_installments(owed, installments, start, prices)
     else:
         assert installments is not None
-        schedule = _options(split_evenly, owed, installments, start, minimum=prices.minimum_installment)
+        schedule = choose_installments(owed, installments, start, prices)
     return PlanQuote(request.id, request.treatment, case.request.dose_mg, course_total, discount, schedule, charges)
 
 
@@ -563,24 +607,50 @@ def create_plan(
     return record
 
 
-def get_plan(plan_id: int, *, uow: UnitOfWork) -> PlanRecord:
+def get_plan(plan_id: int, *, uow: UnitOfWork, ctx: Context | None = None) -> PlanRecord:
     """A stored plan with its schedule, payments, and the payments of the plans it replaced."""
+    timezone = _context(ctx).timezone
     with uow:
         plan = _get_plan(uow, plan_id)
         account = uow.accounts.get(plan.account_id)
         assert account is not None
-        return _record(uow, plan, account)
+        return _record(uow, plan, account, timezone)
 
 
-def plans_for_request(request_id: int, *, uow: UnitOfWork) -> list[PlanRecord]:
+def open_total(uow: UnitOfWork, request_id: int, prices: PriceList, timezone: str = "America/New_York") -> Decimal:
+    """What a plan made now for a request would schedule (inside an open unit of work): the account's
+    balance, with the request's course from the price list when it was never charged."""
+    request = _request(uow, request_id)
+    ledger = _ledger_for_request(uow, request, timezone)
+    owed = ledger.balance
+    if not ledger.charged_for(request_id):
+        owed += request_course(request_id, uow=uow, prices=prices).total
+    if owed <= 0:
+        raise IllegalTransition(f"request {request_id}: the account owes nothing (balance {ledger.balance})")
+    return owed
+
+
+def agreement_plan(uow: UnitOfWork, request_id: int, timezone: str = "America/New_York") -> PlanRecord | None:
+    """The plan a request's agreement shows (inside an open unit of work): the active one, else the latest."""
+    plans = list(uow.plans.for_request(request_id))
+    if not plans:
+        return None
+    plan = next((p for p in reversed(plans) if p.status == "active"), plans[-1])
+    account = uow.accounts.get(plan.account_id)
+    assert account is not None
+    return _record(uow, plan, account, timezone)
+
+
+def plans_for_request(request_id: int, *, uow: UnitOfWork, ctx: Context | None = None) -> list[PlanRecord]:
     """Every plan of a request (active, completed, cancelled, restructured), oldest first."""
+    timezone = _context(ctx).timezone
     with uow:
         _request(uow, request_id)
         records = []
         for plan in uow.plans.for_request(request_id):
             account = uow.accounts.get(plan.account_id)
             assert account is not None
-            records.append(plan_record(plan, ledger_of(uow, account)))
+            records.append(plan_record(plan, ledger_of(uow, account, timezone), timezone=timezone))
         return records
 
 
@@ -623,7 +693,7 @@ class AccountRecord:
                     "request_id": p.request_id,
                     "status": p.status,
                     "total": str(p.total),
-                    "owed": str(p.balance),
+                    "owed": str(p.balance if p.status == "active" else ZERO),  # a closed plan asks nothing
                 }
                 for p in self.plans
             ],
@@ -642,7 +712,7 @@ def account_record(uow: UnitOfWork, account: Account, timezone: str = "America/N
         payments=ledger.total("payment"),
         refunds=ledger.total("refund"),
         balance=ledger.balance,
-        plans=tuple(plan_record(p, ledger) for p in uow.plans.for_account(account.id)),
+        plans=tuple(plan_record(p, ledger, timezone=timezone) for p in uow.plans.for_account(account.id)),
     )
 
 
@@ -785,6 +855,25 @@ def refund_payment(
     return posted
 
 
+def _check_not_scheduled(uow: UnitOfWork, account: Account, entry: Entry) -> None:
+    """A charge, or an active plan's pay-in-full discount, is what an active plan schedules: voiding it
+    would leave the plan's installments asking for a total that no longer exists. Cancel the plan
+    first (its payments stay), void, then make a new plan for what is owed."""
+    active = uow.plans.active_for_account(account.id)
+    if active is None:
+        return
+    if entry.kind == "charge":
+        raise IllegalTransition(
+            f"entry {entry.id}: is a charge active plan {active.id} schedules; cancel plan {active.id} first, "
+            "then void it and make a new plan for what is owed"
+        )
+    if entry.kind == "adjustment" and entry.plan_id == active.id and entry.reason == DISCOUNT_REASON:
+        raise IllegalTransition(
+            f"entry {entry.id}: is the pay-in-full discount of active plan {active.id}; "
+            f"cancel or restructure plan {active.id} instead (it loses the discount)"
+        )
+
+
 def void_entry(entry_id: int, *, uow: UnitOfWork, reason: str, by: str, ctx: Context | None = None) -> Posted:
     """Cancel an entry recorded by mistake: a void row names it; nothing is changed or deleted."""
     ctx = _context(ctx)
@@ -793,7 +882,9 @@ def void_entry(entry_id: int, *, uow: UnitOfWork, reason: str, by: str, ctx: Con
     with uow:
         account = _entry_account(uow, entry_id)
         ledger = ledger_of(uow, account, ctx.timezone)
-        row = _post(account, ledger.void(entry_id, when.today, reason=reason), by=by, when=when)
+        void = ledger.void(entry_id, when.today, reason=reason)
+        _check_not_scheduled(uow, account, ledger.entry(entry_id))
+        row = _post(account, void, by=by, when=when)
         uow.flush()
         _settle_plans(uow, account, ledger_of(uow, account, ctx.timezone), when, by)
         posted = _posted(uow, account, row, ctx.timezone)
@@ -816,9 +907,9 @@ def adjust_account(
     by, when = actor(by), ctx.when()
     reason = clean_text("--reason", reason)
     with uow:
-        if request_id is not None:
-            _request(uow, request_id)
         account = patient_account(uow, patient, create=False)
+        if request_id is not None and _request(uow, request_id).patient_id != account.patient_id:
+            raise InvalidInput([f"--request: request {request_id} is not this patient's"])
         ledger = ledger_of(uow, account, ctx.timezone)
         row = _post(
             account, ledger.adjustment(amount, when.today, reason=reason, request_id=request_id), by=by, when=when

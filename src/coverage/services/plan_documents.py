@@ -66,7 +66,13 @@ def letter_options(
     """
     description = plan_description(plan)
     if document == "payment-plan":
-        return LetterOptions(plan=plan_schedule(plan), plan_description=description)
+        return LetterOptions(
+            plan=plan_schedule(plan),
+            plan_description=description,
+            plan_discount_offered=None
+            if plan.discount == 0 and plan.replaces_plan_id is None and len(plan.installments) > 1
+            else False,
+        )
     payments = received_payments(plan, through=through)
     return LetterOptions(
         plan_description=description,

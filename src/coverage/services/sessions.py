@@ -8,6 +8,7 @@ from coverage.errors import InvalidInput, NotFound
 from coverage.fields import clean_text
 from coverage.policies.billing import unit_kind
 from coverage.requests import model as m
+from coverage.requests.clocks import clinic_today
 from coverage.requests.views import SessionView, session_view
 from coverage.services import requests as services
 from coverage.services.context import Context, actor
@@ -27,6 +28,21 @@ def _units(request: m.Request, dose_mg: int | None) -> tuple[str | None, int]:
     return code, per_session
 
 
+def _check_day(uow: UnitOfWork, request: m.Request, day: dt.date, timezone: str) -> None:
+    """A session is given after the patient was born and not before the patient's first intake."""
+    patient = uow.patients.get(request.patient_id)
+    born = patient.birth_date if patient is not None else None
+    if born is not None and day < born:
+        raise InvalidInput([f"--date: {day.isoformat()} is before the patient's birth date"])
+    if patient is not None and patient.created_at is not None:
+        at = patient.created_at if patient.created_at.tzinfo is not None else patient.created_at.replace(tzinfo=dt.UTC)
+        opened = clinic_today(timezone, now=at)
+        if day < opened:
+            raise InvalidInput(
+                [f"--date: {day.isoformat()} is before the patient's first intake ({opened.isoformat()})"]
+            )
+
+
 def add(
     request_id: int,
     *,
@@ -40,6 +56,7 @@ def add(
     by, when = actor(by), ctx.when()
     with uow:
         course, request = services.load(uow, request_id)
+        _check_day(uow, request, day, ctx.timezone)
         case_dose = request.current_version.document.get("request", {}).get("dose_mg")
         if request.treatment == "esketamine":
             dose = case_dose if dose_mg is None else dose_mg

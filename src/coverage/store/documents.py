@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 from coverage.errors import ConfigurationError, InvalidInput, StorageError
 
@@ -85,24 +87,41 @@ class DocumentStore:
             raise
 
     def check_writable(self) -> None:
-        """Write and remove a probe file (a worker's start check); one line when the store refuses."""
+        """Write, read back and remove a probe file of a name of its own (a worker's start check, so two
+        workers checking at once never remove each other's probe); one line when the store refuses."""
+        name = f".write-check-{uuid.uuid4().hex}"
         try:
             if self._fs is not None:
                 self._fs.makedirs(self._root, exist_ok=True)
-                probe = f"{self._root}/.write-check"
+                probe = f"{self._root}/{name}"
                 with self._fs.open(probe, "wb") as handle:
                     handle.write(b"ok")
-                self._fs.rm(probe)
+                try:
+                    with self._fs.open(probe, "rb") as handle:
+                        if handle.read() != b"ok":
+                            raise OSError("the probe read back differs")
+                finally:
+                    self._fs.rm(probe)
                 return
             self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self._folder, prefix=".write-check-")
+            handle, temporary = tempfile.mkstemp(dir=self._folder, prefix=name)
             os.close(handle)
             Path(temporary).unlink()
         except OSError as error:
             raise StorageError(
-                f"PRIORAUTH_DOCUMENTS_URL: the document store at {self.location} is not writable "
-                f"({type(error).__name__})"
+                f"PRIORAUTH_DOCUMENTS_URL: the document store at {self.shown} is not writable ({type(error).__name__})"
             ) from None
+
+    @property
+    def shown(self) -> str:
+        """The store's location without any user or password in it (it goes into messages)."""
+        parts = urlsplit(self.location)
+        if "://" not in self.location or (parts.password is None and parts.username is None):
+            return self.location
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
     def get(self, key: str) -> bytes:
         """A document's bytes."""

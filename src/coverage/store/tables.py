@@ -624,6 +624,20 @@ class WebSession(Base):
     flash: Mapped[str | None] = mapped_column(Text)
 
 
+class WebFormToken(Base):
+    """A spent one-time form token: the first post of a form spends it, a second is not done again.
+
+    In the database, not a process's memory, so every web worker (and a restarted one) knows it;
+    removed with its session, and forgotten a day after it was spent.
+    """
+
+    __tablename__ = "web_form_tokens"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("web_sessions.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spent_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class AccessLog(Base):
     """Append-only: who saw which patient's data, when, on which request, and what they saw."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -56,6 +56,32 @@ def clear_tables(engine: Engine) -> None:
         metadata.reflect(engine)
         _REFLECTED[key] = metadata
     with engine.begin() as connection:
+        restore = _lift_append_only(connection)
         for table in reversed(metadata.sorted_tables):
             if table.name != "alembic_version":
                 connection.execute(table.delete())
+        for statement in restore:
+            connection.exec_driver_sql(statement)
+
+
+#: Tables whose triggers refuse UPDATE and DELETE (migration 0007): emptied between tests all the same.
+APPEND_ONLY = ("access_log",)
+
+
+def _lift_append_only(connection: Connection) -> list[str]:
+    """Lift, for this transaction only, the triggers that keep the append-only tables' rows: what restores them.
+
+    On PostgreSQL the table's owner disables its own triggers (undone before the commit); SQLite
+    cannot disable a trigger, so its triggers are dropped and made again from their stored text.
+    """
+    if connection.dialect.name == "postgresql":
+        for table in APPEND_ONLY:
+            connection.exec_driver_sql(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
+        return [f'ALTER TABLE "{table}" ENABLE TRIGGER USER' for table in APPEND_ONLY]
+    names = ", ".join(f"'{table}'" for table in APPEND_ONLY)
+    triggers = connection.exec_driver_sql(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({names})"  # noqa: S608  # our constants
+    ).all()
+    for name, _ in triggers:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    return [str(sql) for _, sql in triggers]

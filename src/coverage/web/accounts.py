@@ -4,7 +4,7 @@ Passwords are kept as argon2 hashes only. A session is a random token: the brows
 carries it (signed, see :mod:`coverage.web.security`), the database only its sha256, so a copy
 of the database signs no one in. Five failed sign-ins lock an account for 15 minutes; a
 session unused for 15 minutes ends. The access log is append-only: nothing here updates or
-deletes its rows.
+deletes its rows, and the database's triggers (migration 0007) refuse to.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from coverage.errors import InvalidInput, NotFound
 from coverage.fields import clean_text
-from coverage.store.tables import AccessLog, WebSession, WebUser
+from coverage.store.tables import AccessLog, WebFormToken, WebSession, WebUser
 
 Role = Literal["clerk", "clinician", "admin"]
 ROLES: Final[tuple[Role, ...]] = ("clerk", "clinician", "admin")
@@ -30,6 +31,8 @@ MAX_FAILURES: Final = 5
 LOCKOUT: Final = dt.timedelta(minutes=15)
 #: A session unused this long is over.
 IDLE: Final = dt.timedelta(minutes=15)
+#: How long a spent one-time form token is remembered (a page left open longer is posted again as new).
+FORM_TOKEN_MEMORY: Final = dt.timedelta(hours=24)
 MIN_PASSWORD: Final = 12
 MAX_PASSWORD: Final = 1024
 
@@ -268,6 +271,31 @@ class Accounts:
             row = session.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
             if row is not None:
                 session.delete(row)
+
+    # --- one-time form tokens ------------------------------------------------------------------
+
+    def spend_form_token(self, session_id: int, token: str, *, now: dt.datetime | None = None) -> bool:
+        """Whether a form's one-time token was fresh for the session, and is now spent.
+
+        One row per spent token, its key unique: of two posts of one form at once, in any web
+        worker, one inserts and the other is refused by the database. Tokens spent more than
+        :data:`FORM_TOKEN_MEMORY` ago are forgotten here (a form left open that long is new again).
+        """
+        now = now or _now()
+        try:
+            with self._sessions.begin() as session:
+                session.execute(delete(WebFormToken).where(WebFormToken.spent_at < now - FORM_TOKEN_MEMORY))
+                session.add(WebFormToken(session_id=session_id, token=token[:64], spent_at=now))
+        except IntegrityError:
+            return False  # spent already (or its session just ended)
+        return True
+
+    def release_form_token(self, session_id: int, token: str) -> None:
+        """Make a token fresh again: its action was refused, so the same form may be corrected and sent."""
+        with self._sessions.begin() as session:
+            session.execute(
+                delete(WebFormToken).where(WebFormToken.session_id == session_id, WebFormToken.token == token[:64])
+            )
 
     # --- the access log -------------------------------------------------------------------------
 

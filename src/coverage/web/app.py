@@ -12,8 +12,6 @@ import logging
 import os
 import re
 import secrets
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,39 +59,7 @@ SIGN_IN_REFUSED = (
 )
 #: Posts that change nothing: their forms' one-time tokens are not spent (the live preview, a new row, search).
 NONCE_FREE = frozenset({"/search", "/cases/new", "/cases/upload", "/cases/determine", "/admin/access"})
-#: How long a spent one-time form token is remembered (a page left open longer is posted again as new).
-NONCE_MEMORY = 24 * 3600.0
 ALREADY_DONE = "Already done: this form was sent once; it is not done twice. Check the page before doing it again."
-
-
-class Nonces:
-    """The one-time tokens of the forms already posted (in memory, per process, forgotten after a day).
-
-    Every action form carries a fresh random token; the first post spends it and a second post of
-    the same form (a double click, a reload that posts again, the back button) is ignored.
-    """
-
-    def __init__(self, memory: float = NONCE_MEMORY) -> None:
-        self._memory = memory
-        self._spent: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-
-    def spend(self, session: str, nonce: str, now: float | None = None) -> bool:
-        """Whether ``nonce`` was fresh (and is now spent) for the session."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._spent) > 10_000 or next(iter(self._spent.values()), now) < now:
-                self._spent = {k: v for k, v in self._spent.items() if v >= now}
-            key = (session, nonce)
-            if key in self._spent:
-                return False
-            self._spent[key] = now + self._memory
-            return True
-
-    def release(self, session: str, nonce: str) -> None:
-        """Make a token fresh again: its action was refused, so the same form may be corrected and sent."""
-        with self._lock:
-            self._spent.pop((session, nonce), None)
 
 
 class Refused(Exception):
@@ -157,8 +123,10 @@ class Web:
         )
         self.templates.globals["today"] = self.ctx.today
         self.templates.globals["human"] = forms.human
+        # Every action form carries a fresh random one-time token; the first post spends it (in the
+        # database: every web worker, and a restarted one, knows it) and a second post of the same
+        # form (a double click, a reload that posts again, the back button) is not done again.
         self.templates.globals["nonce"] = lambda: secrets.token_urlsafe(16)
-        self.nonces = Nonces()
         self.templates.filters["label"] = lambda v: str(v).replace("_", " ") if v is not None else ""
 
     @property
@@ -213,7 +181,7 @@ class Web:
                 and nonce
                 and request.url.path not in NONCE_FREE
                 and not request.url.path.endswith("/amend/form")
-                and not self.nonces.spend(str(user.session_id), nonce)
+                and not self.accounts.spend_form_token(user.session_id, nonce)
             ):
                 return secure(flash_and_go(self, call, ALREADY_DONE, _back(call)))
             response = handler(self, call)
@@ -409,7 +377,7 @@ def action(web: Web, call: Call, to: str, work: Callable[[], str], labels: Mappi
 def release(web: Web, call: Call) -> None:
     """The form's one-time token is not spent by a refused action (nothing was done)."""
     if call.value("nonce"):
-        web.nonces.release(str(call.user.session_id), call.value("nonce")[:64])
+        web.accounts.release_form_token(call.user.session_id, call.value("nonce")[:64])
 
 
 def prefect_configured() -> bool:

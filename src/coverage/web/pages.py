@@ -10,6 +10,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -192,7 +193,7 @@ def _self_pay(web: Web, rid: int, plannable: bool, patient: str) -> dict[str, An
     if plannable and not any(p.status == "active" for p in plans):
         try:
             prices = load_clinic(web.settings).prices
-            offer = request_offer(rid, uow=web.uow(), prices=prices, start=web.ctx.today())
+            offer = request_offer(rid, uow=web.uow(), prices=prices, start=web.ctx.today(), timezone=web.ctx.timezone)
         except PriorAuthError:
             offer = None
     try:
@@ -759,6 +760,11 @@ def _account_entry(web: Web, call: Call, rid: int) -> int:
     return entry_id
 
 
+def _balance_words(balance: Decimal) -> str:
+    """The account's balance as a clerk reads it: below zero it is a credit, never a negative balance."""
+    return f"credit on account {-balance}" if balance < 0 else f"balance due {balance}"
+
+
 def act_refund(web: Web, call: Call) -> Response:
     from coverage.services.payments import refund_payment
 
@@ -770,7 +776,7 @@ def act_refund(web: Web, call: Call) -> Response:
         posted = refund_payment(
             entry_id, uow=web.uow(), amount=amount, reason=call.value("reason"), by=call.user.name, ctx=web.ctx
         )
-        return f"Refund of {amount} on payment {entry_id} recorded; balance {posted.account.balance}."
+        return f"Refund of {amount} on payment {entry_id} recorded; {_balance_words(posted.account.balance)}."
 
     return action(web, call, _to(rid), work, PAYMENT_LABELS)
 
@@ -783,7 +789,7 @@ def act_void_entry(web: Web, call: Call) -> Response:
     def work() -> str:
         entry_id = _account_entry(web, call, rid)
         posted = void_entry(entry_id, uow=web.uow(), reason=call.value("reason"), by=call.user.name, ctx=web.ctx)
-        return f"Ledger entry {entry_id} voided; balance {posted.account.balance}."
+        return f"Ledger entry {entry_id} voided; {_balance_words(posted.account.balance)}."
 
     return action(web, call, _to(rid), work, PAYMENT_LABELS)
 

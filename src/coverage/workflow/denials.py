@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from coverage.determinations import Determination
+from coverage.errors import IllegalTransition
 from coverage.services import payments
 from coverage.services import requests as services
 from coverage.services.documents import RequestDocuments
@@ -82,11 +83,17 @@ def handle_denials(request_ids: Sequence[int], *, rt: Runtime, by: str) -> list[
             letter = _draft_appeal(request_id, rt=rt, by=by, key=key, why=why)
             results.append(FallbackResult(request_id, "appeal", "appeal_drafted", why, appeal_letter=letter))
             continue
-        offer = payments.request_offer(request_id, uow=rt.uow(), prices=rt.clinic.prices, start=when.today)
-        counts = tuple(o.count for o in offer.offer.options)
-        terms = f"pay in full {offer.offer.pay_in_full}" + (
-            f" or {'/'.join(str(c) for c in counts)} monthly installments" if counts else ""
-        )
+        try:
+            offer = payments.request_offer(
+                request_id, uow=rt.uow(), prices=rt.clinic.prices, start=when.today, timezone=rt.ctx.timezone
+            )
+        except IllegalTransition:  # the account's credit covers the course: nothing to schedule
+            terms = "nothing owed on the account"
+        else:
+            counts = tuple(o.count for o in offer.offer.options)
+            terms = f"pay in full {offer.offer.pay_in_full}" + (
+                f" or {'/'.join(str(c) for c in counts)} monthly installments" if counts else ""
+            )
         alternative = f"; suggest {decision.alternative_treatment}" if decision.alternative_treatment else ""
         moved = services.transition(
             request_id,

@@ -67,12 +67,19 @@ class Runtime:
         from coverage.store.db import open_database
         from coverage.store.documents import DocumentStore
 
+        # The start check, before any work: the store writable (a probe written and removed), the
+        # database reachable and at head, the clinic file and the policies loadable; the first
+        # problem fails the run with its one line.
+        store = DocumentStore(settings.documents_location)
+        store.check_writable()
+        clinic = load_clinic(settings)
+        checker = Checker.from_settings(settings)
         return cls(
             settings=settings,
             database=open_database(settings),
-            checker=Checker.from_settings(settings),
-            clinic=load_clinic(settings),
-            store=DocumentStore(settings.documents_location),
+            checker=checker,
+            clinic=clinic,
+            store=store,
             ctx=Context.from_settings(settings),
             electronic=sandbox_from_settings(settings),
             all_electronic=settings.gateway == "sandbox",

@@ -55,7 +55,9 @@ def accept_offer(
         plan = active[-1]
     else:
         if installments is None:
-            offer = payments.request_offer(request_id, uow=rt.uow(), prices=rt.clinic.prices, start=start)
+            offer = payments.request_offer(
+                request_id, uow=rt.uow(), prices=rt.clinic.prices, start=start, timezone=rt.ctx.timezone
+            )
             counts = [o.count for o in offer.offer.options]
             installments = counts[0] if counts else None
         plan = payments.create_plan(

@@ -39,6 +39,9 @@ WORKER_ENVIRONMENT = {
     "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
 }
 
+#: The worker's health check port unless ``PREFECT_WORKER_WEBSERVER_PORT`` says otherwise (Prefect's default).
+DEFAULT_HEALTH_PORT = 8080
+
 #: Seconds to wait for the server's answer to the credentials check.
 CHECK_TIMEOUT_S = 10.0
 
@@ -167,3 +170,32 @@ def start_sending_run(request_id: int) -> str:
     # Called outside an event loop, so the synchronous form: a FlowRun, not a coroutine.
     run: Any = run_deployment(SENDING_DEPLOYMENT, parameters={"request_id": request_id}, timeout=0)
     return str(run.id)
+
+
+def health_port_problems(env: Mapping[str, str] | None = None) -> list[str]:
+    """The worker's health check address must be free to listen on, one line when not.
+
+    Prefect serves ``--with-healthcheck`` from a thread of the worker: when its port is taken (a
+    second worker on this host left on the same port) that thread only logs and dies, and the
+    worker runs on with no health check. So each worker on a host gets a port of its own
+    (``PREFECT_WORKER_WEBSERVER_PORT``), and a taken one is refused before the worker starts.
+    """
+    import socket
+
+    env = os.environ if env is None else env
+    host = env.get("PREFECT_WORKER_WEBSERVER_HOST") or WORKER_ENVIRONMENT["PREFECT_WORKER_WEBSERVER_HOST"]
+    text = (env.get("PREFECT_WORKER_WEBSERVER_PORT") or str(DEFAULT_HEALTH_PORT)).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:  # the TCP port range
+        return [f"PREFECT_WORKER_WEBSERVER_PORT: {text[:20]!r} is not a port number (1-65535)"]
+    port = int(text)
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: only a listener blocks
+            probe.bind(address)
+    except OSError as error:
+        return [
+            f"PREFECT_WORKER_WEBSERVER_PORT: the health check cannot listen on {host}:{port} "
+            f"({error.strerror or type(error).__name__}); give each worker on this host a port of its own"
+        ]
+    return []
