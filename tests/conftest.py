@@ -33,8 +33,7 @@ _RUN_DIR = Path(tempfile.mkdtemp(prefix="priorauth-tests-"))
 for _name in [
     n
     for n in os.environ
-    if n.startswith("PRIORAUTH_")
-    and n not in ("PRIORAUTH_TEST_DATABASE_URL", "PRIORAUTH_REQUIRE_POSTGRES", "PRIORAUTH_CRASH_TEST")
+    if n.startswith("PRIORAUTH_") and n not in ("PRIORAUTH_TEST_DATABASE_URL", "PRIORAUTH_REQUIRE_POSTGRES")
 ]:
     del os.environ[_name]
 os.environ["PRIORAUTH_DATA_DIR"] = str(_RUN_DIR / "data")
