@@ -187,18 +187,27 @@ def test_a_batch_of_payer_answers_is_applied_in_one_unit_of_work(workflow_runtim
     sent = [i for i in ids if services.get_request(i, uow=rt.uow(), ctx=rt.ctx).submissions]
     assert len(sent) >= 2
     commits: list[object] = []
+    updates: list[str] = []
 
     def count(connection: object) -> None:
         commits.append(connection)
 
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if sql.lstrip().upper().startswith("UPDATE"):
+            updates.append(sql.split()[1])
+
     event.listen(rt.database.engine, "commit", count)
+    event.listen(rt.database.engine, "before_cursor_execute", statement)
     try:
         outcome = exchange.check_requests(ids, rt=rt, by=WORKFLOW_ACTOR)
     finally:
         event.remove(rt.database.engine, "commit", count)
+        event.remove(rt.database.engine, "before_cursor_execute", statement)
     assert sorted(outcome.checked) == sorted(sent)
     assert sorted(outcome.decided) == sorted(sent)
     assert len(commits) == 1  # the answers, their events and work rows, and the check: one commit
+    # Not one UPDATE per request: the courses, the requests (versions checked), the check's time.
+    assert sorted(updates) == ["courses", "pa_requests", "pa_requests"]
 
 
 # --- Status checks in batches: the same lifecycle as one answer at a time, and no half-written batch.

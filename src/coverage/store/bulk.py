@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -68,48 +69,61 @@ def _changes(thing: object) -> tuple[Mapper[Any], dict[str, Any]] | None:
 
 
 def write_versioned_changes(session: Session, things: Iterable[object]) -> int:
-    """Write the column changes of these objects' courses and requests in bulk; the rows written."""
-    groups: dict[tuple[Table, tuple[str, ...]], list[tuple[object, Mapper[Any], dict[str, Any]]]] = {}
+    """Write the column changes of these objects' courses and requests in bulk; the rows written.
+
+    Rows are written in the ORM's own order, courses before requests and each table's rows by id,
+    so that two writers lock the rows they share in the same order (no deadlock, one of them
+    waits and then finds the other's version): one executemany per run of rows with the same
+    changed columns.
+    """
+    found: dict[type, list[tuple[Any, object, Mapper[Any], dict[str, Any]]]] = {kind: [] for kind in VERSIONED}
     for thing in things:
         if not isinstance(thing, VERSIONED):
             continue
-        found = _changes(thing)
-        if found is None:
+        changes = _changes(thing)
+        if changes is None:
             continue
-        mapper, changed = found
-        if _keys(mapper)[2] in changed:  # the version is the ORM's to move: leave such a row to the ORM
+        mapper, changed = changes
+        pk_key, _, version_key, _ = _keys(mapper)
+        if version_key in changed:  # the version is the ORM's to move: leave such a row to the ORM
             continue
-        table = mapper.local_table
-        assert isinstance(table, Table)
-        groups.setdefault((table, tuple(sorted(changed))), []).append((thing, mapper, changed))
+        kind = next(k for k in VERSIONED if isinstance(thing, k))
+        found[kind].append((getattr(thing, pk_key), thing, mapper, changed))
     written = 0
-    for (table, keys), rows in groups.items():
-        mapper = rows[0][1]
-        pk_key, pk_column, version_key, version_column = _keys(mapper)
-        columns: dict[str, Any] = {mapper.get_property(k).columns[0].name: bindparam(f"new_{k}") for k in keys}
-        statement = (
-            table.update()
-            .where(table.c[pk_column] == bindparam("old_pk"), table.c[version_column] == bindparam("old_version"))
-            .values({**columns, version_column: bindparam("new_version")})
-        )
-        params = []
-        for thing, _, changed in rows:
-            old = getattr(thing, version_key)
-            params.append(
-                {"old_pk": getattr(thing, pk_key), "old_version": old, "new_version": old + 1}
-                | {f"new_{k}": v for k, v in changed.items()}
-            )
-        result = session.connection().execute(statement, params)
-        if result.rowcount != len(params):
-            raise StaleDataError(
-                f"UPDATE of {table.name} matched {result.rowcount} of {len(params)} rows: changed meanwhile"
-            )
-        for (thing, _, changed), sent in zip(rows, params, strict=True):
-            for key, value in changed.items():
-                set_committed_value(thing, key, value)
-            set_committed_value(thing, version_key, sent["new_version"])
-        written += len(params)
+    for rows_of_kind in found.values():
+        rows_of_kind.sort(key=lambda row: row[0])
+        for keys, run in itertools.groupby(rows_of_kind, key=lambda row: tuple(sorted(row[3]))):
+            written += _write(session, keys, [(thing, mapper, changed) for _, thing, mapper, changed in run])
     return written
+
+
+def _write(session: Session, keys: tuple[str, ...], rows: list[tuple[object, Mapper[Any], dict[str, Any]]]) -> int:
+    """One executemany: these rows' ``keys`` columns, each row's version checked and moved by one."""
+    mapper = rows[0][1]
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    pk_key, pk_column, version_key, version_column = _keys(mapper)
+    columns: dict[str, Any] = {mapper.get_property(k).columns[0].name: bindparam(f"new_{k}") for k in keys}
+    statement = (
+        table.update()
+        .where(table.c[pk_column] == bindparam("old_pk"), table.c[version_column] == bindparam("old_version"))
+        .values({**columns, version_column: bindparam("new_version")})
+    )
+    params = []
+    for thing, _, changed in rows:
+        old = getattr(thing, version_key)
+        params.append(
+            {"old_pk": getattr(thing, pk_key), "old_version": old, "new_version": old + 1}
+            | {f"new_{k}": v for k, v in changed.items()}
+        )
+    result = session.connection().execute(statement, params)
+    if result.rowcount != len(params):
+        raise StaleDataError(f"{table.name}: {result.rowcount} of {len(params)} rows matched (changed meanwhile)")
+    for (thing, _, changed), sent in zip(rows, params, strict=True):
+        for key, value in changed.items():
+            set_committed_value(thing, key, value)
+        set_committed_value(thing, version_key, sent["new_version"])
+    return len(params)
 
 
 @contextlib.contextmanager
