@@ -2,7 +2,8 @@
 
 Times, in one run, the whole ``check_status`` flow (Prefect's test harness is started first and
 not counted) and the same service calls without Prefect (the flow's loop: requests due for a
-check, then ``check_requests`` per batch of 100: one unit of work per batch of answers). The
+check, then ``check_requests`` per batch of the flow's default size, ``flows.status.BATCH_SIZE``:
+one unit of work per batch of answers). The
 sandbox answers at once and pends every request for information. Every answer also gets the
 patient's notice, a PDF (about 0.1-0.2 s of WeasyPrint each, whatever the batching): the notices
 are left out here (``decision_notices`` replaced by a no-op), so the timing is about the status
@@ -47,8 +48,6 @@ from coverage.store.documents import DocumentStore  # noqa: E402
 from coverage.store.testing import clear_tables, create_postgres_database, drop_postgres_database  # noqa: E402
 from coverage.workflow import exchange  # noqa: E402
 from coverage.workflow.runtime import WORKFLOW_ACTOR, Runtime, use_runtime  # noqa: E402
-
-BATCH = 100
 
 
 def _copy(row: dict[str, object], **changes: object) -> dict[str, object]:
@@ -116,8 +115,10 @@ def _no_notices(request_ids: object, *, rt: Runtime) -> list[str]:
 
 def services_only(rt: Runtime) -> None:
     """The flow's loop, without Prefect: requests due for a check, asked in batches, notices for the answers."""
+    from flows.status import BATCH_SIZE  # the flow's own batch size
+
     started = dt.datetime.now(dt.UTC)
-    while ids := services.due_for_check(started, uow=rt.uow(), limit=BATCH, min_interval=dt.timedelta(0)):
+    while ids := services.due_for_check(started, uow=rt.uow(), limit=BATCH_SIZE, min_interval=dt.timedelta(0)):
         outcome = exchange.check_requests(ids, rt=rt, by=WORKFLOW_ACTOR)
         answered = [*outcome.decided, *outcome.pended]
         if answered:
@@ -126,7 +127,7 @@ def services_only(rt: Runtime) -> None:
 
 def measure(url: str, count: int) -> tuple[float, float]:
     """(service seconds, flow seconds) for ``count`` requests on the database at ``url``."""
-    from flows.status import check_status
+    from flows.status import BATCH_SIZE, check_status
 
     exchange.decision_notices = _no_notices  # type: ignore[assignment]  # see the module's docstring
 
@@ -156,7 +157,7 @@ def measure(url: str, count: int) -> tuple[float, float]:
 
         seed(rt, count)
         began = time.perf_counter()
-        totals = asyncio.run(check_status(batch_size=BATCH, recheck_minutes=0))
+        totals = asyncio.run(check_status(batch_size=BATCH_SIZE, recheck_minutes=0))
         flow_s = time.perf_counter() - began
         assert totals["checked"] == count, totals
         assert totals["pended"] == count, totals

@@ -1,8 +1,9 @@
 """Scheduled status checks: every request with the payer that is due for a check, asked about in batches.
 
 One flow run per schedule tick; each task covers a batch of up to ``batch_size`` requests (no
-task or subflow per request). Answers get the patient's notice, denials the fallback (appeal or
-self-pay), and overdue answers a follow-up listed in an artifact, by request id.
+task or subflow per request), their answers applied in one unit of work. Answers get the
+patient's notice, denials the fallback (appeal or self-pay), and overdue answers a follow-up
+listed in an artifact, by request id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from coverage.workflow import exchange
 from coverage.workflow.runtime import WORKFLOW_ACTOR, runtime
 from flows.fallback import fall_back  # the project root is on sys.path wherever flows run
 from flows.hooks import HOOKS, begin, contained
+
+#: Requests asked about, and answered, per batch: one unit of work each. Each task costs Prefect
+#: about as much time as ten to twenty answers (``bench/status_checks.py``), so batches are large.
+BATCH_SIZE = 500
 
 
 @task(name="requests-due-for-check", persist_result=False)
@@ -44,7 +49,9 @@ def follow_up(request_ids: list[int]) -> list[int]:
 
 @flow(name="check-status", persist_result=False, log_prints=False, **HOOKS)
 @contained
-async def check_status(batch_size: int = 100, recheck_minutes: int = 240, max_batches: int = 500) -> dict[str, int]:
+async def check_status(
+    batch_size: int = BATCH_SIZE, recheck_minutes: int = 240, max_batches: int = 500
+) -> dict[str, int]:
     """Ask the payers about every request awaiting an answer and not checked in ``recheck_minutes``."""
     begin("check-status")
     started = dt.datetime.now(dt.UTC)

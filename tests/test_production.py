@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -186,15 +187,154 @@ def test_a_batch_of_payer_answers_is_applied_in_one_unit_of_work(workflow_runtim
     sent = [i for i in ids if services.get_request(i, uow=rt.uow(), ctx=rt.ctx).submissions]
     assert len(sent) >= 2
     commits: list[object] = []
+    updates: list[str] = []
 
     def count(connection: object) -> None:
         commits.append(connection)
 
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if sql.lstrip().upper().startswith("UPDATE"):
+            updates.append(sql.split()[1])
+
     event.listen(rt.database.engine, "commit", count)
+    event.listen(rt.database.engine, "before_cursor_execute", statement)
     try:
         outcome = exchange.check_requests(ids, rt=rt, by=WORKFLOW_ACTOR)
     finally:
         event.remove(rt.database.engine, "commit", count)
+        event.remove(rt.database.engine, "before_cursor_execute", statement)
     assert sorted(outcome.checked) == sorted(sent)
     assert sorted(outcome.decided) == sorted(sent)
     assert len(commits) == 1  # the answers, their events and work rows, and the check: one commit
+    # Not one UPDATE per request: the courses, the requests (versions checked), the check's time.
+    assert sorted(updates) == ["courses", "pa_requests", "pa_requests"]
+
+
+# --- Status checks in batches: the same lifecycle as one answer at a time, and no half-written batch.
+
+
+def _sent(rt: Runtime, suffix: str = "") -> list[int]:
+    """Requests taken in from the samples (case ids ending in ``suffix``) and sent to the payer."""
+    ids = []
+    for name in ("EX-01-meets", "EX-07-iv-covered", "EX-05-medicare"):
+        text = json.dumps(case_gathered(name, case_id=f"{name}{suffix}"))
+        ids.append(services.intake(text, uow=rt.uow(), checker=rt.checker, ctx=rt.ctx, by="test").request_id)
+    for request_id in ids:
+        prepared = _prepare(rt, request_id)
+        if prepared.state == "ready":
+            _submit(rt, prepared, rt.electronic, "test")  # type: ignore[arg-type]  # a sandbox gateway
+    return [i for i in ids if services.get_request(i, uow=rt.uow(), ctx=rt.ctx).submissions]
+
+
+def _trail(rt: Runtime, request_id: int, since: dt.datetime) -> tuple[object, ...]:
+    """A request's status, versions, and the events, answers and authorizations since ``since``; the
+    payer's numbers for it (which the sandbox derives from the request's id) written as names."""
+    with rt.uow() as uow:
+        course = uow.courses.by_request(request_id)
+        assert course is not None
+        r = course.request(request_id)
+        names = {a.reference: "REF" for a in r.answers if a.reference}
+        names |= {a.authorization_number: "AUTH" for a in r.answers if a.authorization_number}
+
+        def plain(value: object) -> object:
+            if isinstance(value, str):
+                for raw, name in names.items():
+                    value = value.replace(raw, name)
+            return value
+
+        events = [
+            tuple(plain(v) for v in (e.action, e.from_status, e.to_status, e.at, e.by, e.reason, e.payer_reference))
+            for e in r.events
+            if e.at >= since
+        ]
+        answers = [
+            tuple(plain(v) for v in (a.decision, a.decided_on, a.reference, a.reason, a.info_requested, a.units))
+            for a in r.answers
+        ]
+        grants = [(plain(a.number), a.valid_from, a.valid_to, a.units_authorized) for a in r.authorizations]
+        return (r.stored_status, r.version, course.version, r.due_at, events, answers, grants)
+
+
+def test_a_batch_of_answers_leaves_the_same_trail_as_one_answer_at_a_time(
+    workflow_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coverage.errors import StaleVersion
+    from coverage.workflow import exchange
+
+    rt = workflow_runtime
+    batch, single = _sent(rt), _sent(rt, "-twin")
+    assert len(batch) == len(single) >= 2
+    scenarios = ("approve", "pend_then_approve", "deny_documentation")
+    rt.electronic = SandboxGateway(
+        delay=dt.timedelta(0),
+        expedited_delay=dt.timedelta(0),
+        scenarios={i: s for ids in (batch, single) for i, s in zip(ids, scenarios, strict=False)},
+    )
+    now = rt.ctx.when().now
+    first = exchange.check_requests(batch, rt=rt, by=WORKFLOW_ACTOR, now=now)
+
+    def refused(*_: object, **__: object) -> None:
+        raise StaleVersion("a clerk changed one of them meanwhile")
+
+    with monkeypatch.context() as patch:  # the batch's own path refused: each answer in a unit of work of its own
+        patch.setattr(exchange.services, "apply_answers", refused)
+        second = exchange.check_requests(single, rt=rt, by=WORKFLOW_ACTOR, now=now)
+    assert sorted(first.decided.values()) == sorted(second.decided.values())
+    assert len(first.pended) == len(second.pended) >= 1
+    for a, b in zip(batch, single, strict=True):
+        assert _trail(rt, a, now) == _trail(rt, b, now)
+        assert len(_trail(rt, a, now)[4]) == 1  # type: ignore[arg-type]  # the answer's own event
+
+
+class MeanwhileGateway(SandboxGateway):
+    """A payer asked while a clerk records, by hand, the answer of one of the batch's requests."""
+
+    clerk: Runtime
+    target: int
+
+    def inquire(self, inquiries: Sequence[object], *, now: dt.datetime) -> list[object]:  # type: ignore[override]
+        answers = super().inquire(inquiries, now=now)  # type: ignore[arg-type]  # StatusInquiry
+        by_hand = services.AnswerInput(decision="denied", reason="clerk: denied by phone", reference="PHONE-1")
+        services.record_answer(self.target, by_hand, uow=self.clerk.uow(), ctx=self.clerk.ctx, by="clerk")
+        return answers  # type: ignore[return-value]  # PayerAnswer
+
+
+def test_a_request_changed_during_a_batch_loses_no_other_answer_and_writes_nothing_twice(
+    workflow_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from coverage.store import tables as t
+    from coverage.workflow import exchange
+
+    rt = workflow_runtime
+    ids = _sent(rt)
+    assert len(ids) >= 2
+    gateway = MeanwhileGateway(delay=dt.timedelta(0), expedited_delay=dt.timedelta(0), weights={"approve": 1})
+    gateway.clerk, gateway.target = rt, ids[0]
+    rt.electronic = gateway
+    one_by_one = services.record_answers_one_by_one
+    fell_back: list[int] = []
+
+    def each(answers: Sequence[tuple[int, services.AnswerInput]], **kwargs: Any) -> list[services.BatchAnswer]:
+        fell_back.extend(i for i, _ in answers)
+        return one_by_one(answers, **kwargs)
+
+    monkeypatch.setattr(exchange.services, "record_answers_one_by_one", each)
+    outcome = exchange.check_requests(ids, rt=rt, by=WORKFLOW_ACTOR)
+    # The batch's versioned UPDATE met the clerk's change: the batch rolled back, then each answer on its own.
+    assert sorted(fell_back) == sorted(ids)
+    assert ids[0] in outcome.skipped  # then each answer on its own: the clerk's answer stands
+    assert sorted(outcome.decided) == sorted(ids[1:])
+    assert set(outcome.decided.values()) == {"approved"}
+    first = services.get_request(ids[0], uow=rt.uow(), ctx=rt.ctx)
+    assert first.request.status == "denied"
+    with rt.database.engine.connect() as connection:
+        per_request = dict(
+            connection.execute(
+                select(t.answers.c.request_id, func.count())
+                .where(t.answers.c.request_id.in_(ids))
+                .group_by(t.answers.c.request_id)
+            ).all()
+        )
+    assert per_request == dict.fromkeys(ids, 1)  # one answer each: none lost, none written twice

@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from coverage.errors import StaleVersion, StorageError
 from coverage.requests.model import Course
 from coverage.requests.work import Projection
+from coverage.store.bulk import write_versioned_changes
 from coverage.store.orm import map_domain
 from coverage.store.repositories import (
     AccountRepository,
@@ -135,11 +136,14 @@ class SqlUnitOfWork(UnitOfWork):
         return self
 
     def _note_changes(self, session: Session, *_: object) -> None:
-        """Remember every course written in this unit of work (a flush empties the session's own lists)."""
-        for thing in (*session.new, *session.dirty):
+        """Remember every course written in this unit of work (a flush empties the session's own lists),
+        and write the changed courses and requests in bulk, versions checked (:mod:`coverage.store.bulk`)."""
+        dirty = list(session.dirty)
+        for thing in (*session.new, *dirty):
             course = thing if isinstance(thing, Course) else getattr(thing, "course", None)
             if isinstance(course, Course):
                 self._changed[id(course)] = course
+        write_versioned_changes(session, dirty)
 
     def __exit__(
         self,

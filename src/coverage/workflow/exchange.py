@@ -20,6 +20,7 @@ from coverage.services import requests as services
 from coverage.services.context import Context
 from coverage.services.documents import RequestDocuments
 from coverage.services.sending import GatewayFor, submission_key
+from coverage.store.bulk import gc_paused
 from coverage.workflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -111,35 +112,36 @@ def check_requests(
     pairs: list[tuple[int, services.AnswerInput]] = []
     applied: list[services.BatchAnswer] | None = None
     checked_at = rt.ctx.when().now
-    try:
-        # One unit of work for the batch: load, ask, apply every answer, note the check, one commit.
-        with rt.uow() as uow:
-            # Whole courses, with the evaluations' results and the events, in a few queries for the batch.
-            courses = uow.courses.by_requests(request_ids)
-            batches: dict[int, tuple[PayerGateway, list[StatusInquiry]]] = {}
-            for request in (courses[i].request(i) for i in request_ids if i in courses):
-                if request.status not in (*WITH_PAYER, "pended") or request.id is None:
-                    continue
-                looked_at.append(request.id)
-                due[request.id] = request.due_at
-                channel = request.live_submissions[-1].channel if request.live_submissions else "fax"
-                gateway = gateway_for(channel)
-                inquiry = _inquiry(request)
-                if gateway is None or inquiry is None:
-                    continue  # a person asks the payer: the answer is recorded by hand
-                batches.setdefault(id(gateway), (gateway, []))[1].append(inquiry)
-                outcome.checked.append(request.id)
-            for gateway, inquiries in batches.values():
-                pairs.extend((a.request_id, to_answer(a, rt.ctx)) for a in gateway.inquire(inquiries, now=now))
-            applied = services.apply_answers(pairs, uow=uow, ctx=rt.ctx, by=by, at=now, courses=courses)
-            uow.courses.mark_checked(looked_at, checked_at)
-            uow.commit()
-    except (StaleVersion, StorageError):
-        if not looked_at:
-            raise
-        # A clerk changed one of these requests meanwhile: each answer on its own, then the check noted.
-        applied = services.record_answers_one_by_one(pairs, uow=rt.uow(), ctx=rt.ctx, by=by, at=now)
-        services.mark_checked(looked_at, uow=rt.uow(), at=checked_at)
+    with gc_paused():  # thousands of ORM objects at once: see coverage.store.bulk
+        try:
+            # One unit of work for the batch: load, ask, apply every answer, note the check, one commit.
+            with rt.uow() as uow:
+                # Whole courses, with the evaluations' results and the events, in a few queries for the batch.
+                courses = uow.courses.by_requests(request_ids)
+                batches: dict[int, tuple[PayerGateway, list[StatusInquiry]]] = {}
+                for request in (courses[i].request(i) for i in request_ids if i in courses):
+                    if request.status not in (*WITH_PAYER, "pended") or request.id is None:
+                        continue
+                    looked_at.append(request.id)
+                    due[request.id] = request.due_at
+                    channel = request.live_submissions[-1].channel if request.live_submissions else "fax"
+                    gateway = gateway_for(channel)
+                    inquiry = _inquiry(request)
+                    if gateway is None or inquiry is None:
+                        continue  # a person asks the payer: the answer is recorded by hand
+                    batches.setdefault(id(gateway), (gateway, []))[1].append(inquiry)
+                    outcome.checked.append(request.id)
+                for gateway, inquiries in batches.values():
+                    pairs.extend((a.request_id, to_answer(a, rt.ctx)) for a in gateway.inquire(inquiries, now=now))
+                applied = services.apply_answers(pairs, uow=uow, ctx=rt.ctx, by=by, at=now, courses=courses)
+                uow.courses.mark_checked(looked_at, checked_at)
+                uow.commit()
+        except (StaleVersion, StorageError):
+            if not looked_at:
+                raise
+            # A clerk changed one of these requests meanwhile: each answer on its own, then the check noted.
+            applied = services.record_answers_one_by_one(pairs, uow=rt.uow(), ctx=rt.ctx, by=by, at=now)
+            services.mark_checked(looked_at, uow=rt.uow(), at=checked_at)
     answered: set[int] = set()
     for result in applied or []:
         if result.error is not None:
