@@ -67,6 +67,20 @@ def _mg(value: float) -> str:
     return f"{value:g} mg"
 
 
+class _IsoDays(dict[dt.date, str]):
+    """Each date's ISO text, made on first use: a batch's cases share a few hundred days."""
+
+    def __missing__(self, day: dt.date) -> str:
+        if len(self) >= 8192:
+            self.clear()
+        text = self[day] = day.isoformat()
+        return text
+
+
+#: ``_ISO[day]`` is ``day.isoformat()``, several times cheaper once the day has been seen.
+_ISO = _IsoDays()
+
+
 def _listing(items: list[str]) -> str:
     return ", ".join(items)
 
@@ -188,10 +202,8 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
         if current_episode:
             assert episode_start is not None  # the caller reports missing first
             if end < episode_start:
-                began = episode_start.isoformat()
-                reasons.append(
-                    f"{_trial_name(trial, drug)} ended {end.isoformat()}, before the current episode ({began})"
-                )
+                began = _ISO[episode_start]
+                reasons.append(f"{_trial_name(trial, drug)} ended {_ISO[end]}, before the current episode ({began})")
                 continue
             start = max(start, episode_start)
         if outcome != "intolerance":
@@ -248,7 +260,7 @@ def check_age(c: AgeCriterion, facts: _Facts) -> CriterionResult:
         return CriterionResult("age", MISSING, "no birth date")
     as_of = facts.as_of
     years = as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
-    text = f"{years} years on {as_of.isoformat()}"
+    text = f"{years} years on {_ISO[as_of]}"
     if years < c.min_age or (c.max_age is not None and years > c.max_age):
         needed = f"{c.min_age} to {c.max_age}" if c.max_age is not None else f"{c.min_age} or older"
         return CriterionResult("age", NOT_MET, f"{text}; {needed} required")
@@ -330,11 +342,9 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
         if failed_before is not None and id(drug) in failed_before:
             reasons.append(f"{name} already failed in an earlier trial")
             continue
-        return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {trial['start'].isoformat()}")
+        return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {_ISO[trial['start']]}")
     if not ongoing_any:
-        return CriterionResult(
-            "concurrent_antidepressant", NOT_MET, f"no antidepressant ongoing on {as_of.isoformat()}"
-        )
+        return CriterionResult("concurrent_antidepressant", NOT_MET, f"no antidepressant ongoing on {_ISO[as_of]}")
     return CriterionResult("concurrent_antidepressant", NOT_MET, "; ".join(reasons))
 
 
@@ -354,9 +364,9 @@ def check_severity(c: SeverityCriterion, facts: _Facts) -> CriterionResult:
         floor = minimum[a["instrument"]]
         if floor is None or a["score"] >= floor:
             return CriterionResult(
-                "severity", MET, f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {a['date'].isoformat()}"
+                "severity", MET, f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {_ISO[a['date']]}"
             )
-    seen = _listing([f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {a['date'].isoformat()}" for a in counted])
+    seen = _listing([f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {_ISO[a['date']]}" for a in counted])
     return CriterionResult("severity", NOT_MET, f"{seen}; {c.accepted} needed")
 
 
@@ -463,11 +473,9 @@ def check_suicidality(c: SuicidalityCriterion, facts: _Facts) -> CriterionResult
         return CriterionResult("suicidality", MISSING, "acute suicidal ideation documented without a date")
     if (facts.as_of - s.documented).days > c.window_days:
         return CriterionResult(
-            "suicidality", NOT_MET, f"documented {s.documented.isoformat()}, more than {c.window_days} days ago"
+            "suicidality", NOT_MET, f"documented {_ISO[s.documented]}, more than {c.window_days} days ago"
         )
-    return CriterionResult(
-        "suicidality", MET, f"acute suicidal ideation or behavior documented {s.documented.isoformat()}"
-    )
+    return CriterionResult("suicidality", MET, f"acute suicidal ideation or behavior documented {_ISO[s.documented]}")
 
 
 def _percent(numerator: int, denominator: int) -> str:
@@ -507,8 +515,8 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
             continue
         gained = (base_score - current["score"]) * 100
         text = (
-            f"{label} {base_score} on {baseline['date'].isoformat()} to {current['score']} on "
-            f"{current['date'].isoformat()}: {_percent(gained, base_score)} improvement"
+            f"{label} {base_score} on {_ISO[baseline['date']]} to {current['score']} on "
+            f"{_ISO[current['date']]}: {_percent(gained, base_score)} improvement"
         )
         left, right = gained * per, wanted * base_score
         if left > right or (not c.strictly_greater and left == right):
@@ -519,8 +527,7 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
         return CriterionResult(
             "response",
             MISSING,
-            f"no {names} baseline on or before {therapy_start.isoformat()} with a score "
-            f"within {c.current_window_days} days",
+            f"no {names} baseline on or before {_ISO[therapy_start]} with a score within {c.current_window_days} days",
         )
     return CriterionResult("response", NOT_MET, f"{'; '.join(seen)}; {comparison} {c.min_improvement_pct:g}% needed")
 
