@@ -168,8 +168,8 @@ def _why_not_failed(trial: dict[str, Any]) -> str:
     return f"outcome {trial['outcome']} is not a failure"
 
 
-def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: bool) -> tuple[list[Drug], list[str]]:
-    """The distinct drugs whose trials count under the trial rules, and why each other trial does not.
+def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: bool) -> tuple[dict[str, Drug], list[str]]:
+    """The distinct drugs whose trials count (by name) under the trial rules, and why each other trial does not.
 
     A trial of ``role`` (in the case and in the drug table) counts when it failed, its end date
     (the earlier of its end and ``as_of``) reaches the episode when ``current_episode``, and,
@@ -225,7 +225,7 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
             reasons.append(f"{_trial_name(trial, drug)} already counted")
             continue
         counted[name] = drug
-    return list(counted.values()), reasons
+    return counted, reasons
 
 
 def count_trials(
@@ -242,7 +242,8 @@ def count_trials(
     The distinct drugs that count, and one reason for each trial of ``role`` that does not;
     ``current_episode`` needs the case's ``episode_start``.
     """
-    return _count_trials(_Facts(case, drugs, max_improvement_pct), role, min_weeks, current_episode)
+    counted, reasons = _count_trials(_Facts(case, drugs, max_improvement_pct), role, min_weeks, current_episode)
+    return list(counted.values()), reasons
 
 
 def _trials_missing(facts: _Facts, current_episode: bool) -> str | None:
@@ -291,20 +292,42 @@ def check_diagnosis(c: DiagnosisCriterion, facts: _Facts) -> CriterionResult:
     return _new(CriterionResult, ("diagnosis", NOT_MET, f"no accepted code among {_listing([w for w, _ in codes])}"))
 
 
+#: The trial criteria's result before the reasons, by the drugs counted (their ids: each entry
+#: holds its drugs, so no id is reused while it is kept) and the criterion's minimums.
+_SUMMARIES: dict[tuple[tuple[int, ...], int, int | None], tuple[tuple[Drug, ...], CriterionResult]] = {}
+
+
+def _summary(
+    key: tuple[tuple[int, ...], int, int | None], drugs: tuple[Drug, ...], result: CriterionResult
+) -> tuple[tuple[Drug, ...], CriterionResult]:
+    if len(_SUMMARIES) >= 4096:
+        _SUMMARIES.clear()
+    summary = _SUMMARIES[key] = (drugs, result)
+    return summary
+
+
 def check_failed_trials(c: FailedTrialsCriterion, facts: _Facts) -> CriterionResult:
     """Distinct failed antidepressants at an adequate dose and duration, in enough classes."""
     missing = _trials_missing(facts, c.current_episode)
     if missing:
         return _new(CriterionResult, ("failed_trials", MISSING, missing))
-    drugs, reasons = _count_trials(facts, "antidepressant", c.min_weeks, c.current_episode)
-    classes = {drug.drug_class for drug in drugs}
-    named = f" ({_listing([f'{d.name} {d.drug_class}' for d in drugs])})" if drugs else ""
-    text = (
-        f"{_plural(len(drugs), 'qualifying trial')} in {_plural(len(classes), 'class', 'classes')}{named}; "
-        f"{c.min_trials} in {_plural(c.min_classes, 'class', 'classes')} needed"
-    )
-    status = MET if len(drugs) >= c.min_trials and len(classes) >= c.min_classes else NOT_MET
-    return _new(CriterionResult, ("failed_trials", status, _with_reasons(text, reasons)))
+    counted, reasons = _count_trials(facts, "antidepressant", c.min_weeks, c.current_episode)
+    drugs = tuple(counted.values())
+    key = (tuple(map(id, drugs)), c.min_trials, c.min_classes)
+    summary = _SUMMARIES.get(key)
+    if summary is None:
+        classes = {drug.drug_class for drug in drugs}
+        named = f" ({_listing([f'{d.name} {d.drug_class}' for d in drugs])})" if drugs else ""
+        text = (
+            f"{_plural(len(drugs), 'qualifying trial')} in {_plural(len(classes), 'class', 'classes')}{named}; "
+            f"{c.min_trials} in {_plural(c.min_classes, 'class', 'classes')} needed"
+        )
+        status = MET if len(drugs) >= c.min_trials and len(classes) >= c.min_classes else NOT_MET
+        summary = _summary(key, drugs, _new(CriterionResult, ("failed_trials", status, text)))
+    result = summary[1]
+    if reasons:
+        return _new(CriterionResult, ("failed_trials", result[1], _with_reasons(result[2], reasons)))
+    return result
 
 
 def check_augmentation_trials(c: AugmentationTrialsCriterion, facts: _Facts) -> CriterionResult:
@@ -312,11 +335,19 @@ def check_augmentation_trials(c: AugmentationTrialsCriterion, facts: _Facts) -> 
     missing = _trials_missing(facts, c.current_episode)
     if missing:
         return _new(CriterionResult, ("augmentation_trials", MISSING, missing))
-    drugs, reasons = _count_trials(facts, "augmentation", c.min_weeks, c.current_episode)
-    named = f" ({_listing([d.name for d in drugs])})" if drugs else ""
-    text = f"{_plural(len(drugs), 'qualifying augmentation trial')}{named}; {c.min_trials} needed"
-    status = MET if len(drugs) >= c.min_trials else NOT_MET
-    return _new(CriterionResult, ("augmentation_trials", status, _with_reasons(text, reasons)))
+    counted, reasons = _count_trials(facts, "augmentation", c.min_weeks, c.current_episode)
+    drugs = tuple(counted.values())
+    key = (tuple(map(id, drugs)), c.min_trials, None)
+    summary = _SUMMARIES.get(key)
+    if summary is None:
+        named = f" ({_listing([d.name for d in drugs])})" if drugs else ""
+        text = f"{_plural(len(drugs), 'qualifying augmentation trial')}{named}; {c.min_trials} needed"
+        status = MET if len(drugs) >= c.min_trials else NOT_MET
+        summary = _summary(key, drugs, _new(CriterionResult, ("augmentation_trials", status, text)))
+    result = summary[1]
+    if reasons:
+        return _new(CriterionResult, ("augmentation_trials", result[1], _with_reasons(result[2], reasons)))
+    return result
 
 
 def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts: _Facts) -> CriterionResult:
