@@ -170,12 +170,12 @@ def billing_lines(scheme: str, treatment: str, dose_mg: int | None, service_date
     The rules' dates split time into a few periods in which the same rules apply: the lines
     are worked out once per period and dose, however many days a batch's sessions fall on.
     """
-    turns = _turns(scheme, treatment)
-    return _period_lines(scheme, treatment, dose_mg, bisect_right(turns, service_date))
+    turns = billing_turns(scheme, treatment)
+    return period_lines(scheme, treatment, dose_mg, bisect_right(turns, service_date))
 
 
 @lru_cache(maxsize=64)
-def _turns(scheme: str, treatment: str) -> tuple[dt.date, ...]:
+def billing_turns(scheme: str, treatment: str) -> tuple[dt.date, ...]:
     """The days on which a rule of ``treatment`` under ``scheme`` starts or stops applying, in order."""
     days = set()
     for rule in _rules_of(scheme, treatment):
@@ -187,9 +187,9 @@ def _turns(scheme: str, treatment: str) -> tuple[dt.date, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _period_lines(scheme: str, treatment: str, dose_mg: int | None, period: int) -> tuple[BillingLine, ...]:
-    """The lines of a session in the ``period``-th period of :func:`_turns` (its first day stands for all)."""
-    day = _turns(scheme, treatment)[period - 1] if period else _FIRST
+def period_lines(scheme: str, treatment: str, dose_mg: int | None, period: int) -> tuple[BillingLine, ...]:
+    """The lines of a session in the ``period``-th period of :func:`billing_turns` (its first day stands for all)."""
+    day = billing_turns(scheme, treatment)[period - 1] if period else _FIRST
     return tuple(
         BillingLine(
             rule.code, dose_mg if rule.units == "dose" and dose_mg is not None else int(rule.units), rule.modifier

@@ -8,8 +8,9 @@ loads the policy and the drug table.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from operator import attrgetter
 from typing import Any
@@ -26,7 +27,7 @@ from coverage.determinations import (
     Status,
 )
 from coverage.drugs import Drug, DrugTable
-from coverage.policies.billing import billing_lines
+from coverage.policies.billing import billing_turns, period_lines
 from coverage.policies.loader import LoadedPolicy
 from coverage.policies.schema import (
     AgeCriterion,
@@ -773,7 +774,10 @@ class _Plan:
     rest: tuple[Step, ...]
     identity: tuple[str, str, str]
     billing_scheme: str
+    #: The periods of the billing rules (:func:`billing_turns`), and the lines by (dose, period).
+    billing_turns: tuple[dt.date, ...]
     max_improvement_pct: float
+    bills: dict[tuple[int | None, int], tuple[BillingLine, ...]] = field(default_factory=dict)
 
 
 def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _Plan:
@@ -794,6 +798,7 @@ def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _
             rest=tuple(step for content, step in others if content not in position),
             identity=(policy.policy.id, policy.policy.version, policy.hash),
             billing_scheme=policy.policy.billing_scheme,
+            billing_turns=billing_turns(policy.policy.billing_scheme, treatment),
             max_improvement_pct=policy.policy.max_improvement_pct,
         )
     return plan
@@ -909,9 +914,12 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
                     outcome = "missing_documentation"
             criteria = (compiled.coverage, *results)
             authorization_days = compiled.authorization_days
-            billing = billing_lines(
-                plan.billing_scheme, treatment, request["dose_mg"], request["start_date"] or facts.as_of
-            )
+            dose = request["dose_mg"]
+            period = bisect_right(plan.billing_turns, request["start_date"] or facts.as_of)
+            found = plan.bills.get((dose, period))
+            if found is None:
+                found = plan.bills[dose, period] = period_lines(plan.billing_scheme, treatment, dose, period)
+            billing = found
         alternative_outcome = _alternative_outcome(plan, results, facts)
 
     next_step = _NEXT_STEPS.get(outcome)
