@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from bisect import bisect_right
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated, Literal
@@ -163,15 +164,38 @@ def billing_rules() -> BillingData:
     return parse_billing(path.read_bytes(), str(path))
 
 
-@lru_cache(maxsize=4096)
 def billing_lines(scheme: str, treatment: str, dose_mg: int | None, service_date: dt.date) -> tuple[BillingLine, ...]:
-    """What to bill for one session of ``treatment`` at ``dose_mg`` on ``service_date`` under ``scheme``."""
+    """What to bill for one session of ``treatment`` at ``dose_mg`` on ``service_date`` under ``scheme``.
+
+    The rules' dates split time into a few periods in which the same rules apply: the lines
+    are worked out once per period and dose, however many days a batch's sessions fall on.
+    """
+    turns = billing_turns(scheme, treatment)
+    return period_lines(scheme, treatment, dose_mg, bisect_right(turns, service_date))
+
+
+@lru_cache(maxsize=64)
+def billing_turns(scheme: str, treatment: str) -> tuple[dt.date, ...]:
+    """The days on which a rule of ``treatment`` under ``scheme`` starts or stops applying, in order."""
+    days = set()
+    for rule in _rules_of(scheme, treatment):
+        if rule.effective_date is not None:
+            days.add(rule.effective_date)
+        if rule.end_date is not None and rule.end_date < _LAST:
+            days.add(rule.end_date + dt.timedelta(days=1))
+    return tuple(sorted(days))
+
+
+@lru_cache(maxsize=4096)
+def period_lines(scheme: str, treatment: str, dose_mg: int | None, period: int) -> tuple[BillingLine, ...]:
+    """The lines of a session in the ``period``-th period of :func:`billing_turns` (its first day stands for all)."""
+    day = billing_turns(scheme, treatment)[period - 1] if period else _FIRST
     return tuple(
         BillingLine(
             rule.code, dose_mg if rule.units == "dose" and dose_mg is not None else int(rule.units), rule.modifier
         )
         for rule in _rules_of(scheme, treatment)
-        if rule.applies(scheme, treatment, dose_mg, service_date)
+        if rule.applies(scheme, treatment, dose_mg, day)
     )
 
 

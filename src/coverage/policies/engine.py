@@ -8,8 +8,9 @@ loads the policy and the drug table.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from operator import attrgetter
 from typing import Any
@@ -26,7 +27,7 @@ from coverage.determinations import (
     Status,
 )
 from coverage.drugs import Drug, DrugTable
-from coverage.policies.billing import billing_lines
+from coverage.policies.billing import billing_turns, period_lines
 from coverage.policies.loader import LoadedPolicy
 from coverage.policies.schema import (
     AgeCriterion,
@@ -65,6 +66,24 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 @lru_cache(maxsize=4096)  # the same few doses, case after case
 def _mg(value: float) -> str:
     return f"{value:g} mg"
+
+
+#: ``tuple.__new__`` builds a named tuple without the Python frame of its generated ``__new__``.
+_new = tuple.__new__
+
+
+class _IsoDays(dict[dt.date, str]):
+    """Each date's ISO text, made on first use: a batch's cases share a few hundred days."""
+
+    def __missing__(self, day: dt.date) -> str:
+        if len(self) >= 8192:
+            self.clear()
+        text = self[day] = day.isoformat()
+        return text
+
+
+#: ``_ISO[day]`` is ``day.isoformat()``, several times cheaper once the day has been seen.
+_ISO = _IsoDays()
 
 
 def _listing(items: list[str]) -> str:
@@ -150,8 +169,8 @@ def _why_not_failed(trial: dict[str, Any]) -> str:
     return f"outcome {trial['outcome']} is not a failure"
 
 
-def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: bool) -> tuple[list[Drug], list[str]]:
-    """The distinct drugs whose trials count under the trial rules, and why each other trial does not.
+def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: bool) -> tuple[dict[str, Drug], list[str]]:
+    """The distinct drugs whose trials count (by name) under the trial rules, and why each other trial does not.
 
     A trial of ``role`` (in the case and in the drug table) counts when it failed, its end date
     (the earlier of its end and ``as_of``) reaches the episode when ``current_episode``, and,
@@ -188,10 +207,8 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
         if current_episode:
             assert episode_start is not None  # the caller reports missing first
             if end < episode_start:
-                began = episode_start.isoformat()
-                reasons.append(
-                    f"{_trial_name(trial, drug)} ended {end.isoformat()}, before the current episode ({began})"
-                )
+                began = _ISO[episode_start]
+                reasons.append(f"{_trial_name(trial, drug)} ended {_ISO[end]}, before the current episode ({began})")
                 continue
             start = max(start, episode_start)
         if outcome != "intolerance":
@@ -209,7 +226,7 @@ def _count_trials(facts: _Facts, role: str, min_weeks: int, current_episode: boo
             reasons.append(f"{_trial_name(trial, drug)} already counted")
             continue
         counted[name] = drug
-    return list(counted.values()), reasons
+    return counted, reasons
 
 
 def count_trials(
@@ -226,7 +243,8 @@ def count_trials(
     The distinct drugs that count, and one reason for each trial of ``role`` that does not;
     ``current_episode`` needs the case's ``episode_start``.
     """
-    return _count_trials(_Facts(case, drugs, max_improvement_pct), role, min_weeks, current_episode)
+    counted, reasons = _count_trials(_Facts(case, drugs, max_improvement_pct), role, min_weeks, current_episode)
+    return list(counted.values()), reasons
 
 
 def _trials_missing(facts: _Facts, current_episode: bool) -> str | None:
@@ -245,61 +263,92 @@ def check_age(c: AgeCriterion, facts: _Facts) -> CriterionResult:
     """Whole years at ``as_of``; born on 29 February turns a year older on 1 March in common years."""
     birth = facts.fields["patient"].birth_date
     if birth is None:
-        return CriterionResult("age", MISSING, "no birth date")
+        return _new(CriterionResult, ("age", MISSING, "no birth date"))
     as_of = facts.as_of
     years = as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
-    text = f"{years} years on {as_of.isoformat()}"
+    text = f"{years} years on {_ISO[as_of]}"
     if years < c.min_age or (c.max_age is not None and years > c.max_age):
         needed = f"{c.min_age} to {c.max_age}" if c.max_age is not None else f"{c.min_age} or older"
-        return CriterionResult("age", NOT_MET, f"{text}; {needed} required")
-    return CriterionResult("age", MET, text)
+        return _new(CriterionResult, ("age", NOT_MET, f"{text}; {needed} required"))
+    return _new(CriterionResult, ("age", MET, text))
 
 
 def check_diagnosis(c: DiagnosisCriterion, facts: _Facts) -> CriterionResult:
     """Allowed codes match exactly, excluded ones by prefix, after normalizing the code."""
     codes = facts.codes
     if not codes:
-        return CriterionResult("diagnosis", MISSING, "no diagnosis recorded")
+        return _new(CriterionResult, ("diagnosis", MISSING, "no diagnosis recorded"))
     accepted: list[str] = []
     for written, code in codes:
         for prefix in c.excluded:
             if code.startswith(prefix):
-                return CriterionResult("diagnosis", NOT_MET, f"{written} is excluded")
+                return _new(CriterionResult, ("diagnosis", NOT_MET, f"{written} is excluded"))
         if code in c.allowed:
             accepted.append(written)
     if accepted:
-        return CriterionResult(
-            "diagnosis", MET, f"{_listing(accepted)} {'is' if len(accepted) == 1 else 'are'} accepted"
+        return _new(
+            CriterionResult,
+            ("diagnosis", MET, f"{_listing(accepted)} {'is' if len(accepted) == 1 else 'are'} accepted"),
         )
-    return CriterionResult("diagnosis", NOT_MET, f"no accepted code among {_listing([w for w, _ in codes])}")
+    return _new(CriterionResult, ("diagnosis", NOT_MET, f"no accepted code among {_listing([w for w, _ in codes])}"))
+
+
+#: The trial criteria's result before the reasons, by the drugs counted (their ids: each entry
+#: holds its drugs, so no id is reused while it is kept) and the criterion's minimums.
+_SUMMARIES: dict[tuple[tuple[int, ...], int, int | None], tuple[tuple[Drug, ...], CriterionResult]] = {}
+
+
+def _summary(
+    key: tuple[tuple[int, ...], int, int | None], drugs: tuple[Drug, ...], result: CriterionResult
+) -> tuple[tuple[Drug, ...], CriterionResult]:
+    if len(_SUMMARIES) >= 4096:
+        _SUMMARIES.clear()
+    summary = _SUMMARIES[key] = (drugs, result)
+    return summary
 
 
 def check_failed_trials(c: FailedTrialsCriterion, facts: _Facts) -> CriterionResult:
     """Distinct failed antidepressants at an adequate dose and duration, in enough classes."""
     missing = _trials_missing(facts, c.current_episode)
     if missing:
-        return CriterionResult("failed_trials", MISSING, missing)
-    drugs, reasons = _count_trials(facts, "antidepressant", c.min_weeks, c.current_episode)
-    classes = {drug.drug_class for drug in drugs}
-    named = f" ({_listing([f'{d.name} {d.drug_class}' for d in drugs])})" if drugs else ""
-    text = (
-        f"{_plural(len(drugs), 'qualifying trial')} in {_plural(len(classes), 'class', 'classes')}{named}; "
-        f"{c.min_trials} in {_plural(c.min_classes, 'class', 'classes')} needed"
-    )
-    status = MET if len(drugs) >= c.min_trials and len(classes) >= c.min_classes else NOT_MET
-    return CriterionResult("failed_trials", status, _with_reasons(text, reasons))
+        return _new(CriterionResult, ("failed_trials", MISSING, missing))
+    counted, reasons = _count_trials(facts, "antidepressant", c.min_weeks, c.current_episode)
+    drugs = tuple(counted.values())
+    key = (tuple(map(id, drugs)), c.min_trials, c.min_classes)
+    summary = _SUMMARIES.get(key)
+    if summary is None:
+        classes = {drug.drug_class for drug in drugs}
+        named = f" ({_listing([f'{d.name} {d.drug_class}' for d in drugs])})" if drugs else ""
+        text = (
+            f"{_plural(len(drugs), 'qualifying trial')} in {_plural(len(classes), 'class', 'classes')}{named}; "
+            f"{c.min_trials} in {_plural(c.min_classes, 'class', 'classes')} needed"
+        )
+        status = MET if len(drugs) >= c.min_trials and len(classes) >= c.min_classes else NOT_MET
+        summary = _summary(key, drugs, _new(CriterionResult, ("failed_trials", status, text)))
+    result = summary[1]
+    if reasons:
+        return _new(CriterionResult, ("failed_trials", result[1], _with_reasons(result[2], reasons)))
+    return result
 
 
 def check_augmentation_trials(c: AugmentationTrialsCriterion, facts: _Facts) -> CriterionResult:
     """The trial rules over augmentation agents; classes are not counted."""
     missing = _trials_missing(facts, c.current_episode)
     if missing:
-        return CriterionResult("augmentation_trials", MISSING, missing)
-    drugs, reasons = _count_trials(facts, "augmentation", c.min_weeks, c.current_episode)
-    named = f" ({_listing([d.name for d in drugs])})" if drugs else ""
-    text = f"{_plural(len(drugs), 'qualifying augmentation trial')}{named}; {c.min_trials} needed"
-    status = MET if len(drugs) >= c.min_trials else NOT_MET
-    return CriterionResult("augmentation_trials", status, _with_reasons(text, reasons))
+        return _new(CriterionResult, ("augmentation_trials", MISSING, missing))
+    counted, reasons = _count_trials(facts, "augmentation", c.min_weeks, c.current_episode)
+    drugs = tuple(counted.values())
+    key = (tuple(map(id, drugs)), c.min_trials, None)
+    summary = _SUMMARIES.get(key)
+    if summary is None:
+        named = f" ({_listing([d.name for d in drugs])})" if drugs else ""
+        text = f"{_plural(len(drugs), 'qualifying augmentation trial')}{named}; {c.min_trials} needed"
+        status = MET if len(drugs) >= c.min_trials else NOT_MET
+        summary = _summary(key, drugs, _new(CriterionResult, ("augmentation_trials", status, text)))
+    result = summary[1]
+    if reasons:
+        return _new(CriterionResult, ("augmentation_trials", result[1], _with_reasons(result[2], reasons)))
+    return result
 
 
 def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts: _Facts) -> CriterionResult:
@@ -330,12 +379,12 @@ def check_concurrent_antidepressant(c: ConcurrentAntidepressantCriterion, facts:
         if failed_before is not None and id(drug) in failed_before:
             reasons.append(f"{name} already failed in an earlier trial")
             continue
-        return CriterionResult("concurrent_antidepressant", MET, f"{name} ongoing since {trial['start'].isoformat()}")
+        return _new(CriterionResult, ("concurrent_antidepressant", MET, f"{name} ongoing since {_ISO[trial['start']]}"))
     if not ongoing_any:
-        return CriterionResult(
-            "concurrent_antidepressant", NOT_MET, f"no antidepressant ongoing on {as_of.isoformat()}"
+        return _new(
+            CriterionResult, ("concurrent_antidepressant", NOT_MET, f"no antidepressant ongoing on {_ISO[as_of]}")
         )
-    return CriterionResult("concurrent_antidepressant", NOT_MET, "; ".join(reasons))
+    return _new(CriterionResult, ("concurrent_antidepressant", NOT_MET, "; ".join(reasons)))
 
 
 def check_severity(c: SeverityCriterion, facts: _Facts) -> CriterionResult:
@@ -349,15 +398,16 @@ def check_severity(c: SeverityCriterion, facts: _Facts) -> CriterionResult:
         if a["instrument"] in minimum and (as_of - a["date"]).days <= window
     ]
     if not counted:
-        return CriterionResult("severity", MISSING, f"no {c.accepted} score within {c.window_days} days")
+        return _new(CriterionResult, ("severity", MISSING, f"no {c.accepted} score within {c.window_days} days"))
     for a in counted:
         floor = minimum[a["instrument"]]
         if floor is None or a["score"] >= floor:
-            return CriterionResult(
-                "severity", MET, f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {a['date'].isoformat()}"
+            return _new(
+                CriterionResult,
+                ("severity", MET, f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {_ISO[a['date']]}"),
             )
-    seen = _listing([f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {a['date'].isoformat()}" for a in counted])
-    return CriterionResult("severity", NOT_MET, f"{seen}; {c.accepted} needed")
+    seen = _listing([f"{INSTRUMENT_LABELS[a['instrument']]} {a['score']} on {_ISO[a['date']]}" for a in counted])
+    return _new(CriterionResult, ("severity", NOT_MET, f"{seen}; {c.accepted} needed"))
 
 
 def check_prescriber(c: PrescriberCriterion, facts: _Facts) -> CriterionResult:
@@ -365,10 +415,10 @@ def check_prescriber(c: PrescriberCriterion, facts: _Facts) -> CriterionResult:
     prescriber = facts.fields["request"].prescriber
     specialty = prescriber.specialty if prescriber is not None else None
     if specialty is None:
-        return CriterionResult("prescriber", MISSING, "prescriber specialty not documented")
+        return _new(CriterionResult, ("prescriber", MISSING, "prescriber specialty not documented"))
     if specialty in c.specialties:
-        return CriterionResult("prescriber", MET, f"{specialty} is accepted")
-    return CriterionResult("prescriber", NOT_MET, f"{specialty} is not {' or '.join(c.specialties)}")
+        return _new(CriterionResult, ("prescriber", MET, f"{specialty} is accepted"))
+    return _new(CriterionResult, ("prescriber", NOT_MET, f"{specialty} is not {' or '.join(c.specialties)}"))
 
 
 def check_rems(_: RemsCriterion, facts: _Facts) -> CriterionResult:
@@ -378,35 +428,35 @@ def check_rems(_: RemsCriterion, facts: _Facts) -> CriterionResult:
     certified = setting.rems_certified if setting is not None else None
     enrolled = request["patient_rems_enrolled"]
     if certified is True and enrolled is True:
-        return CriterionResult("rems", MET, "setting REMS-certified and patient enrolled")
+        return _new(CriterionResult, ("rems", MET, "setting REMS-certified and patient enrolled"))
     if certified is False or enrolled is False:
         problems = []
         if certified is False:
             problems.append("setting not REMS-certified")
         if enrolled is False:
             problems.append("patient not enrolled in the REMS")
-        return CriterionResult("rems", NOT_MET, "; ".join(problems))
+        return _new(CriterionResult, ("rems", NOT_MET, "; ".join(problems)))
     unknown = []
     if certified is None:
         unknown.append("setting certification")
     if enrolled is None:
         unknown.append("patient enrollment")
-    return CriterionResult("rems", MISSING, f"REMS {' and '.join(unknown)} not documented")
+    return _new(CriterionResult, ("rems", MISSING, f"REMS {' and '.join(unknown)} not documented"))
 
 
 def check_contraindications(c: ContraindicationsCriterion, facts: _Facts) -> CriterionResult:
     """None of the listed history flags is true; every one is known."""
     history = facts.fields["history"]
     if history is None:
-        return CriterionResult("contraindications", MISSING, f"not documented: {c.listed}")
+        return _new(CriterionResult, ("contraindications", MISSING, f"not documented: {c.listed}"))
     flags = history.__dict__
     present = [name for name in c.conditions if flags[name] is True]
     if present:
-        return CriterionResult("contraindications", NOT_MET, f"documented: {_listing(present)}")
+        return _new(CriterionResult, ("contraindications", NOT_MET, f"documented: {_listing(present)}"))
     unknown = [name for name in c.conditions if flags[name] is None]
     if unknown:
-        return CriterionResult("contraindications", MISSING, f"not documented: {_listing(unknown)}")
-    return CriterionResult("contraindications", MET, f"none of {c.listed}")
+        return _new(CriterionResult, ("contraindications", MISSING, f"not documented: {_listing(unknown)}"))
+    return _new(CriterionResult, ("contraindications", MET, f"none of {c.listed}"))
 
 
 def check_psychosis(c: PsychosisCriterion, facts: _Facts) -> CriterionResult:
@@ -415,16 +465,18 @@ def check_psychosis(c: PsychosisCriterion, facts: _Facts) -> CriterionResult:
     psychotic_code = next((written for written, code in facts.codes if code in c.psychotic_codes), None)
     psychosis = True if psychotic_code is not None else (history.psychosis if history is not None else None)
     if psychosis is None:
-        return CriterionResult("psychosis", MISSING, "history of psychosis not documented")
+        return _new(CriterionResult, ("psychosis", MISSING, "history of psychosis not documented"))
     if not psychosis:
-        return CriterionResult("psychosis", MET, "no history of psychosis")
+        return _new(CriterionResult, ("psychosis", MET, "no history of psychosis"))
     source = f"diagnosis {psychotic_code}" if psychotic_code is not None else "history of psychosis"
     attested = history is not None and history.psychosis_benefit_outweighs_risk is True
     if c.attestation_allowed and attested:
-        return CriterionResult("psychosis", MET, f"{source}; prescriber attests benefit outweighs risk")
+        return _new(CriterionResult, ("psychosis", MET, f"{source}; prescriber attests benefit outweighs risk"))
     if c.attestation_allowed:
-        return CriterionResult("psychosis", NOT_MET, f"{source} without an attestation that benefit outweighs risk")
-    return CriterionResult("psychosis", NOT_MET, f"{source}; the policy accepts no attestation")
+        return _new(
+            CriterionResult, ("psychosis", NOT_MET, f"{source} without an attestation that benefit outweighs risk")
+        )
+    return _new(CriterionResult, ("psychosis", NOT_MET, f"{source}; the policy accepts no attestation"))
 
 
 def check_substance_use(_: SubstanceUseCriterion, facts: _Facts) -> CriterionResult:
@@ -432,22 +484,22 @@ def check_substance_use(_: SubstanceUseCriterion, facts: _Facts) -> CriterionRes
     history = facts.fields["history"]
     value = history.substance_use_disorder if history is not None else None
     if value is None:
-        return CriterionResult("substance_use", MISSING, "substance use history not documented")
+        return _new(CriterionResult, ("substance_use", MISSING, "substance use history not documented"))
     if value == "active":
-        return CriterionResult("substance_use", NOT_MET, "active substance use disorder")
-    return CriterionResult("substance_use", MET, f"substance use disorder: {value.replace('_', ' ')}")
+        return _new(CriterionResult, ("substance_use", NOT_MET, "active substance use disorder"))
+    return _new(CriterionResult, ("substance_use", MET, f"substance use disorder: {value.replace('_', ' ')}"))
 
 
 def check_pregnancy(_: PregnancyCriterion, facts: _Facts) -> CriterionResult:
     """Not pregnant (known, or male)."""
     patient = facts.fields["patient"].__dict__
     if patient["pregnant"] is True:
-        return CriterionResult("pregnancy", NOT_MET, "patient is pregnant")
+        return _new(CriterionResult, ("pregnancy", NOT_MET, "patient is pregnant"))
     if patient["pregnant"] is False:
-        return CriterionResult("pregnancy", MET, "not pregnant")
+        return _new(CriterionResult, ("pregnancy", MET, "not pregnant"))
     if patient["sex"] == "male":
-        return CriterionResult("pregnancy", MET, "male patient")
-    return CriterionResult("pregnancy", MISSING, "pregnancy status not documented")
+        return _new(CriterionResult, ("pregnancy", MET, "male patient"))
+    return _new(CriterionResult, ("pregnancy", MISSING, "pregnancy status not documented"))
 
 
 def check_suicidality(c: SuicidalityCriterion, facts: _Facts) -> CriterionResult:
@@ -455,18 +507,19 @@ def check_suicidality(c: SuicidalityCriterion, facts: _Facts) -> CriterionResult
     s = facts.fields["suicidality"]
     acute = s.acute_ideation_or_behavior if s is not None else None
     if acute is None:
-        return CriterionResult("suicidality", MISSING, "acute suicidal ideation or behavior not documented")
+        return _new(CriterionResult, ("suicidality", MISSING, "acute suicidal ideation or behavior not documented"))
     if not acute:
-        return CriterionResult("suicidality", NOT_MET, "no acute suicidal ideation or behavior")
+        return _new(CriterionResult, ("suicidality", NOT_MET, "no acute suicidal ideation or behavior"))
     assert s is not None
     if s.documented is None:
-        return CriterionResult("suicidality", MISSING, "acute suicidal ideation documented without a date")
+        return _new(CriterionResult, ("suicidality", MISSING, "acute suicidal ideation documented without a date"))
     if (facts.as_of - s.documented).days > c.window_days:
-        return CriterionResult(
-            "suicidality", NOT_MET, f"documented {s.documented.isoformat()}, more than {c.window_days} days ago"
+        return _new(
+            CriterionResult,
+            ("suicidality", NOT_MET, f"documented {_ISO[s.documented]}, more than {c.window_days} days ago"),
         )
-    return CriterionResult(
-        "suicidality", MET, f"acute suicidal ideation or behavior documented {s.documented.isoformat()}"
+    return _new(
+        CriterionResult, ("suicidality", MET, f"acute suicidal ideation or behavior documented {_ISO[s.documented]}")
     )
 
 
@@ -479,7 +532,9 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
     """Improvement from the baseline (on or before therapy start) to a current score, exactly."""
     therapy_start = facts.fields["request"].therapy_start
     if therapy_start is None:
-        return CriterionResult("response", MISSING, "start of the current course (therapy_start) not documented")
+        return _new(
+            CriterionResult, ("response", MISSING, "start of the current course (therapy_start) not documented")
+        )
     as_of = facts.as_of
     window = c.current_window_days
     # Exact integer arithmetic: improvement = (baseline - current) * 100 / baseline, compared
@@ -507,27 +562,34 @@ def check_response(c: ResponseCriterion, facts: _Facts) -> CriterionResult:
             continue
         gained = (base_score - current["score"]) * 100
         text = (
-            f"{label} {base_score} on {baseline['date'].isoformat()} to {current['score']} on "
-            f"{current['date'].isoformat()}: {_percent(gained, base_score)} improvement"
+            f"{label} {base_score} on {_ISO[baseline['date']]} to {current['score']} on "
+            f"{_ISO[current['date']]}: {_percent(gained, base_score)} improvement"
         )
         left, right = gained * per, wanted * base_score
         if left > right or (not c.strictly_greater and left == right):
-            return CriterionResult("response", MET, f"{text}; {comparison} {c.min_improvement_pct:g}% needed")
+            return _new(CriterionResult, ("response", MET, f"{text}; {comparison} {c.min_improvement_pct:g}% needed"))
         seen.append(text)
     if not seen:
         names = " or ".join(INSTRUMENT_LABELS[i] for i in c.instruments)
-        return CriterionResult(
-            "response",
-            MISSING,
-            f"no {names} baseline on or before {therapy_start.isoformat()} with a score "
-            f"within {c.current_window_days} days",
+        return _new(
+            CriterionResult,
+            (
+                "response",
+                MISSING,
+                f"no {names} baseline on or before {_ISO[therapy_start]} with a score "
+                f"within {c.current_window_days} days",
+            ),
         )
-    return CriterionResult("response", NOT_MET, f"{'; '.join(seen)}; {comparison} {c.min_improvement_pct:g}% needed")
+    return _new(
+        CriterionResult, ("response", NOT_MET, f"{'; '.join(seen)}; {comparison} {c.min_improvement_pct:g}% needed")
+    )
 
 
 def check_continuation_allowed(_: ContinuationAllowedCriterion, facts: _Facts) -> CriterionResult:
     """The policy does not re-authorize this pathway."""
-    return CriterionResult("continuation_allowed", NOT_MET, "the policy allows no continuation for this indication")
+    return _new(
+        CriterionResult, ("continuation_allowed", NOT_MET, "the policy allows no continuation for this indication")
+    )
 
 
 _CHECKS: dict[type, Callable[[Any, _Facts], CriterionResult]] = {
@@ -558,10 +620,10 @@ def _coverage_gap(policy: LoadedPolicy, treatment: str, indication: str, kind: s
     terms = policy.policy.for_treatment(treatment)
     if not terms.covered:
         note = f" ({terms.note})" if terms.note else ""
-        return CriterionResult("coverage", NOT_MET, f"{policy.policy.id} does not cover {label}{note}")
+        return _new(CriterionResult, ("coverage", NOT_MET, f"{policy.policy.id} does not cover {label}{note}"))
     if terms.pathway(indication, kind) is None:
         text = f"{policy.policy.id} has no {indication.upper()} {kind} pathway for {label}"
-        return CriterionResult("coverage", NOT_MET, text)
+        return _new(CriterionResult, ("coverage", NOT_MET, text))
     return None
 
 
@@ -712,7 +774,10 @@ class _Plan:
     rest: tuple[Step, ...]
     identity: tuple[str, str, str]
     billing_scheme: str
+    #: The periods of the billing rules (:func:`billing_turns`), and the lines by (dose, period).
+    billing_turns: tuple[dt.date, ...]
     max_improvement_pct: float
+    bills: dict[tuple[int | None, int], tuple[BillingLine, ...]] = field(default_factory=dict)
 
 
 def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _Plan:
@@ -733,6 +798,7 @@ def _plan(policy: LoadedPolicy, treatment: str, indication: str, kind: str) -> _
             rest=tuple(step for content, step in others if content not in position),
             identity=(policy.policy.id, policy.policy.version, policy.hash),
             billing_scheme=policy.policy.billing_scheme,
+            billing_turns=billing_turns(policy.policy.billing_scheme, treatment),
             max_improvement_pct=policy.policy.max_improvement_pct,
         )
     return plan
@@ -848,9 +914,12 @@ def evaluate(case: Case, policy: LoadedPolicy | None, drugs: DrugTable) -> Deter
                     outcome = "missing_documentation"
             criteria = (compiled.coverage, *results)
             authorization_days = compiled.authorization_days
-            billing = billing_lines(
-                plan.billing_scheme, treatment, request["dose_mg"], request["start_date"] or facts.as_of
-            )
+            dose = request["dose_mg"]
+            period = bisect_right(plan.billing_turns, request["start_date"] or facts.as_of)
+            found = plan.bills.get((dose, period))
+            if found is None:
+                found = plan.bills[dose, period] = period_lines(plan.billing_scheme, treatment, dose, period)
+            billing = found
         alternative_outcome = _alternative_outcome(plan, results, facts)
 
     next_step = _NEXT_STEPS.get(outcome)
