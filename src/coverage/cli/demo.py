@@ -414,7 +414,11 @@ def demo(
     console.print(table)
     console.print(f"Records and PDFs: {load_settings().data_dir}")
     console.print(f"Prefect's log lines: {log}")
-    console.print(f"Prefect runs: {os.environ.get('PREFECT_HOME')} (`prefect server start` to browse them)")
+    home = os.environ.get("PREFECT_HOME")
+    console.print(
+        f"Prefect runs: {home} (to browse them: PREFECT_HOME={home} "
+        "PREFECT_SERVER_API_AUTH_STRING=<a secret> .venv/bin/prefect server start --host 127.0.0.1)"
+    )
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     if web:
         _serve_demo(console, port)
