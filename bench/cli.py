@@ -32,6 +32,8 @@ TARGETS = {"help": 1.0, "check": 1.0, "list": 1.0, "worklist": 1.0, "intake": 1.
 def build(folder: Path, count: int) -> tuple[list[int], Path]:
     """A records database of ``count`` requests; the ids of not-covered drafts (plannable) and a case file."""
     os.environ["PRIORAUTH_DATA_DIR"] = str(folder)
+    from sqlalchemy import select
+
     from coverage.cli.demo import dated_samples, shift_dates
     from coverage.policies.service import Checker
     from coverage.requests.clocks import clinic_today
@@ -40,6 +42,7 @@ def build(folder: Path, count: int) -> tuple[list[int], Path]:
     from coverage.services.context import Context
     from coverage.settings import load_settings
     from coverage.store.db import open_database
+    from coverage.store.tables import Patient
 
     settings = load_settings()
     database = open_database(settings)
@@ -49,6 +52,7 @@ def build(folder: Path, count: int) -> tuple[list[int], Path]:
     samples = dated_samples(folder / "samples", today)
     documents = {p.stem: json.loads(p.read_text()) for p in samples.glob("*.json")}
     plannable: list[int] = []
+    given: list[tuple[int, dt.date]] = []
     names = sorted(documents)
     for number in range(count):
         name = names[number % len(names)]
@@ -72,9 +76,13 @@ def build(folder: Path, count: int) -> tuple[list[int], Path]:
                 sessions=8,
             )
             services.record_answer(taken.request_id, answer, uow=uow, ctx=ctx, by="bench")
-            for days_ago in range(number % 4):
-                day = today - dt.timedelta(days=days_ago)
-                sessions.add(taken.request_id, day=day, uow=uow, ctx=ctx, by="bench")
+            given.extend((taken.request_id, today - dt.timedelta(days=days_ago)) for days_ago in range(number % 4))
+    # The patients were seen earlier: sessions are never dated before a patient's first intake.
+    with database.sessions() as session, session.begin():
+        for patient in session.scalars(select(Patient)):
+            patient.created_at -= dt.timedelta(days=10)
+    for request_id, day in given:
+        sessions.add(request_id, day=day, uow=database.unit_of_work(), ctx=ctx, by="bench")
     database.dispose()
     case = folder / "new-case.json"
     fresh = json.loads(json.dumps(documents["EX-01-meets"]))
