@@ -412,3 +412,30 @@ def test_check_imports_neither_prefect_sqlalchemy_nor_weasyprint() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "light"
+
+
+def test_a_letter_from_a_case_file_loads_no_records_layer(tmp_path: Path) -> None:
+    """A preview from a case file needs no database: neither SQLAlchemy nor the records' services load."""
+    out = tmp_path / "letter.pdf"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from typer.testing import CliRunner
+        from coverage.cli import app
+        result = CliRunner().invoke(app, ["letter", {str(EX01)!r}, "--kind", "request", "--out", {str(out)!r}])
+        assert result.exit_code == 0, result.output
+        heavy = sorted(
+            m for m in sys.modules
+            if m.split(".")[0] in ("prefect", "sqlalchemy") or m.startswith(("coverage.store", "coverage.services"))
+        )
+        assert not heavy, heavy
+        print("light")
+        """
+    )
+    env = {**os.environ, "PRIORAUTH_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "light"
+    assert out.read_bytes().startswith(b"%PDF")

@@ -490,9 +490,8 @@ def _options(
     """The typed options from the flags; the plan and the fax enclosures are worked out here."""
     from coverage.letters.options import LetterOptions, Sending
     from coverage.letters.render import render_document
-    from coverage.payments.offers import choose_installments, default_installments, price_key
+    from coverage.payments.offers import check_start, choose_installments, default_installments, price_key
     from coverage.requests.clocks import clinic_today
-    from coverage.services.payments import check_start
 
     case, clinic = inputs.case, inputs.clinic
     plan = None

@@ -361,7 +361,8 @@ def plan(
             raise InvalidInput(["REQUEST_ID: --pay-in-full and --agreement need a stored request"])
         _calculator(total, installments, start, as_json)
         return
-    from coverage.services.payments import check_start, create_plan, request_offer
+    from coverage.payments.offers import check_start
+    from coverage.services.payments import create_plan, request_offer
 
     problems: list[str] = []
     number = _request_id(request_id)

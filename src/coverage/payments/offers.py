@@ -213,3 +213,20 @@ def manufacturer_savings(plan_type: str, treatment: str) -> SavingsFlag:
 def superbill_suggested(case: Case) -> bool:
     """A superbill helps only an insured patient with out-of-network benefits."""
     return case.coverage.plan_type != "self_pay" and case.coverage.out_of_network_benefits is True
+
+
+MAX_START_DAYS = 365
+
+
+def check_start(start: dt.date, today: dt.date) -> None:
+    """A plan's first due date is today or later (a plan made today asks for nothing in the past), and
+    at most :data:`MAX_START_DAYS` days ahead."""
+    if start < today:
+        raise InvalidInput(
+            [f"--start: {start.isoformat()} is before today ({today.isoformat()}); a plan starts today or later"]
+        )
+    if start > today + dt.timedelta(days=MAX_START_DAYS):
+        latest = (today + dt.timedelta(days=MAX_START_DAYS)).isoformat()
+        raise InvalidInput(
+            [f"--start: {start.isoformat()} is more than {MAX_START_DAYS} days ahead; a plan starts by {latest}"]
+        )

@@ -12,7 +12,7 @@ Rules (the ledger's own in :mod:`coverage.payments.account`):
   more: a new plan after a cancelled or restructured one asks only for what is still owed;
 - the installment count must be one the clinic offers and reach the minimum monthly
   installment (a total typed by hand too), and the first installment is due today or later and
-  at most :data:`MAX_START_DAYS` ahead, on every path (create, restructure, the letters);
+  at most :data:`coverage.payments.offers.MAX_START_DAYS` ahead, on every path (create, restructure, the letters);
 - a charge an active plan schedules, and its pay-in-full discount, are not voided (cancel the
   plan first); only payments on a plan settle its installments;
 - ``pay_in_full`` posts the discount as an adjustment; a pay-in-full plan cancelled or
@@ -46,6 +46,7 @@ from coverage.payments.offers import (
     SavingsFlag,
     build_course,
     build_offer,
+    check_start,
     choose_installments,
     manufacturer_savings,
     superbill_suggested,
@@ -78,23 +79,6 @@ def _context(ctx: Context | None) -> Context:
 
 
 #: How far ahead a plan's first installment may be due.
-MAX_START_DAYS = 365
-
-
-def check_start(start: dt.date, today: dt.date) -> None:
-    """A plan's first due date is today or later (a plan made today asks for nothing in the past), and
-    at most :data:`MAX_START_DAYS` days ahead."""
-    if start < today:
-        raise InvalidInput(
-            [f"--start: {start.isoformat()} is before today ({today.isoformat()}); a plan starts today or later"]
-        )
-    if start > today + dt.timedelta(days=MAX_START_DAYS):
-        latest = (today + dt.timedelta(days=MAX_START_DAYS)).isoformat()
-        raise InvalidInput(
-            [f"--start: {start.isoformat()} is more than {MAX_START_DAYS} days ahead; a plan starts by {latest}"]
-        )
-
-
 def _status(plan: PaymentPlan) -> PlanStatus:
     if plan.status in ("cancelled", "restructured", "completed"):
         return plan.status  # type: ignore[return-value]
