@@ -1,13 +1,13 @@
 """Status checks at scale: 10,000 requests awaiting the sandbox payer, on SQLite and on PostgreSQL.
 
-Times, in one run, the whole ``check_status`` flow (Prefect's test harness is started first and
-not counted) and the same service calls without Prefect (the flow's loop: requests due for a
-check, then ``check_requests`` per batch of the flow's default size, ``flows.status.BATCH_SIZE``:
-one unit of work per batch of answers). The
-sandbox answers at once and pends every request for information. Every answer also gets the
-patient's notice, a PDF (about 0.1-0.2 s of WeasyPrint each, whatever the batching): the notices
-are left out here (``decision_notices`` replaced by a no-op), so the timing is about the status
-machinery and orchestration; the letter benchmarks measure rendering.
+Times, in one run, the whole ``check_status`` flow (Prefect's test harness is started first and not
+counted) and the same service calls without Prefect (the flow's loop: ``exchange.check_due``, the
+requests due for a check and ``check_requests`` on them, per batch of the flow's default size,
+``flows.status.BATCH_SIZE``: one unit of work per batch of answers). The sandbox answers at once and
+pends every request for information. Every answer also gets the patient's notice, a PDF (about
+0.1-0.2 s of WeasyPrint each, whatever the batching): the notices are left out here
+(``decision_notices`` replaced by a no-op), so the timing is about the status machinery and
+orchestration; the letter benchmarks measure rendering.
 
     .venv/bin/python bench/status_checks.py [--requests 10000] [--postgres URL]
 
@@ -118,8 +118,9 @@ def services_only(rt: Runtime) -> None:
     from flows.status import BATCH_SIZE  # the flow's own batch size
 
     started = dt.datetime.now(dt.UTC)
-    while ids := services.due_for_check(started, uow=rt.uow(), limit=BATCH_SIZE, min_interval=dt.timedelta(0)):
-        outcome = exchange.check_requests(ids, rt=rt, by=WORKFLOW_ACTOR)
+    while (
+        outcome := exchange.check_due(started, rt=rt, by=WORKFLOW_ACTOR, limit=BATCH_SIZE, min_interval=dt.timedelta(0))
+    ).due:
         answered = [*outcome.decided, *outcome.pended]
         if answered:
             exchange.decision_notices(answered, rt=rt)

@@ -24,16 +24,12 @@ from flows.hooks import HOOKS, begin, contained
 BATCH_SIZE = 500
 
 
-@task(name="requests-due-for-check", persist_result=False)
-def due_for_check(started: dt.datetime, batch_size: int, recheck_minutes: int) -> list[int]:
-    return services.due_for_check(
-        started, uow=runtime().uow(), limit=batch_size, min_interval=dt.timedelta(minutes=recheck_minutes)
-    )
-
-
 @task(name="ask-payers", persist_result=False, retries=2, retry_delay_seconds=2)
-def ask_payers(request_ids: list[int]) -> exchange.CheckOutcome:
-    return exchange.check_requests(request_ids, rt=runtime(), by=WORKFLOW_ACTOR)
+def ask_payers(started: dt.datetime, batch_size: int, recheck_minutes: int) -> exchange.CheckOutcome:
+    """The next batch due for a check, asked about (one task: finding the batch is part of asking)."""
+    return exchange.check_due(
+        started, rt=runtime(), by=WORKFLOW_ACTOR, limit=batch_size, min_interval=dt.timedelta(minutes=recheck_minutes)
+    )
 
 
 @task(name="decision-notices", persist_result=False)
@@ -58,10 +54,9 @@ async def check_status(
     totals = {"checked": 0, "approved": 0, "denied": 0, "pended": 0, "appeals": 0, "fallbacks": 0, "overdue": 0}
     overdue: list[int] = []
     for _ in range(max_batches):
-        ids = due_for_check(started, batch_size, recheck_minutes)
-        if not ids:
+        outcome = ask_payers(started, batch_size, recheck_minutes)
+        if not outcome.due:
             break
-        outcome = ask_payers(ids)
         answered = [*outcome.decided, *outcome.pended]
         if answered:
             decision_notices(answered)

@@ -40,6 +40,8 @@ class CheckOutcome:
     pended: list[int] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    #: The requests found due for the check (:func:`check_due`); none left when empty.
+    due: list[int] = field(default_factory=list)
 
     @property
     def approved(self) -> list[int]:
@@ -159,6 +161,19 @@ def check_requests(
         due_at = due[request_id]
         if request_id not in answered and due_at is not None and now > due_at:
             outcome.overdue.append(request_id)
+    return outcome
+
+
+def check_due(started: dt.datetime, *, rt: Runtime, by: str, limit: int, min_interval: dt.timedelta) -> CheckOutcome:
+    """The next ``limit`` requests due for a check (:func:`services.due_for_check`), asked about as one batch.
+
+    One call for the flow's task: finding the batch and asking about it cost one task, not two.
+    """
+    ids = services.due_for_check(started, uow=rt.uow(), limit=limit, min_interval=min_interval)
+    if not ids:
+        return CheckOutcome()
+    outcome = check_requests(ids, rt=rt, by=by)
+    outcome.due = list(ids)
     return outcome
 
 
