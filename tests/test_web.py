@@ -984,3 +984,44 @@ def test_web_refuses_a_busy_port_in_one_line_and_warns_about_a_public_host(
     web_cli.serve("0.0.0.0", 0)
     assert ran == ["0.0.0.0"]
     assert "warning: --host 0.0.0.0 serves plain http" in capsys.readouterr().err
+
+
+def test_every_input_of_every_page_has_a_label(app: Any, web: Any, cli: Any, tmp_path: Path) -> None:
+    """Accessible forms: each visible field is named by a <label for>, a wrapping <label> or aria-label."""
+    from html.parser import HTMLParser
+
+    class Fields(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.labelled: set[str] = set()
+            self.fields: list[dict[str, str | None]] = []
+            self.open_labels = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "label":
+                self.open_labels += 1
+                if a.get("for"):
+                    self.labelled.add(str(a["for"]))
+            elif tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit", "button"):
+                self.fields.append({**a, "_wrapped": "yes" if self.open_labels else None})
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "label":
+                self.open_labels -= 1
+
+    rid = take_in(cli, tmp_path)
+    pages = ["/", "/cases/new", f"/requests/{rid}", f"/requests/{rid}/patient", "/payers", "/admin/access"]
+    browser = signed_in(app, "adam")
+    for url in pages:
+        page = browser.get(url)
+        assert page.status_code == 200, url
+        found = Fields()
+        found.feed(page.text)
+        assert found.fields, url
+        unnamed = [
+            f.get("name")
+            for f in found.fields
+            if not (f["_wrapped"] or f.get("aria-label") or (f.get("id") and f["id"] in found.labelled))
+        ]
+        assert not unnamed, (url, unnamed)
