@@ -48,7 +48,7 @@ def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
         visible = uow.work.visible(as_of)
         # A payer not in the directory shows as the case names it.
         unlisted = {v.coverage_id for v in visible if v.payer_id is None and v.coverage_id is not None}
-        named = {i: c.payer_name for i, c in uow.patients.many_coverages(unlisted).items()} if unlisted else {}
+        named = uow.patients.payer_names(unlisted) if unlisted else {}
         items = [
             WorkItem(
                 v.row.kind,

@@ -93,6 +93,9 @@ class FakePatients(PatientRepository):
     def many_coverages(self, coverage_ids: Collection[int]) -> dict[int, Coverage]:
         return {c.id: c for c in self.coverages if c.id in coverage_ids}
 
+    def payer_names(self, coverage_ids: Collection[int]) -> dict[int, str | None]:
+        return {c.id: c.payer_name for c in self.coverages if c.id in coverage_ids}
+
 
 class FakePayers(PayerRepository):
     def __init__(self) -> None:

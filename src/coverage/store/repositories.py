@@ -67,6 +67,10 @@ class PatientRepository(ABC):
     def many_coverages(self, coverage_ids: Collection[int]) -> dict[int, Coverage]:
         """Coverages by id, in one query."""
 
+    @abstractmethod
+    def payer_names(self, coverage_ids: Collection[int]) -> dict[int, str | None]:
+        """The payer each coverage names, by coverage id, in one query (no coverage objects)."""
+
 
 class PayerRepository(ABC):
     """The payer directory."""
@@ -391,6 +395,10 @@ class SqlPatients(PatientRepository):
     def many_coverages(self, coverage_ids: Collection[int]) -> dict[int, Coverage]:
         query = select(Coverage).where(Coverage.id.in_(list(coverage_ids)))
         return {c.id: c for c in self.session.scalars(query)} if coverage_ids else {}
+
+    def payer_names(self, coverage_ids: Collection[int]) -> dict[int, str | None]:
+        query = select(Coverage.id, Coverage.payer_name).where(Coverage.id.in_(list(coverage_ids)))
+        return {i: name for i, name in self.session.execute(query)} if coverage_ids else {}  # noqa: C416
 
 
 class SqlPayers(PayerRepository):
