@@ -209,6 +209,43 @@ def test_a_signoff_for_a_server_starts_a_run_with_the_request_id_only(
     assert (shown["signoff"], shown["status"], shown["submissions"]) == ("approved", "ready", [])
 
 
+def test_a_send_for_a_server_starts_a_run_and_sends_nothing_itself(
+    cli: Cli, api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a server, ``requests send`` is a run of the deployment (as from the web app); nothing is made here."""
+    import prefect.deployments
+
+    from tests.conftest import case_gathered, write_case
+
+    rid = int(cli("intake", str(write_case(tmp_path, case_gathered("EX-01-meets"))), "--json")["request_id"])
+    started: list[dict[str, object]] = []
+
+    def run_deployment(name: str, *, parameters: dict[str, object], timeout: object) -> object:
+        assert (name, timeout) == ("prior-authorization/prior-authorization", 0)
+        started.append(parameters)
+        return type("Run", (), {"id": f"0b1d2c3e-0000-4000-8000-00000000000{len(started)}"})()
+
+    monkeypatch.setattr(prefect.deployments, "run_deployment", run_deployment)
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", "priorauth:wrong")
+    assert cli.fails("requests", "send", str(rid))[0].startswith("error: PREFECT_API_AUTH_STRING: refused")
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", SECRET)
+    assert cli("requests", "send", str(rid), "--json") == {
+        "request_id": rid,
+        "state": "run_started",
+        "status": "ready",
+        "flow_run": "0b1d2c3e-0000-4000-8000-000000000001",
+    }
+    assert cli("requests", "send", str(rid), "--sign-off", "--json")["state"] == "run_started"
+    assert started == [{"request_id": rid}, {"request_id": rid, "sign_off": True}]
+    shown = cli("requests", "show", str(rid), "--json")
+    assert (shown["status"], shown["documents"], shown["send_task"]) == ("ready", [], None)
+    cli("requests", "transition", str(rid), "cancelled", "--reason", "patient chose another clinic")
+    refused = cli.fails("requests", "send", str(rid))
+    assert refused == [f"error: request {rid}: is cancelled; only ready, pended or appeal_drafted requests are sent"]
+    assert len(started) == 2
+
+
 def _listening() -> tuple[socket.socket, int]:
     """A port taken on 127.0.0.1 (as by a first worker's health check)."""
     held = socket.socket()

@@ -350,6 +350,9 @@ def _send(r: Records, request_id: int, *, by: str, sign_off: bool = False) -> Pr
     )
 
 
+_SENDABLE_NOTE = "only ready, pended or appeal_drafted requests are sent"
+
+
 @requests_app.command("send")
 def send_command(
     request_id: RequestId,
@@ -357,13 +360,33 @@ def send_command(
     by: By = None,
     as_json: AsJson = False,
 ) -> None:
-    """Re-evaluate today, make the documents, and send: a gateway submits, or a send task opens for a person."""
+    """Re-evaluate today, make the documents, and send: a gateway submits, or a send task opens for a person.
+
+    With a Prefect server (``PREFECT_API_URL``) this starts a run of the prior-authorization
+    deployment instead, as the web app does: a worker makes the documents and sends, and the run
+    shows in Prefect and, should it fail, on the worklist. The run gets the request id only.
+    """
+    from coverage.requests.lifecycle import SENDABLE
+    from coverage.services.requests import get_request
+    from coverage.workflow.server import api_url, check_api, start_sending_run
+
     number = option_id("REQUEST_ID", request_id)
+    if api_url() is not None:
+        check_api()  # before anything else: a wrong client string starts nothing
+        with records() as r:
+            status = get_request(number, uow=r.uow(), ctx=r.ctx).request.stored_status
+        if status not in SENDABLE:
+            raise IllegalTransition(f"request {number}: is {status}; {_SENDABLE_NOTE}")
+        run_id = start_sending_run(number, sign_off=sign_off)
+        if as_json:
+            print_json({"request_id": number, "state": "run_started", "status": status, "flow_run": run_id})
+        else:
+            print(f"request {number}: the prior-authorization run {run_id} sends it (a worker runs it)")
+        return
     with records() as r:
         prepared = _send(r, number, by=by or login(), sign_off=sign_off)
     if prepared.state == "not_sendable":
-        sendable = "only ready, pended or appeal_drafted requests are sent"
-        raise IllegalTransition(f"request {number}: is {prepared.status}; {sendable}")
+        raise IllegalTransition(f"request {number}: is {prepared.status}; {_SENDABLE_NOTE}")
     _print_prepared(prepared, as_json)
 
 

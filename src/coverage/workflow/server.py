@@ -158,17 +158,21 @@ def _store_problems(settings: Settings) -> list[str]:
 SENDING_DEPLOYMENT = "prior-authorization/prior-authorization"
 
 
-def start_sending_run(request_id: int) -> str:
+def start_sending_run(request_id: int, *, sign_off: bool = False) -> str:
     """A run of the prior-authorization deployment for ``request_id``; the run's id.
 
-    The run is only scheduled: it waits for a worker, so this works while none runs. Its one
-    parameter is the request id (no reviewer, note or name reaches Prefect).
+    The run is only scheduled: it waits for a worker, so this works while none runs. Its
+    parameters are the request id and, when asked for, ``sign_off`` (no reviewer, note or name
+    reaches Prefect).
     """
     check_api()  # the client string set and accepted: else one line, and nothing started
     from prefect.deployments import run_deployment
 
+    parameters: dict[str, object] = {"request_id": request_id}
+    if sign_off:
+        parameters["sign_off"] = True
     # Called outside an event loop, so the synchronous form: a FlowRun, not a coroutine.
-    run: Any = run_deployment(SENDING_DEPLOYMENT, parameters={"request_id": request_id}, timeout=0)
+    run: Any = run_deployment(SENDING_DEPLOYMENT, parameters=parameters, timeout=0)
     return str(run.id)
 
 
