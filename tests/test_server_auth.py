@@ -29,12 +29,18 @@ SECRET = "priorauth:s3cret-value"
 
 
 class _Api(BaseHTTPRequestHandler):
+    #: Whether the sending deployment exists (``priorauth deploy`` was run).
+    deployed = True
+
     def do_GET(self) -> None:
         expected = "Basic " + base64.b64encode(SECRET.encode()).decode()
-        if self.path == "/api/admin/version" and self.headers.get("Authorization") == expected:
-            body, code = b'"3.9.1"', 200
-        elif self.path == "/api/admin/version":
+        known = ("/api/admin/version", "/api/deployments/name/prior-authorization/prior-authorization")
+        if self.path in known and self.headers.get("Authorization") != expected:
             body, code = b'{"exception_message":"Unauthorized"}', 401
+        elif self.path == known[0]:
+            body, code = b'"3.9.1"', 200
+        elif self.path == known[1] and _Api.deployed:
+            body, code = b'{"name":"prior-authorization"}', 200
         else:
             body, code = b"{}", 404
         self.send_response(code)
@@ -89,6 +95,47 @@ def test_a_server_that_does_not_answer_is_one_line() -> None:
     env = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_API_AUTH_STRING": SECRET}
     with pytest.raises(ConfigurationError, match=r"^PREFECT_API_URL: cannot reach the Prefect server"):
         check_api(env, timeout=2)
+
+
+@pytest.fixture(scope="module")
+def tls_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The stand-in API over HTTPS with a certificate of a clinic's own CA (self-signed): its URL and the CA file."""
+    import ssl
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "ca.crt", folder / "ca.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/api", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_behind_a_clinic_s_own_ca_is_checked_with_prefect_s_cert_file(tls_api: tuple[str, Path]) -> None:
+    """``PREFECT_API_SSL_CERT_FILE`` (what Prefect's client uses) is what the check uses too."""
+    url, cert = tls_api
+    env = {"PREFECT_API_URL": url, "PREFECT_API_AUTH_STRING": SECRET}
+    with pytest.raises(ConfigurationError, match=r"^PREFECT_API_URL: cannot reach .*\(SSLCertVerificationError\)"):
+        check_api(env, timeout=5)
+    assert check_api(env | {"PREFECT_API_SSL_CERT_FILE": str(cert)}, timeout=5) == url
+    assert check_api(env | {"PREFECT_API_TLS_INSECURE_SKIP_VERIFY": "true"}, timeout=5) == url
+    with pytest.raises(ConfigurationError) as caught:
+        check_api(env | {"PREFECT_API_SSL_CERT_FILE": str(cert.with_name("missing.crt"))}, timeout=5)
+    assert caught.value.lines() == [
+        f"PREFECT_API_SSL_CERT_FILE: cannot read a CA certificate from {cert.with_name('missing.crt')} "
+        "(FileNotFoundError)"
+    ]
 
 
 def test_credentials_in_the_url_are_never_shown() -> None:
@@ -195,8 +242,13 @@ def test_a_signoff_for_a_server_starts_a_run_with_the_request_id_only(
     signoff = ["requests", "signoff", rid, "--approve", "--by", "dr.x", "--note", "trials checked"]
     assert cli.fails(*signoff)[0].startswith("error: PREFECT_API_AUTH_STRING: refused")
     assert cli("requests", "show", rid, "--json")["signoff"] == "pending"
-    assert started == []
     monkeypatch.setenv("PREFECT_API_AUTH_STRING", SECRET)
+    monkeypatch.setattr(_Api, "deployed", False)  # not deployed yet: the approval would have no run to send it
+    (line,) = cli.fails(*signoff)
+    assert line.endswith("has no deployment prior-authorization/prior-authorization; run `priorauth deploy`")
+    assert cli("requests", "show", rid, "--json")["signoff"] == "pending"
+    assert started == []
+    monkeypatch.setattr(_Api, "deployed", True)
     answer = cli(*signoff, "--json")
     assert answer == {
         "request_id": int(rid),
@@ -240,6 +292,15 @@ def test_a_send_for_a_server_starts_a_run_and_sends_nothing_itself(
     assert started == [{"request_id": rid}, {"request_id": rid, "sign_off": True}]
     shown = cli("requests", "show", str(rid), "--json")
     assert (shown["status"], shown["documents"], shown["send_task"]) == ("ready", [], None)
+
+    def refusing(name: str, *, parameters: dict[str, object], timeout: object) -> object:
+        raise RuntimeError("the server refused")
+
+    monkeypatch.setattr(prefect.deployments, "run_deployment", refusing)
+    assert cli.fails("requests", "send", str(rid)) == [
+        "error: PREFECT_API_URL: the Prefect server did not start the run of prior-authorization/prior-authorization "
+        f"(RuntimeError); `priorauth requests send {rid}` tries again"
+    ]
     cli("requests", "transition", str(rid), "cancelled", "--reason", "patient chose another clinic")
     refused = cli.fails("requests", "send", str(rid))
     assert refused == [f"error: request {rid}: is cancelled; only ready, pended or appeal_drafted requests are sent"]

@@ -368,11 +368,11 @@ def send_command(
     """
     from coverage.requests.lifecycle import SENDABLE
     from coverage.services.requests import get_request
-    from coverage.workflow.server import api_url, check_api, start_sending_run
+    from coverage.workflow.server import api_url, check_sending_deployment, start_sending_run
 
     number = option_id("REQUEST_ID", request_id)
     if api_url() is not None:
-        check_api()  # before anything else: a wrong client string starts nothing
+        check_sending_deployment()  # before anything else: a wrong client string starts nothing
         with records() as r:
             status = get_request(number, uow=r.uow(), ctx=r.ctx).request.stored_status
         if status not in SENDABLE:
@@ -437,7 +437,7 @@ def signoff_command(  # noqa: PLR0917  # Typer maps each parameter to a flag
     deployment instead, which a worker picks up (now, or once one runs); the run gets the request id only.
     """
     from coverage.services.requests import signoff
-    from coverage.workflow.server import api_url, check_api, start_sending_run
+    from coverage.workflow.server import api_url, check_sending_deployment, start_sending_run
 
     if approve == reject:
         raise InvalidInput(["--approve: give exactly one of --approve and --reject"])
@@ -445,7 +445,7 @@ def signoff_command(  # noqa: PLR0917  # Typer maps each parameter to a flag
     who = by or login()
     server = approve and api_url() is not None
     if server:
-        check_api()  # before anything is recorded: a wrong client string changes nothing
+        check_sending_deployment()  # before anything is recorded: a refusing server changes nothing
     with records() as r:
         view = signoff(number, approve=approve, uow=r.uow(), ctx=r.ctx, by=who, note=note)
         if not approve:

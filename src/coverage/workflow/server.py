@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import os
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -79,13 +80,8 @@ def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TI
             f"PREFECT_API_AUTH_STRING: not set; the Prefect server at {where} needs the value of its "
             "PREFECT_SERVER_API_AUTH_STRING"
         )
-    token = base64.b64encode(auth.encode("utf-8")).decode("ascii")
-    request = urllib.request.Request(  # noqa: S310  # the scheme is checked above: http(s) only
-        f"{url}/admin/version", headers={"Authorization": f"Basic {token}", "Accept": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310  # checked above
-            answer.read()
+        _get(f"{url}/admin/version", env, timeout=timeout)
     except urllib.error.HTTPError as error:
         error.close()
         if error.code in (401, 403):
@@ -102,6 +98,23 @@ def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TI
             f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})"
         ) from None
     return url
+
+
+def _tls(env: Mapping[str, str]) -> ssl.SSLContext:
+    """TLS as Prefect's own client does it: ``PREFECT_API_SSL_CERT_FILE`` (a clinic's own CA) when set,
+    and ``PREFECT_API_TLS_INSECURE_SKIP_VERIFY`` honoured, so the check never disagrees with the client."""
+    if env.get("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", "").strip().lower() in ("1", "true", "yes", "on"):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    cafile = env.get("PREFECT_API_SSL_CERT_FILE", "").strip() or None
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigurationError(
+            f"PREFECT_API_SSL_CERT_FILE: cannot read a CA certificate from {cafile} ({type(error).__name__})"
+        ) from None
 
 
 def check_server_records(settings: Settings, env: Mapping[str, str] | None = None) -> None:
@@ -158,21 +171,66 @@ def _store_problems(settings: Settings) -> list[str]:
 SENDING_DEPLOYMENT = "prior-authorization/prior-authorization"
 
 
+def _get(url: str, env: Mapping[str, str], *, timeout: float) -> None:
+    """An authenticated GET of the API (``url`` below ``PREFECT_API_URL``); ``HTTPError`` and network errors raise."""
+    token = base64.b64encode(env.get("PREFECT_API_AUTH_STRING", "").encode("utf-8")).decode("ascii")
+    request = urllib.request.Request(  # noqa: S310  # the scheme is checked by check_api: http(s) only
+        url, headers={"Authorization": f"Basic {token}", "Accept": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout, context=_tls(env)) as answer:  # noqa: S310
+        answer.read()
+
+
+def check_sending_deployment(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TIMEOUT_S) -> None:
+    """The server accepts our client string and has the sending deployment; else one line.
+
+    Checked before a sign-off is recorded, so an approval is never left without a run to send it.
+    """
+    env = os.environ if env is None else env
+    url = check_api(env, timeout=timeout)
+    if url is None:
+        return
+    flow, deployment = SENDING_DEPLOYMENT.split("/")
+    try:
+        _get(f"{url}/deployments/name/{flow}/{deployment}", env, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        error.close()
+        if error.code == 404:
+            raise ConfigurationError(
+                f"PREFECT_API_URL: the Prefect server at {shown(url)} has no deployment {SENDING_DEPLOYMENT}; "
+                "run `priorauth deploy`"
+            ) from None
+        raise ConfigurationError(
+            f"PREFECT_API_URL: the Prefect server at {shown(url)} answered {error.code} for {SENDING_DEPLOYMENT}"
+        ) from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise ConfigurationError(
+            f"PREFECT_API_URL: cannot reach the Prefect server at {shown(url)} ({type(reason).__name__})"
+        ) from None
+
+
 def start_sending_run(request_id: int, *, sign_off: bool = False) -> str:
     """A run of the prior-authorization deployment for ``request_id``; the run's id.
 
     The run is only scheduled: it waits for a worker, so this works while none runs. Its
     parameters are the request id and, when asked for, ``sign_off`` (no reviewer, note or name
-    reaches Prefect).
+    reaches Prefect). A server that refuses is one line naming the request's next step.
     """
-    check_api()  # the client string set and accepted: else one line, and nothing started
+    check_sending_deployment()  # the client string accepted and the deployment there: else one line
     from prefect.deployments import run_deployment
 
     parameters: dict[str, object] = {"request_id": request_id}
     if sign_off:
         parameters["sign_off"] = True
-    # Called outside an event loop, so the synchronous form: a FlowRun, not a coroutine.
-    run: Any = run_deployment(SENDING_DEPLOYMENT, parameters=parameters, timeout=0)
+    try:
+        # Called outside an event loop, so the synchronous form: a FlowRun, not a coroutine.
+        run: Any = run_deployment(SENDING_DEPLOYMENT, parameters=parameters, timeout=0)
+    except Exception as error:  # Prefect's client errors: one line, never a traceback
+        raise ConfigurationError(
+            f"PREFECT_API_URL: the Prefect server did not start the run of {SENDING_DEPLOYMENT} "
+            f"({type(error).__name__}); `priorauth requests send {request_id}` tries again"
+        ) from None
     return str(run.id)
 
 
