@@ -181,7 +181,8 @@ def test_staff_commands_for_a_server_refuse_an_empty_local_database(
     cli = Cli()
     monkeypatch.delenv("PRIORAUTH_DATABASE_URL", raising=False)
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    assert cli.fails("worklist")[0].startswith("error: PRIORAUTH_DATABASE_URL: not set")
+    for command in (["worklist"], ["db", "current"], ["db", "upgrade"], ["db", "downgrade", "base", "--yes"]):
+        assert cli.fails(*command)[0].startswith("error: PRIORAUTH_DATABASE_URL: not set"), command
     assert not (data_dir / "priorauth.db").exists()
 
 

@@ -317,6 +317,8 @@ def _print_prepared(prepared: Prepared, as_json: bool) -> None:
         f"(`priorauth requests signoff {rid} --approve`)",
         "draft": f"request {rid}: back to draft, nothing sent ({prepared.reason})",
         "not_sendable": f"request {rid}: is {prepared.status}; nothing to send",
+        "busy": f"request {rid}: {prepared.status}; {prepared.reason} now, so nothing was done here "
+        f"(`priorauth requests show {rid}` once it is done)",
     }
     print(messages.get(prepared.state, f"request {rid}: {prepared.state}"))
     for number in prepared.documents:
@@ -947,6 +949,15 @@ def payers_show(name: Annotated[str, typer.Argument(help="The payer's id or name
 # --- db -----------------------------------------------------------------------------------------
 
 
+def _db_settings() -> Settings:
+    """The settings, refused on a server's hosts without the shared records URL (as every staff command)."""
+    from coverage.workflow.server import check_server_records
+
+    settings = load_settings()
+    check_server_records(settings)
+    return settings
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Option("--revision", help="Target revision.")] = "head",
@@ -954,7 +965,7 @@ def db_upgrade(
     """Migrate the database (the settings' URL, or the embedded SQLite file) up to the latest revision."""
     from coverage.store.db import configured_engine, current_revision, upgrade
 
-    with configured_engine(load_settings()) as engine:
+    with configured_engine(_db_settings()) as engine:
         upgrade(engine, revision)
         print(f"database at revision {current_revision(engine)}")
 
@@ -971,7 +982,7 @@ def db_downgrade(
         raise InvalidInput(
             [f"--yes: a downgrade to {revision} drops tables and the records in them; confirm with --yes"]
         )
-    with configured_engine(load_settings()) as engine:
+    with configured_engine(_db_settings()) as engine:
         downgrade(engine, revision)
         print(f"database at revision {current_revision(engine) or 'base'}")
 
@@ -981,5 +992,5 @@ def db_current() -> None:
     """The revision the database is at, and the latest one."""
     from coverage.store.db import configured_engine, current_revision, head_revision
 
-    with configured_engine(load_settings()) as engine:
+    with configured_engine(_db_settings()) as engine:
         print(f"current {current_revision(engine) or 'none'}, latest {head_revision()}")
