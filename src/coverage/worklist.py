@@ -5,21 +5,26 @@ work rows are worked out by :mod:`coverage.requests.work` whenever the course ch
 with it, so a day's worklist is a query (visible that day), plus the self-pay installments
 overdue. Rows worked out with other clock settings than today's are worked out again first.
 
-Sorted by due date (overdue first, earlier before later), then expedited first, then kind.
+Sorted by due date (overdue first, earlier before later), then expedited first, then kind, then
+request id; what still ties keeps the stored rows' order (see ``WorkRepository.visible``), the
+failed runs and the installments after them. The web app's pages take the same order from the
+database (:func:`page`), page by page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
 from coverage.payments.ledger import PlanRecord
 from coverage.requests.views import WorkItem
 from coverage.requests.work import KINDS, RANK
+from coverage.store.repositories import VisibleWork, WorkFilter
 from coverage.store.uow import UnitOfWork
 
-__all__ = ["KINDS", "RUN_STALE", "build", "rebuild"]
+__all__ = ["KINDS", "RUN_STALE", "WorkFilter", "WorkPage", "build", "order", "page", "rebuild"]
 
 #: A flow run still ``running`` in the records after this long lost its process without a word (a
 #: request's run takes seconds; a sending claim is taken back after the same 10 minutes).
@@ -36,51 +41,113 @@ def rebuild(uow: UnitOfWork) -> int:
     return len(courses)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkPage:
+    """One page of the worklist: its items, how many items in all, the page's number and the number of pages."""
+
+    items: list[WorkItem]
+    total: int
+    number: int
+    pages: int
+
+
+def order(item: WorkItem) -> tuple[dt.date, bool, int, int]:
+    """The worklist's sort key; ties keep the order :meth:`WorkRepository.visible` gives, stored rows first."""
+    return (item.due, item.urgency != "expedited", RANK[item.kind], item.request_id)
+
+
 def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
     """What needs a person on ``as_of``, most urgent first."""
     with uow:
-        if uow.work.signature() != uow.projection.signature:
-            rebuild(uow)
-            uow.commit()
-        from coverage.services.payments import overdue_plans  # the payments' own rules, read when some are due
-
+        _refresh(uow)
         payers = {p.id: p.name for p in uow.payers.all()}
-        visible = uow.work.visible(as_of)
-        # A payer not in the directory shows as the case names it.
-        unlisted = {v.coverage_id for v in visible if v.payer_id is None and v.coverage_id is not None}
-        named = uow.patients.payer_names(unlisted) if unlisted else {}
-        items = [
-            WorkItem(
-                v.row.kind,
-                v.row.request_id,
-                v.row.due,
-                v.row.detail,
-                v.case_id,
-                v.status,
-                v.urgency,
-                payers.get(v.payer_id) if v.payer_id is not None else named.get(v.coverage_id or 0),
-            )
-            for v in visible
-        ]
-        items.extend(_failed_runs(as_of, uow=uow, payers=payers))
-        plans = overdue_plans(as_of, uow=uow) if uow.plans.active_with_installments_due_before(as_of) else []
-        if plans:
-            requests = {r.id: r for r in uow.courses.requests(request_ids=[p.request_id for p in plans])}
-            for plan in plans:
-                request = requests.get(plan.request_id)
-                if request is not None:
-                    payer = payers.get(request.payer_id) if request.payer_id is not None else None
-                    items.extend(
-                        _installment(
-                            plan,
-                            as_of,
-                            case_id=request.case_id,
-                            status=request.status,
-                            urgency=request.urgency,
-                            payer=payer,
-                        )
+        items = _items(uow.work.visible(as_of), uow=uow, payers=payers)
+        items.extend(_added(as_of, uow=uow, payers=payers))
+    items.sort(key=order)
+    return items
+
+
+def page(as_of: dt.date, *, uow: UnitOfWork, number: int, size: int, only: WorkFilter | None = None) -> WorkPage:
+    """Page ``number`` (from 1; past the last: the last) of the worklist with the filters, as :func:`build` orders it.
+
+    The stored rows are sorted, filtered and paged by the database; the rows added here (failed runs,
+    overdue installments: a few) are merged in. With ``e`` of them, page rows at ``offset`` come from
+    the stored rows ``offset - e`` to ``offset + size``.
+    """
+    only = only or WorkFilter()
+    with uow:
+        _refresh(uow)
+        payers = {p.id: p.name for p in uow.payers.all()}
+        added = sorted((i for i in _added(as_of, uow=uow, payers=payers) if _passes(i, only)), key=order)
+        total = uow.work.count(as_of, only=only) + len(added)
+        pages = max(1, -(-total // size))
+        number = min(max(1, number), pages)
+        offset = (number - 1) * size
+        first = max(0, offset - len(added))
+        stored = _items(
+            uow.work.visible(as_of, only=only, offset=first, limit=offset + size - first), uow=uow, payers=payers
+        )
+    # A stable sort: stored rows keep their order and come before the added rows they tie with, as in build.
+    merged = sorted(stored + added, key=order)
+    return WorkPage(merged[offset - first : offset - first + size], total, number, pages)
+
+
+def _passes(item: WorkItem, only: WorkFilter) -> bool:
+    return (
+        (not only.kind or item.kind == only.kind)
+        and (not only.payer or item.payer_name == only.payer)
+        and (not only.status or item.status == only.status)
+    )
+
+
+def _refresh(uow: UnitOfWork) -> None:
+    """Work the rows out again if they were worked out with other clock settings (inside an open unit of work)."""
+    if uow.work.signature() != uow.projection.signature:
+        rebuild(uow)
+        uow.commit()
+
+
+def _items(visible: list[VisibleWork], *, uow: UnitOfWork, payers: dict[int, str]) -> list[WorkItem]:
+    # A payer not in the directory shows as the case names it.
+    unlisted = {v.coverage_id for v in visible if v.payer_id is None and v.coverage_id is not None}
+    named = uow.patients.payer_names(unlisted) if unlisted else {}
+    return [
+        WorkItem(
+            v.row.kind,
+            v.row.request_id,
+            v.row.due,
+            v.row.detail,
+            v.case_id,
+            v.status,
+            v.urgency,
+            payers.get(v.payer_id) if v.payer_id is not None else named.get(v.coverage_id or 0),
+        )
+        for v in visible
+    ]
+
+
+def _added(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str]) -> list[WorkItem]:
+    """The items not stored as work rows: failed runs, then overdue installments."""
+    from coverage.services.payments import overdue_plans  # the payments' own rules, read when some are due
+
+    items = _failed_runs(as_of, uow=uow, payers=payers)
+    plans = overdue_plans(as_of, uow=uow) if uow.plans.active_with_installments_due_before(as_of) else []
+    if plans:
+        requests = {r.id: r for r in uow.courses.requests(request_ids=[p.request_id for p in plans])}
+        for plan in plans:
+            request = requests.get(plan.request_id)
+            if request is not None:
+                payer = payers.get(request.payer_id) if request.payer_id is not None else None
+                items.extend(
+                    _installment(
+                        plan,
+                        as_of,
+                        case_id=request.case_id,
+                        status=request.status,
+                        urgency=request.urgency,
+                        payer=payer,
                     )
-    items.sort(key=lambda i: (i.due, i.urgency != "expedited", RANK[i.kind], i.request_id))
+                )
     return items
 
 

@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from coverage.requests.lifecycle import FINAL
 from coverage.requests.model import Course, Request
-from coverage.requests.work import Projection, WorkRow
+from coverage.requests.work import RANK, Projection, WorkRow
 from coverage.store.repositories import (
     AccountRepository,
     ClaimRepository,
@@ -28,6 +28,7 @@ from coverage.store.repositories import (
     RunRecord,
     RunRepository,
     VisibleWork,
+    WorkFilter,
     WorkRepository,
     payer_name_key,
 )
@@ -279,17 +280,26 @@ class FakePlans(PlanRepository):
 
 
 class FakeWork(WorkRepository):
-    def __init__(self, courses: FakeCourses) -> None:
+    def __init__(self, courses: FakeCourses, payers: FakePayers, patients: FakePatients) -> None:
         self.rows: dict[int, list[WorkRow]] = {}
         self.courses = courses
+        self.payers = payers
+        self.patients = patients
         self.marked: str | None = None
 
     def replace(self, course_id: int, rows: Sequence[WorkRow]) -> None:
         self.rows[course_id] = list(rows)
 
-    def visible(self, as_of: dt.date) -> list[VisibleWork]:
+    def _payer_name(self, request: Request) -> str | None:
+        if request.payer_id is not None:
+            payer = self.payers.get(request.payer_id)
+            return payer.name if payer is not None else None
+        coverage = self.patients.coverage(request.coverage_id) if request.coverage_id is not None else None
+        return coverage.payer_name if coverage is not None else None
+
+    def _visible(self, as_of: dt.date, only: WorkFilter | None) -> list[VisibleWork]:
         requests = {r.id: r for c in self.courses.rows for r in c.requests}
-        return [
+        found = [
             VisibleWork(
                 row,
                 requests[row.request_id].case_id,
@@ -302,6 +312,33 @@ class FakeWork(WorkRepository):
             for row in rows
             if row.visible_from <= as_of and (row.visible_until is None or row.visible_until >= as_of)
         ]
+        if only is not None:
+            found = [
+                v
+                for v in found
+                if (not only.kind or v.row.kind == only.kind)
+                and (not only.status or v.status == only.status)
+                and (not only.payer or self._payer_name(requests[v.row.request_id]) == only.payer)
+            ]
+        found.sort(
+            key=lambda v: (
+                v.row.due,
+                v.urgency != "expedited",
+                RANK[v.row.kind],
+                v.row.request_id,
+                v.row.visible_from,
+            )
+        )
+        return found
+
+    def visible(
+        self, as_of: dt.date, *, only: WorkFilter | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[VisibleWork]:
+        found = self._visible(as_of, only)
+        return found[offset : None if limit is None else offset + limit]
+
+    def count(self, as_of: dt.date, *, only: WorkFilter | None = None) -> int:
+        return len(self._visible(as_of, only))
 
     def signature(self) -> str | None:
         return self.marked
@@ -388,7 +425,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.payers = FakePayers()
         self.plans = FakePlans()
         self.accounts = FakeAccounts()
-        self.work = FakeWork(self.courses)
+        self.work = FakeWork(self.courses, self.payers, self.patients)
         self.claims = FakeClaims(self.courses)
         self.runs = FakeRuns()
         self.projection = projection or Projection()

@@ -8,14 +8,15 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Select, Text, and_, case, cast, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coverage.requests.lifecycle import FINAL
 from coverage.requests.model import Course, Evaluation, Request
-from coverage.requests.work import WorkRow
+from coverage.requests.work import RANK, WorkRow
 from coverage.store import tables as t
 from coverage.store.tables import Account, Coverage, LedgerEntry, Patient, Payer, PaymentPlan, PlanInstallment
 
@@ -181,6 +182,15 @@ class CourseRepository(ABC):
 
 
 @dataclass(frozen=True, slots=True)
+class WorkFilter:
+    """The worklist's filters (empty: any): a kind, the payer's name as the worklist shows it, a status."""
+
+    kind: str = ""
+    payer: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class VisibleWork:
     """A work row visible on a day, with what the worklist shows of its request."""
 
@@ -226,8 +236,18 @@ class WorkRepository(ABC):
             self.replace(course_id, rows)
 
     @abstractmethod
-    def visible(self, as_of: dt.date) -> list[VisibleWork]:
-        """Rows visible on ``as_of``."""
+    def visible(
+        self, as_of: dt.date, *, only: WorkFilter | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[VisibleWork]:
+        """Rows visible on ``as_of`` (those ``only`` lets through), most urgent first.
+
+        The worklist's order: due day, expedited first, the kind's rank (``RANK``), request id; rows
+        of one request that still tie are shown in the order they became visible, then stored.
+        """
+
+    @abstractmethod
+    def count(self, as_of: dt.date, *, only: WorkFilter | None = None) -> int:
+        """How many rows :meth:`visible` lists."""
 
     @abstractmethod
     def signature(self) -> str | None:
@@ -675,24 +695,57 @@ class SqlWork(WorkRepository):
         if values:
             self.session.execute(insert(w), values)
 
-    def visible(self, as_of: dt.date) -> list[VisibleWork]:
+    def _visible_query(self, columns: Sequence[Any], as_of: dt.date, only: WorkFilter | None) -> Select[Any]:
         w, r = t.work_items, t.pa_requests
         query = (
-            select(
-                w.c.request_id,
-                w.c.kind,
-                w.c.due,
-                w.c.visible_from,
-                w.c.visible_until,
-                w.c.detail,
-                r.c.case_id,
-                r.c.status,
-                r.c.urgency,
-                r.c.payer_id,
-                r.c.coverage_id,
-            )
+            select(*columns)
+            .select_from(w)
             .join(r, r.c.id == w.c.request_id)
             .where(w.c.visible_from <= as_of, or_(w.c.visible_until.is_(None), w.c.visible_until >= as_of))
+        )
+        if only is not None and only.kind:
+            query = query.where(w.c.kind == only.kind)
+        if only is not None and only.status:
+            query = query.where(r.c.status == only.status)
+        if only is not None and only.payer:
+            # As the worklist names the payer: the directory's name, else the name the case gave.
+            shown = case((r.c.payer_id.is_not(None), Payer.name), else_=Coverage.payer_name)
+            query = (
+                query.outerjoin(Payer, Payer.id == r.c.payer_id)
+                .outerjoin(Coverage, Coverage.id == r.c.coverage_id)
+                .where(shown == only.payer)
+            )
+        return query
+
+    def visible(
+        self, as_of: dt.date, *, only: WorkFilter | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[VisibleWork]:
+        w, r = t.work_items, t.pa_requests
+        columns = (
+            w.c.request_id,
+            w.c.kind,
+            w.c.due,
+            w.c.visible_from,
+            w.c.visible_until,
+            w.c.detail,
+            r.c.case_id,
+            r.c.status,
+            r.c.urgency,
+            r.c.payer_id,
+            r.c.coverage_id,
+        )
+        query = (
+            self._visible_query(columns, as_of, only)
+            .order_by(
+                w.c.due,
+                case((r.c.urgency == "expedited", 0), else_=1),
+                case(RANK, value=w.c.kind, else_=len(RANK)),
+                w.c.request_id,
+                w.c.visible_from,
+                w.c.id,
+            )
+            .offset(offset)
+            .limit(limit)
         )
         return [
             VisibleWork(
@@ -705,6 +758,9 @@ class SqlWork(WorkRepository):
             )
             for row in self.session.execute(query)
         ]
+
+    def count(self, as_of: dt.date, *, only: WorkFilter | None = None) -> int:
+        return int(self.session.scalar(self._visible_query([func.count()], as_of, only)) or 0)
 
     def signature(self) -> str | None:
         found = self.session.scalar(select(t.work_projection.c.signature).where(t.work_projection.c.id == 1))

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -33,6 +33,9 @@ from coverage.web.app import (
 )
 from coverage.web.records import MIN_NAME_CHARACTERS, Header
 
+if TYPE_CHECKING:
+    from coverage.worklist import WorkFilter
+
 PAGE_SIZE: Final = 50
 CLINICIAN: Final = ("clinician",)
 ADMIN: Final = ("admin",)
@@ -50,22 +53,31 @@ def _seen(headers: list[Header]) -> list[tuple[str, int | None]]:
 # --- the worklist -------------------------------------------------------------------------------
 
 
-def _work_items(web: Web, kind: str, payer: str, status: str) -> list[Any]:
-    """The worklist's items with the filters; an unknown kind or status is refused (400), not an empty list."""
+def _work_filter(kind: str, payer: str, status: str) -> WorkFilter:
+    """The worklist's filters; an unknown kind or status is refused (400), not an empty list."""
     from coverage.requests.lifecycle import READ_STATUSES
     from coverage.requests.work import KINDS
-    from coverage.worklist import build
+    from coverage.worklist import WorkFilter
 
     if kind and kind not in KINDS:
         raise Refused(400, f"kind: {kind[:40]!r} is not one of {', '.join(KINDS)}")
     if status and status not in READ_STATUSES:
         raise Refused(400, f"status: {status[:40]!r} is not a status")
+    return WorkFilter(kind, payer, status)
 
+
+def _work_items(web: Web, kind: str, payer: str, status: str) -> list[Any]:
+    """The worklist's items with the filters, all of them (the CSV)."""
+    from coverage.worklist import build
+
+    only = _work_filter(kind, payer, status)
     items = build(web.ctx.today(), uow=web.uow())
     return [
         i
         for i in items
-        if (not kind or i.kind == kind) and (not payer or i.payer_name == payer) and (not status or i.status == status)
+        if (not only.kind or i.kind == only.kind)
+        and (not only.payer or i.payer_name == only.payer)
+        and (not only.status or i.status == only.status)
     ]
 
 
@@ -79,13 +91,15 @@ def _page_number(text: str | None) -> int:
 def worklist(web: Web, call: Call) -> Response:
     from coverage.requests.lifecycle import READ_STATUSES
     from coverage.requests.work import KINDS
+    from coverage.worklist import page as page_of_work
 
     query = call.request.query_params
     kind, payer, status = query.get("kind", ""), query.get("payer", ""), query.get("status", "")
-    items = _work_items(web, kind, payer, status)
-    pages = max(1, math.ceil(len(items) / PAGE_SIZE))
-    page = min(_page_number(query.get("page")), pages)
-    shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    only = _work_filter(kind, payer, status)
+    found = page_of_work(
+        web.ctx.today(), uow=web.uow(), number=_page_number(query.get("page")), size=PAGE_SIZE, only=only
+    )
+    shown = found.items
     headers = web.lookup.headers(i.request_id for i in shown)
     web.log_access(call, _seen([headers[i.request_id] for i in shown if i.request_id in headers]), "worklist")
     with web.uow() as uow:
@@ -95,9 +109,9 @@ def worklist(web: Web, call: Call) -> Response:
         "worklist.html",
         items=shown,
         headers=headers,
-        total=len(items),
-        page=page,
-        pages=pages,
+        total=found.total,
+        page=found.number,
+        pages=found.pages,
         kinds=KINDS,
         statuses=READ_STATUSES,
         payers=payers,
