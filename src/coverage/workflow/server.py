@@ -5,25 +5,32 @@ deploy``, ``priorauth worker``, flows run by a worker) then sends the same value
 ``PREFECT_API_AUTH_STRING``. When ``PREFECT_API_URL`` is set, :func:`check_api` makes one cheap
 authenticated call (the server's version) and turns a missing or refused string, or a server that
 does not answer, into one :class:`~coverage.errors.ConfigurationError` line naming the setting: no
-traceback, and the string itself is never printed. Without ``PREFECT_API_URL`` Prefect runs in its
-local mode and nothing is checked.
+traceback, and the string itself is never printed. A server that does not answer now (connection
+refused or timed out, or its TLS proxy answering 502-504 while it restarts) is
+:class:`~coverage.errors.Unreachable`, a temporary failure. Without ``PREFECT_API_URL`` Prefect runs
+in its local mode and nothing is checked.
 
 :func:`worker_problems` is what a worker checks before it takes runs: the records database set
 (a worker for a server never falls back to an embedded SQLite file), reachable and migrated, the
-document store writable, the clinic file and the policies loadable.
+document store writable, the clinic file and the policies loadable. ``priorauth worker`` exits 75
+(``EX_TEMPFAIL``: its supervisor starts it again) when the only problems are a server or database
+that does not answer, and 2 for anything else.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import os
+import socket
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from coverage.errors import ConfigurationError, PriorAuthError
+from coverage.errors import ConfigurationError, PriorAuthError, Unreachable
 
 if TYPE_CHECKING:
     from coverage.settings import Settings
@@ -44,6 +51,10 @@ DEFAULT_HEALTH_PORT = 8080
 
 #: Seconds to wait for the server's answer to the credentials check.
 CHECK_TIMEOUT_S = 10.0
+#: What a TLS proxy answers while the Prefect server behind it is down or restarting.
+_PROXY_WAITING = frozenset({502, 503, 504})
+#: Network errors that pass: no route now, a network interface still coming up.
+_NETWORK_DOWN = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
 
 
 def api_url(env: Mapping[str, str] | None = None) -> str | None:
@@ -88,6 +99,10 @@ def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TI
             answer.read()
     except urllib.error.HTTPError as error:
         error.close()
+        if error.code in _PROXY_WAITING:
+            raise Unreachable(
+                f"PREFECT_API_URL: cannot reach the Prefect server at {where} (it answered {error.code})"
+            ) from None
         if error.code in (401, 403):
             raise ConfigurationError(
                 f"PREFECT_API_AUTH_STRING: refused by the Prefect server at {where} ({error.code}); "
@@ -98,10 +113,20 @@ def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TI
         ) from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
-        raise ConfigurationError(
-            f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})"
-        ) from None
+        kind = Unreachable if _passing(reason) else ConfigurationError
+        raise kind(f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})") from None
     return url
+
+
+def _passing(reason: object) -> bool:
+    """Whether a failed connection is a server that does not answer now, not a wrong address or certificate."""
+    if isinstance(reason, ssl.SSLError | ssl.CertificateError):
+        return False
+    if isinstance(reason, socket.gaierror):
+        return reason.errno == socket.EAI_AGAIN  # "temporary failure in name resolution"; not an unknown name
+    if isinstance(reason, ConnectionError | TimeoutError):
+        return True
+    return isinstance(reason, OSError) and reason.errno in _NETWORK_DOWN
 
 
 def check_server_records(settings: Settings, env: Mapping[str, str] | None = None) -> None:
@@ -115,23 +140,28 @@ def check_server_records(settings: Settings, env: Mapping[str, str] | None = Non
 
 def worker_problems(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
     """What keeps this host from running the flows, one line each (empty: ready)."""
-    problems: list[str] = []
+    return [line for error in worker_errors(settings, env) for line in error.lines()]
+
+
+def worker_errors(settings: Settings, env: Mapping[str, str] | None = None) -> list[PriorAuthError]:
+    """What keeps this host from running the flows (empty: ready); :class:`Unreachable` ones may pass."""
+    errors: list[PriorAuthError] = []
     try:
         check_api(env)
     except PriorAuthError as error:
-        problems.extend(error.lines())
+        errors.append(error)
     try:
         check_server_records(settings, env)
     except PriorAuthError as error:
-        problems.extend(error.lines())
-        return problems
+        errors.append(error)
+        return errors
     from coverage.store.db import open_database
 
     try:
         open_database(settings).dispose()
     except PriorAuthError as error:
-        problems.extend(error.lines())
-    problems.extend(_store_problems(settings))
+        errors.append(error)
+    errors.extend(_store_errors(settings))
     try:
         from coverage.clinic import load_clinic
         from coverage.policies.service import Checker
@@ -139,18 +169,18 @@ def worker_problems(settings: Settings, env: Mapping[str, str] | None = None) ->
         load_clinic(settings)
         Checker.from_settings(settings)
     except PriorAuthError as error:
-        problems.extend(error.lines())
-    return problems
+        errors.append(error)
+    return errors
 
 
-def _store_problems(settings: Settings) -> list[str]:
+def _store_errors(settings: Settings) -> list[PriorAuthError]:
     from coverage.store.documents import DocumentStore
 
     try:
         store = DocumentStore(settings.documents_location)
         store.check_writable()
     except PriorAuthError as error:
-        return error.lines()
+        return [error]
     return []
 
 
