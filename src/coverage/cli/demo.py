@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -528,6 +529,11 @@ def worker(
     argv += ["--type", "process", "--with-healthcheck"]
     if limit is not None:
         argv += ["--limit", str(limit)]
+    # Prefect's worker stops on SIGTERM by sending itself SIGINT. A process started in the background
+    # by a non-interactive shell (`cmd &`, nohup, some supervisors) inherits SIGINT ignored, exec keeps
+    # it ignored, and that worker never stops: both signals back to their defaults first.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # noqa: S606  # our own argv: the supervisor's signals reach the worker itself
 
