@@ -422,3 +422,22 @@ def test_the_worker_unit_restarts_a_temporary_failure_not_a_configuration_error(
     assert settings["Restart"] == "on-failure"
     for name in ("After", "Wants"):
         assert {"priorauth-prefect-server.service", "postgresql.service"} <= set(settings[name].split())
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "prefect-worker.clinic.internal"])
+def test_a_health_check_host_off_the_loopback_interface_is_refused(host: str) -> None:
+    (line,) = health_port_problems({"PREFECT_WORKER_WEBSERVER_HOST": host, "PREFECT_WORKER_WEBSERVER_PORT": "8081"})
+    assert line.startswith(f"PREFECT_WORKER_WEBSERVER_HOST: {host!r} is not a loopback address")
+    for loopback in ("127.0.0.1", "localhost", "127.0.0.2"):
+        assert health_port_problems(
+            {"PREFECT_WORKER_WEBSERVER_HOST": loopback, "PREFECT_WORKER_WEBSERVER_PORT": "0"}
+        ) == [
+            "PREFECT_WORKER_WEBSERVER_PORT: '0' is not a port number (1-65535)"  # the host passed; the port is next
+        ]
+
+
+def test_a_worker_with_its_health_check_on_every_interface_does_not_start(api: str, tmp_path: Path) -> None:
+    done = _priorauth(["worker", "--check"], _ready_host(tmp_path, api) | {"PREFECT_WORKER_WEBSERVER_HOST": "0.0.0.0"})
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: PREFECT_WORKER_WEBSERVER_HOST: '0.0.0.0' is not a loopback address")

@@ -42,7 +42,8 @@ WORKER_ENVIRONMENT = {
     "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "coverage",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
-    # The worker's health check web server binds to all interfaces by default.
+    # The worker's health check web server binds to all interfaces by default; another value is
+    # refused unless it is a loopback address (health_port_problems).
     "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
 }
 
@@ -207,17 +208,24 @@ def start_sending_run(request_id: int, *, sign_off: bool = False) -> str:
 
 
 def health_port_problems(env: Mapping[str, str] | None = None) -> list[str]:
-    """The worker's health check address must be free to listen on, one line when not.
+    """The worker's health check address must be a loopback one, free to listen on; one line when not.
 
     Prefect serves ``--with-healthcheck`` from a thread of the worker: when its port is taken (a
     second worker on this host left on the same port) that thread only logs and dies, and the
     worker runs on with no health check. So each worker on a host gets a port of its own
-    (``PREFECT_WORKER_WEBSERVER_PORT``), and a taken one is refused before the worker starts.
+    (``PREFECT_WORKER_WEBSERVER_PORT``), and a taken one is refused before the worker starts. The
+    health check answers without credentials: ``PREFECT_WORKER_WEBSERVER_HOST`` other than a loopback
+    address (``0.0.0.0``, a LAN address) is refused too.
     """
     import socket
 
     env = os.environ if env is None else env
     host = env.get("PREFECT_WORKER_WEBSERVER_HOST") or WORKER_ENVIRONMENT["PREFECT_WORKER_WEBSERVER_HOST"]
+    if not _loopback(host):
+        return [
+            f"PREFECT_WORKER_WEBSERVER_HOST: {host[:60]!r} is not a loopback address; the health check "
+            "listens on 127.0.0.1 only (unset it, or set 127.0.0.1)"
+        ]
     text = (env.get("PREFECT_WORKER_WEBSERVER_PORT") or str(DEFAULT_HEALTH_PORT)).strip()
     if not text.isdigit() or not 1 <= int(text) <= 65535:  # the TCP port range
         return [f"PREFECT_WORKER_WEBSERVER_PORT: {text[:20]!r} is not a port number (1-65535)"]
@@ -233,3 +241,15 @@ def health_port_problems(env: Mapping[str, str] | None = None) -> list[str]:
             f"({error.strerror or type(error).__name__}); give each worker on this host a port of its own"
         ]
     return []
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1): never 0.0.0.0 or a LAN address."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
