@@ -530,8 +530,8 @@ def worker(
     if limit is not None:
         argv += ["--limit", str(limit)]
     # Prefect's worker stops on SIGTERM by sending itself SIGINT. A process started in the background
-    # by a non-interactive shell (`cmd &`, nohup, some supervisors) inherits SIGINT ignored, exec keeps
-    # it ignored, and that worker never stops: both signals back to their defaults first.
+    # by a non-interactive shell (`cmd &` in a script) inherits SIGINT ignored, exec keeps it ignored,
+    # and that worker never stops: both signals back to their defaults first.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
     sys.stdout.flush()
