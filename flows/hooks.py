@@ -1,7 +1,9 @@
 """What every flow does at its start and end: note it in the records (``coverage.workflow.runs``).
 
 A flow calls :func:`begin` first; its state hooks note the end. The hooks never raise (a hook's
-error would hide the run's own), and write ids, states and error type names only.
+error would hide the run's own), and write ids, states and error type names only. When the runtime
+cannot be built (a document store not writable, a clinic file that does not load) the start and
+the end are still noted with the records database alone, so that run shows on the worklist too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from prefect.states import Failed
 
 from coverage.errors import PriorAuthError
 from coverage.workflow import runs
-from coverage.workflow.runtime import runtime
+from coverage.workflow.runtime import run_records, runtime
 
 log = logging.getLogger("coverage.workflow.runs")
 
@@ -59,14 +61,31 @@ def route_logs() -> None:
 def begin(flow: str, request_id: int | None = None) -> int:
     """Route our log lines to the run, and note this run's start in the records; past the attempt cap it fails."""
     route_logs()
-    return runs.begin(run_id(), flow, request_id, rt=runtime())
+    try:
+        rt = runtime()
+    except PriorAuthError:
+        _begin_in_the_records_only(flow, request_id)
+        raise
+    return runs.begin(run_id(), flow, request_id, rt=rt)
+
+
+def _begin_in_the_records_only(flow: str, request_id: int | None) -> None:
+    """Note the start of a run whose runtime cannot be built, so its failure (noted by the hook) is seen."""
+    try:
+        with run_records() as records:
+            runs.begin(run_id(), flow, request_id, rt=records)
+    except runs.RunGivenUp:
+        pass  # noted; the run fails with the runtime's error either way
+    except Exception as error:  # the runtime's own error is the one the run fails with
+        log.warning("run %s: its start was not recorded (%s)", run_id(), type(error).__name__)
 
 
 def _hook(state_name: str) -> Callable[[Any, Any, Any], None]:
     def hook(_flow: Any, run: Any, state: Any) -> None:
         try:
             reason = runs.reason_of(getattr(state, "message", None)) if state_name != "completed" else None
-            runs.end(str(run.id), state_name, rt=runtime(), reason=reason)
+            with run_records() as records:
+                runs.end(str(run.id), state_name, rt=records, reason=reason)
         except Exception as error:  # a hook must not hide the run's own outcome
             log.warning("run %s: its end was not recorded (%s)", run.id, type(error).__name__)
 

@@ -1,5 +1,6 @@
-"""Runs that outlive their worker, on a real Prefect server: a worker killed mid-sending, and a sign-off
-approved while no worker runs. Either way the request is sent exactly once.
+"""Runs that outlive their worker, on a real Prefect server: a worker killed mid-sending, one stopped
+by SIGTERM mid-sending (as systemd stops it), and a sign-off approved while no worker runs. Either way
+the request is sent exactly once; a worker stops within seconds of SIGTERM, idle or not.
 
 Real pieces throughout, as a clinic runs them: a Prefect server with an auth string on a loopback
 port (on PostgreSQL when ``PRIORAUTH_TEST_DATABASE_URL`` names one, as the records database then
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from tests.server_support import (
     PREFECT,
     PRIORAUTH,
     api,
+    descendants,
     free_port,
     kill_all,
     postgres_or_sqlite,
@@ -49,6 +52,8 @@ SENDING = "prior-authorization/prior-authorization"
 SILENCE = "60"
 #: States a run ends in here (``Crashed`` is not one: the crash automation schedules it again at once).
 FINAL = ("COMPLETED", "FAILED", "CANCELLED")
+#: Seconds a worker may take to stop after SIGTERM (systemd's TimeoutStopSec for it is longer).
+STOPPED_WITHIN = 15
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +78,14 @@ class Clinic:
     request_id: int = 0
     workers: list[Popen[bytes]] = field(default_factory=list)
 
-    def worker(self, name: str, **extra: str) -> Popen[bytes]:
-        """``priorauth worker`` on this host, with ``extra`` settings."""
+    def worker(self, name: str, *, background: bool = False, **extra: str) -> Popen[bytes]:
+        """``priorauth worker`` on this host, with ``extra`` settings.
+
+        ``background``: started as ``cmd &`` from a script starts it, with SIGINT ignored.
+        """
         argv = [str(PRIORAUTH), "worker", "--pool", "priorauth"]
+        if background:
+            argv = ["/bin/sh", "-c", 'trap "" INT; exec "$@"', "sh", *argv]
         env = self.env | {"PREFECT_WORKER_WEBSERVER_PORT": str(free_port())} | extra  # its health check's port
         process = start(argv, env, self.folder / f"{name}.log")
         self.workers.append(process)
@@ -194,6 +204,55 @@ def test_a_worker_killed_mid_sending_the_run_comes_back_and_sends_once(clinic: C
     assert clinic.scalar("SELECT COUNT(*) FROM sending_claims") == 0
     assert clinic.scalar("SELECT attempts FROM workflow_runs") == 2
     assert clinic.scalar("SELECT state FROM workflow_runs") == "completed"
+
+
+def _health(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:  # a local test worker
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_an_idle_worker_stops_soon_after_sigterm(clinic: Clinic, background: bool) -> None:
+    """As systemd stops it (SIGTERM to the main process), also when started in the background of a script."""
+    port = free_port()
+    worker = clinic.worker("worker-1", background=background, PREFECT_WORKER_WEBSERVER_PORT=str(port))
+    wait_for("the worker's health check", lambda: _health(port), 120)
+    log = clinic.folder / "worker-1.log"
+    wait_for("the worker to poll", lambda: "started!" in log.read_text(), 60)  # Prefect's own handlers set
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=STOPPED_WITHIN) == 0
+    assert "stopped!" in log.read_text()
+
+
+def test_a_worker_stopped_mid_sending_stops_soon_and_its_run_comes_back(clinic: Clinic) -> None:
+    """The worker kills its run's process as it stops; the crash automations schedule the run again."""
+    port = free_port()
+    first = clinic.worker("worker-1", PREFECT_WORKER_WEBSERVER_PORT=str(port), PRIORAUTH_SANDBOX_LATENCY_SECONDS="600")
+    run_id = clinic.start_run()
+    wait_for("the sending claim", lambda: clinic.scalar("SELECT COUNT(*) FROM sending_claims") == 1, 180)
+    below = descendants(first.pid)
+    assert below
+    first.send_signal(signal.SIGTERM)  # the worker only, as systemd's KillMode=mixed does
+    assert first.wait(timeout=STOPPED_WITHIN) == 0
+    assert wait_for("the run's process to end", lambda: not any(_alive(pid) for pid in below) or None, 30)
+    assert clinic.state(run_id) in ("RUNNING", "CRASHED")
+    assert clinic.scalar("SELECT COUNT(*) FROM submissions") == 0
+
+    clinic.worker("worker-2")
+    assert clinic.finished(run_id, 300) == "COMPLETED"
+    assert clinic.scalar("SELECT COUNT(*) FROM submissions") == 1
+    assert clinic.scalar("SELECT attempts FROM workflow_runs") == 2
 
 
 def test_a_sign_off_approved_while_no_worker_runs_is_sent_once_a_worker_starts(

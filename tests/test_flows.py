@@ -243,3 +243,30 @@ def test_a_run_on_a_host_whose_document_store_is_not_writable_fails_with_one_lin
     assert state.message == (
         f"StorageError: PRIORAUTH_DOCUMENTS_URL: the document store at {location} is not writable ({error})"
     )
+
+
+def test_a_run_that_fails_before_its_runtime_is_built_still_shows_on_the_worklist(
+    workflow_runtime: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch, run: Run, tmp_path: Path
+) -> None:
+    """A document store that is not writable stops the run at its start; the start and the failure are
+    still noted with the records database alone, so the request shows as run_failed."""
+    from coverage.workflow.runtime import use_runtime
+    from coverage.worklist import build
+
+    rt = workflow_runtime
+    run(intake.intake_batch(str(dated_samples(tmp_path / "samples", today()))))
+    request_id = _ids(rt)["EX-01-meets"]
+    monkeypatch.setenv("PRIORAUTH_DATABASE_URL", database_url)
+    monkeypatch.setenv("PRIORAUTH_DOCUMENTS_URL", "/proc/nope/documents")
+    use_runtime(None)
+    try:
+        state = run(prior_authorization.prior_authorization(request_id, return_state=True))  # type: ignore[call-overload]
+    finally:
+        use_runtime(rt)
+    assert state.is_failed()
+    assert state.message.startswith("StorageError: PRIORAUTH_DOCUMENTS_URL: the document store at /proc/nope/documents")
+    (item,) = [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"]
+    assert item.request_id == request_id
+    assert item.detail.startswith("prior-authorization run failed (StorageError) at ")
+    assert "attempt 1 " in item.detail
+    assert _statuses(rt)["EX-01-meets"] == "ready"  # nothing worked on

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from coverage.errors import ConfigurationError
+from coverage.errors import ConfigurationError, Unreachable
 from coverage.settings import Settings
 from coverage.workflow.server import check_api, check_server_records, health_port_problems, worker_problems
 from tests.conftest import REPO, Cli
@@ -35,7 +35,9 @@ class _Api(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         expected = "Basic " + base64.b64encode(SECRET.encode()).decode()
         known = ("/api/admin/version", "/api/deployments/name/prior-authorization/prior-authorization")
-        if self.path in known and self.headers.get("Authorization") != expected:
+        if self.path == "/down/api/admin/version":  # a TLS proxy whose Prefect server is restarting
+            body, code = b"Bad Gateway", 502
+        elif self.path in known and self.headers.get("Authorization") != expected:
             body, code = b'{"exception_message":"Unauthorized"}', 401
         elif self.path == known[0]:
             body, code = b'"3.9.1"', 200
@@ -93,7 +95,7 @@ def test_a_missing_or_wrong_string_is_one_line_naming_the_variable(api: str, aut
 
 def test_a_server_that_does_not_answer_is_one_line() -> None:
     env = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_API_AUTH_STRING": SECRET}
-    with pytest.raises(ConfigurationError, match=r"^PREFECT_API_URL: cannot reach the Prefect server"):
+    with pytest.raises(Unreachable, match=r"^PREFECT_API_URL: cannot reach the Prefect server"):
         check_api(env, timeout=2)
 
 
@@ -138,6 +140,19 @@ def test_a_server_behind_a_clinic_s_own_ca_is_checked_with_prefect_s_cert_file(t
     ]
 
 
+def test_a_proxy_whose_server_is_down_is_a_temporary_failure_and_a_wrong_string_is_not(api: str) -> None:
+    with pytest.raises(
+        Unreachable, match=r"^PREFECT_API_URL: cannot reach the Prefect server at .* \(it answered 502\)$"
+    ):
+        check_api({"PREFECT_API_URL": api.replace("/api", "/down/api"), "PREFECT_API_AUTH_STRING": SECRET})
+    with pytest.raises(ConfigurationError) as caught:
+        check_api({"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": "priorauth:wrong"})
+    assert not isinstance(caught.value, Unreachable)
+    with pytest.raises(ConfigurationError) as caught:  # a host name that does not exist: a setting to fix
+        check_api({"PREFECT_API_URL": "http://prefect.invalid/api", "PREFECT_API_AUTH_STRING": SECRET}, timeout=2)
+    assert not isinstance(caught.value, Unreachable)
+
+
 def test_credentials_in_the_url_are_never_shown() -> None:
     env = {"PREFECT_API_URL": "http://user:pw@127.0.0.1:9/api", "PREFECT_API_AUTH_STRING": SECRET}
     with pytest.raises(ConfigurationError) as caught:
@@ -160,6 +175,85 @@ def test_deploy_and_worker_refuse_a_missing_or_wrong_string_in_one_line(api: str
         assert "Traceback" not in done.stderr
         lines = done.stderr.strip().splitlines()
         assert lines[0].startswith("error: PREFECT_API_AUTH_STRING: ")
+
+
+def _ready_host(tmp_path: Path, api: str) -> dict[str, str]:
+    """The environment of a host ready to run a worker for ``api`` (a migrated SQLite records file)."""
+    from coverage.store.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    upgrade(url)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "PREFECT_WORKER"))}
+    return base | {
+        "PREFECT_API_URL": api,
+        "PREFECT_API_AUTH_STRING": SECRET,
+        "PRIORAUTH_DATA_DIR": str(tmp_path / "data"),
+        "PRIORAUTH_DATABASE_URL": url,
+        "PRIORAUTH_DOCUMENTS_URL": str(tmp_path / "docs"),
+        "PREFECT_WORKER_WEBSERVER_PORT": str(_free_port()),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+UNANSWERED_DATABASE = "postgresql+psycopg://priorauth:s3cret-pw@127.0.0.1:1/priorauth"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "starts"),
+    [
+        (
+            {"PREFECT_API_URL": "http://127.0.0.1:9/api"},
+            75,
+            ["error: PREFECT_API_URL: cannot reach the Prefect server"],
+        ),
+        (
+            {"PRIORAUTH_DATABASE_URL": UNANSWERED_DATABASE},
+            75,
+            ["error: PRIORAUTH_DATABASE_URL: cannot open the database"],
+        ),
+        (
+            {"PREFECT_API_URL": "http://127.0.0.1:9/api", "PRIORAUTH_DATABASE_URL": UNANSWERED_DATABASE},
+            75,
+            ["error: PREFECT_API_URL: cannot reach", "error: PRIORAUTH_DATABASE_URL: cannot open the database"],
+        ),
+        # A configuration error beside a server that does not answer: fix it first (2, not restarted).
+        (
+            {"PREFECT_API_AUTH_STRING": "priorauth:wrong", "PRIORAUTH_DATABASE_URL": UNANSWERED_DATABASE},
+            2,
+            ["error: PREFECT_API_AUTH_STRING: refused", "error: PRIORAUTH_DATABASE_URL: cannot open the database"],
+        ),
+        ({"PRIORAUTH_DATABASE_URL": "sqlite:////proc/nope/records.db"}, 2, ["error: PRIORAUTH_DATABASE_URL: cannot"]),
+    ],
+)
+def test_a_worker_that_cannot_reach_the_server_or_database_exits_75_to_be_started_again(
+    api: str, tmp_path: Path, change: dict[str, str], status: int, starts: list[str]
+) -> None:
+    """Exit 75 (EX_TEMPFAIL: systemd restarts it) only when nothing but a server or database is not answering."""
+    done = _priorauth(["worker", "--check"], _ready_host(tmp_path, api) | change)
+    assert done.returncode == status, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == len(starts), lines
+    assert all(line.startswith(start) for line, start in zip(lines, starts, strict=True)), lines
+    assert "s3cret-pw" not in done.stderr
+
+
+def test_a_ready_host_passes_the_worker_check(api: str, tmp_path: Path) -> None:
+    done = _priorauth(["worker", "--check"], _ready_host(tmp_path, api))
+    assert (done.returncode, done.stdout.strip()) == (0, "worker checks: ok"), done.stderr
+
+
+def test_staff_commands_still_exit_2_when_the_database_does_not_answer(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRIORAUTH_DATABASE_URL", UNANSWERED_DATABASE)
+    (line,) = cli.fails("worklist")
+    assert line.startswith("error: PRIORAUTH_DATABASE_URL: cannot open the database at postgresql+psycopg://")
 
 
 def test_a_worker_for_a_server_refuses_to_run_without_the_records_database(api: str, tmp_path: Path) -> None:
@@ -364,3 +458,48 @@ def test_each_systemd_worker_takes_its_health_port_from_its_own_file_and_waits_f
     example = (REPO / "deployments" / "systemd" / "worker.env.example").read_text(encoding="utf-8")
     (port,) = [line for line in example.splitlines() if line.startswith("PREFECT_WORKER_WEBSERVER_PORT=")]
     assert 1024 < int(port.split("=", 1)[1]) < 65536  # an unprivileged TCP port
+
+
+def test_a_database_server_that_answers_with_a_refusal_is_a_setting_to_fix() -> None:
+    """No answer is temporary; a PostgreSQL server that answers "no such database" is not."""
+    from coverage.store.db import open_database
+
+    with pytest.raises(Unreachable):
+        open_database(Settings(database_url=UNANSWERED_DATABASE))
+    base = os.environ.get("PRIORAUTH_TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        pytest.skip("needs PRIORAUTH_TEST_DATABASE_URL on PostgreSQL for a server that answers")
+    from sqlalchemy.engine import make_url
+
+    missing = make_url(base).set(database="priorauth_no_such_database").render_as_string(hide_password=False)
+    with pytest.raises(ConfigurationError, match=r"cannot open the database .*\(OperationalError\)$") as caught:
+        open_database(Settings(database_url=missing))
+    assert not isinstance(caught.value, Unreachable)
+
+
+def test_the_worker_unit_restarts_a_temporary_failure_not_a_configuration_error() -> None:
+    unit = (REPO / "deployments" / "systemd" / "priorauth-worker@.service").read_text(encoding="utf-8")
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    assert settings["RestartPreventExitStatus"].split() == ["2"]  # 75 is restarted
+    assert settings["Restart"] == "on-failure"
+    for name in ("After", "Wants"):
+        assert {"priorauth-prefect-server.service", "postgresql.service"} <= set(settings[name].split())
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "prefect-worker.clinic.internal"])
+def test_a_health_check_host_off_the_loopback_interface_is_refused(host: str) -> None:
+    (line,) = health_port_problems({"PREFECT_WORKER_WEBSERVER_HOST": host, "PREFECT_WORKER_WEBSERVER_PORT": "8081"})
+    assert line.startswith(f"PREFECT_WORKER_WEBSERVER_HOST: {host!r} is not a loopback address")
+    for loopback in ("127.0.0.1", "localhost", "127.0.0.2"):
+        assert health_port_problems(
+            {"PREFECT_WORKER_WEBSERVER_HOST": loopback, "PREFECT_WORKER_WEBSERVER_PORT": "0"}
+        ) == [
+            "PREFECT_WORKER_WEBSERVER_PORT: '0' is not a port number (1-65535)"  # the host passed; the port is next
+        ]
+
+
+def test_a_worker_with_its_health_check_on_every_interface_does_not_start(api: str, tmp_path: Path) -> None:
+    done = _priorauth(["worker", "--check"], _ready_host(tmp_path, api) | {"PREFECT_WORKER_WEBSERVER_HOST": "0.0.0.0"})
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: PREFECT_WORKER_WEBSERVER_HOST: '0.0.0.0' is not a loopback address")

@@ -1,6 +1,6 @@
 """The project's one exception tree, translated at the edges.
 
-    PriorAuthError                  base: the CLI prints it in one line and exits 2
+    PriorAuthError                  base: the CLI prints it in one line and exits 2 (its ``exit_status``)
     ├── InvalidInput                bad user input; carries one "path: problem" line per problem
     │   ├── InvalidCase             a case document that breaks the case format
     │   └── InvalidPolicy           a policy file that breaks the policy schema
@@ -8,6 +8,7 @@
     ├── IllegalTransition           a lifecycle move the state machine forbids
     ├── StaleVersion                a transition based on a version someone else already changed
     ├── ConfigurationError          settings, clinic file or templates that cannot be used
+    │   └── Unreachable             a server or database that does not answer now (a temporary failure)
     └── StorageError                a write or read the database refused (named by error type only)
 
 Messages never carry PHI (names, birth dates, member ids): they name fields and ids.
@@ -20,6 +21,9 @@ from collections.abc import Sequence
 
 class PriorAuthError(Exception):
     """Base of every error the project raises on purpose."""
+
+    #: The command line's exit status for it: 2, a problem to fix before trying again.
+    exit_status = 2
 
     def lines(self) -> list[str]:
         """One line per problem, for the CLI."""
@@ -59,6 +63,14 @@ class StaleVersion(PriorAuthError):
 
 class ConfigurationError(PriorAuthError):
     """Settings, a clinic file or templates that cannot be used."""
+
+
+class Unreachable(ConfigurationError):
+    """A Prefect server or records database that does not answer now (refused, timed out, starting up).
+
+    Still exit status 2 for the staff commands; ``priorauth worker`` exits 75 (``EX_TEMPFAIL``) when
+    this is its only kind of problem, so its supervisor starts it again after a pause.
+    """
 
 
 class StorageError(PriorAuthError):

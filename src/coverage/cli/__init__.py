@@ -25,7 +25,11 @@ __all__ = ["app", "main", "run"]
 
 
 def main() -> None:
-    """Run the command line: domain and usage errors become one line each, exit 2 (``SystemExit``)."""
+    """Run the command line: domain and usage errors become one line each, exit 2 (``SystemExit``).
+
+    The one exception is ``priorauth worker`` when all it found is a server or database that does not
+    answer now: exit 75 (``EX_TEMPFAIL``), so its supervisor starts it again.
+    """
     sys.exit(_run())
 
 
@@ -54,7 +58,7 @@ def _run() -> int:
     except PriorAuthError as error:
         for line in error.lines():
             print(f"error: {line}", file=sys.stderr)
-        return 2
+        return error.exit_status
     except typer.Abort:
         print("error: aborted", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -501,10 +502,11 @@ def worker(
 ) -> None:
     """Check this host (Prefect credentials, records database, document store, clinic, policies, the health
     check's port free), then run a Prefect process worker with heartbeats and a health check on
-    PREFECT_WORKER_WEBSERVER_PORT (8080 unless set; one port per worker on a host); one line per problem, exit 2."""
-    from coverage.errors import ConfigurationError
+    PREFECT_WORKER_WEBSERVER_PORT (8080 unless set; one port per worker on a host); one line per problem,
+    exit 2, or exit 75 (try again later) when the server or the records database does not answer now."""
+    from coverage.errors import ConfigurationError, Unreachable
     from coverage.settings import load_settings
-    from coverage.workflow.server import WORKER_ENVIRONMENT, api_url, health_port_problems, worker_problems
+    from coverage.workflow.server import WORKER_ENVIRONMENT, api_url, health_port_problems, worker_errors
 
     if api_url() is None:
         raise ConfigurationError("PREFECT_API_URL: not set; a worker needs the Prefect server's API URL")
@@ -512,9 +514,12 @@ def worker(
     environment = WORKER_ENVIRONMENT | {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_seconds)}
     for name, value in environment.items():
         os.environ.setdefault(name, value)
-    problems = worker_problems(settings) + health_port_problems()
+    errors, port_problems = worker_errors(settings), health_port_problems()
+    problems = [line for error in errors for line in error.lines()] + port_problems
     if problems:
-        raise _Problems(problems)
+        # Only a server or database not answering now: the supervisor tries again; anything else is fixed first.
+        passing = not port_problems and all(isinstance(error, Unreachable) for error in errors)
+        raise _Problems(problems, exit_status=TEMPORARY_FAILURE if passing else 2)
     if check_only:
         typer.echo("worker checks: ok")
         return
@@ -524,15 +529,26 @@ def worker(
     argv += ["--type", "process", "--with-healthcheck"]
     if limit is not None:
         argv += ["--limit", str(limit)]
+    # Prefect's worker stops on SIGTERM by sending itself SIGINT. A process started in the background
+    # by a non-interactive shell (`cmd &` in a script) inherits SIGINT ignored, exec keeps it ignored,
+    # and that worker never stops: both signals back to their defaults first.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # noqa: S606  # our own argv: the supervisor's signals reach the worker itself
+
+
+#: ``priorauth worker``'s exit status when the server or the records database does not answer now
+#: (``EX_TEMPFAIL`` of sysexits.h): systemd starts it again after ``RestartSec``; exit 2 it does not.
+TEMPORARY_FAILURE = 75
 
 
 class _Problems(PriorAuthError):
     """Several problems, one line each."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, exit_status: int = 2) -> None:
         self.problems = problems
+        self.exit_status = exit_status
         super().__init__("; ".join(problems))
 
     def lines(self) -> list[str]:

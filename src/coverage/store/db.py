@@ -8,7 +8,8 @@ scripts shipped inside the package; the Alembic configuration is built here, so
 Engines hide statement parameters from their error messages (they may be PHI), and a database
 that cannot be opened (a bad URL, a server that does not answer, a data folder that cannot be
 created, an unknown revision) is one :class:`~coverage.errors.ConfigurationError` line naming
-the setting, never a password.
+the setting, never a password. A PostgreSQL server that does not answer now (refused, timed out,
+starting up) is :class:`~coverage.errors.Unreachable`, a temporary failure.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from coverage.errors import ConfigurationError
+from coverage.errors import ConfigurationError, Unreachable
 from coverage.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +41,38 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: How long a SQLite writer waits for another writer's transaction before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30
+
+
+#: What libpq says (lower-cased) when no PostgreSQL server answers, or it cannot take a session yet: a
+#: temporary failure. A server that answers with any other refusal (a wrong role, password or
+#: database name; "FATAL: ...") or a host name that does not exist is a setting to fix.
+_NO_ANSWER = (
+    "connection refused",
+    "timeout expired",
+    "timed out",
+    "no route to host",
+    "network is unreachable",
+    "server closed the connection unexpectedly",
+    "connection reset",
+    "temporary failure in name resolution",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "too many clients",
+    "remaining connection slots are reserved",
+)
+
+
+def unreachable(error: OperationalError, url: str) -> bool:
+    """Whether ``error`` opening ``url`` means its PostgreSQL server does not answer now (not a bad setting)."""
+    try:
+        if not make_url(url).get_backend_name().startswith("postgresql"):
+            return False  # SQLite: a file that cannot be opened is a setting to fix
+    except ArgumentError:
+        return False
+    said = str(error.orig).lower()
+    return any(words in said for words in _NO_ANSWER)
 
 
 def _private_file(path: Path) -> None:
@@ -228,7 +261,11 @@ def database_errors(settings: Settings) -> Iterator[None]:
             f"{setting}: {where} needs a database driver that is not installed ({type(error).__name__}); "
             "use sqlite or postgresql+psycopg"
         ) from None
-    except OperationalError:
+    except OperationalError as error:
+        if unreachable(error, url):
+            raise Unreachable(
+                f"{setting}: cannot open the database at {where} (OperationalError: it does not answer now)"
+            ) from None
         raise ConfigurationError(f"{setting}: cannot open the database at {where} (OperationalError)") from None
     except SQLAlchemyError as error:
         raise ConfigurationError(

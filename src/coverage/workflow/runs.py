@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, Protocol
 
 from coverage.errors import PriorAuthError
-from coverage.workflow.runtime import Runtime
+
+if TYPE_CHECKING:
+    from coverage.services.context import Context
+    from coverage.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +29,20 @@ ENDS = frozenset({"completed", "failed", "crashed"})
 _ERROR_TYPE = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Exit|Interrupt|GivenUp))\b")
 
 
+class RunRecords(Protocol):
+    """What notes a run: a unit of work on the records and the clock (a ``Runtime``, or the records alone)."""
+
+    @property
+    def ctx(self) -> Context: ...
+
+    def uow(self) -> UnitOfWork: ...
+
+
 class RunGivenUp(PriorAuthError):
     """A flow run that crashed too often: it stays on the worklist for a person."""
 
 
-def begin(flow_run_id: str, flow: str, request_id: int | None, *, rt: Runtime) -> int:
+def begin(flow_run_id: str, flow: str, request_id: int | None, *, rt: RunRecords) -> int:
     """Note a run's start; the attempt number. Raises :class:`RunGivenUp` past :data:`MAX_ATTEMPTS`."""
     with rt.uow() as uow:
         attempts = uow.runs.started(flow_run_id, flow, request_id, rt.ctx.when().now)
@@ -49,7 +62,7 @@ def reason_of(message: str | None) -> str | None:
     return found.group(1) if found else None
 
 
-def end(flow_run_id: str, state: str, *, rt: Runtime, reason: str | None = None) -> None:
+def end(flow_run_id: str, state: str, *, rt: RunRecords, reason: str | None = None) -> None:
     """Note a run's end: ``completed``, ``failed`` or ``crashed``."""
     if state not in ENDS:
         raise ValueError(state)

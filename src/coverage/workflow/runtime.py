@@ -16,9 +16,12 @@ Which payer gateway answers is a setting:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from coverage.errors import PriorAuthError
 from coverage.payers.gateways import PayerGateway, SandboxGateway
 from coverage.requests.lifecycle import PERSON_CHANNELS
 from coverage.services.context import Context
@@ -116,3 +119,41 @@ def use_runtime(value: Runtime | None) -> None:
     """Make ``value`` this process's runtime (``None``: build it again from the settings on next use)."""
     global _current  # noqa: PLW0603  # see runtime()
     _current = value
+
+
+@dataclass
+class Records:
+    """The records database and the clock alone: enough to note a flow run's start and end."""
+
+    database: Database
+    ctx: Context
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work on the records database."""
+        return self.database.unit_of_work()
+
+
+@contextmanager
+def run_records() -> Iterator[Runtime | Records]:
+    """Where a flow run's start and end are noted: this process's runtime, or, when that cannot be built
+    (a document store not writable, a clinic file or policy that does not load), the records database
+    alone, so a run that fails that early still shows on the worklist. Errors opening the database raise.
+    """
+    try:
+        built: Runtime | None = runtime()
+    except PriorAuthError:
+        built = None
+    if built is not None:
+        yield built
+        return
+    from coverage.settings import load_settings
+    from coverage.store.db import open_database
+    from coverage.workflow.server import check_server_records
+
+    settings = load_settings()
+    check_server_records(settings)
+    database = open_database(settings)
+    try:
+        yield Records(database=database, ctx=Context.from_settings(settings))
+    finally:
+        database.dispose()

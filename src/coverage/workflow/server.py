@@ -5,18 +5,24 @@ deploy``, ``priorauth worker``, flows run by a worker) then sends the same value
 ``PREFECT_API_AUTH_STRING``. When ``PREFECT_API_URL`` is set, :func:`check_api` makes one cheap
 authenticated call (the server's version) and turns a missing or refused string, or a server that
 does not answer, into one :class:`~coverage.errors.ConfigurationError` line naming the setting: no
-traceback, and the string itself is never printed. Without ``PREFECT_API_URL`` Prefect runs in its
-local mode and nothing is checked.
+traceback, and the string itself is never printed. A server that does not answer now (connection
+refused or timed out, or its TLS proxy answering 502-504 while it restarts) is
+:class:`~coverage.errors.Unreachable`, a temporary failure. Without ``PREFECT_API_URL`` Prefect runs
+in its local mode and nothing is checked.
 
 :func:`worker_problems` is what a worker checks before it takes runs: the records database set
 (a worker for a server never falls back to an embedded SQLite file), reachable and migrated, the
-document store writable, the clinic file and the policies loadable.
+document store writable, the clinic file and the policies loadable. ``priorauth worker`` exits 75
+(``EX_TEMPFAIL``: its supervisor starts it again) when the only problems are a server or database
+that does not answer, and 2 for anything else.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import os
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -24,7 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from coverage.errors import ConfigurationError, PriorAuthError
+from coverage.errors import ConfigurationError, PriorAuthError, Unreachable
 
 if TYPE_CHECKING:
     from coverage.settings import Settings
@@ -36,7 +42,8 @@ WORKER_ENVIRONMENT = {
     "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "coverage",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
-    # The worker's health check web server binds to all interfaces by default.
+    # The worker's health check web server binds to all interfaces by default; another value is
+    # refused unless it is a loopback address (health_port_problems).
     "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
 }
 
@@ -45,6 +52,10 @@ DEFAULT_HEALTH_PORT = 8080
 
 #: Seconds to wait for the server's answer to the credentials check.
 CHECK_TIMEOUT_S = 10.0
+#: What a TLS proxy answers while the Prefect server behind it is down or restarting.
+_PROXY_WAITING = frozenset({502, 503, 504})
+#: Network errors that pass: no route now, a network interface still coming up.
+_NETWORK_DOWN = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
 
 
 def api_url(env: Mapping[str, str] | None = None) -> str | None:
@@ -84,6 +95,10 @@ def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TI
         _get(f"{url}/admin/version", env, timeout=timeout)
     except urllib.error.HTTPError as error:
         error.close()
+        if error.code in _PROXY_WAITING:
+            raise Unreachable(
+                f"PREFECT_API_URL: cannot reach the Prefect server at {where} (it answered {error.code})"
+            ) from None
         if error.code in (401, 403):
             raise ConfigurationError(
                 f"PREFECT_API_AUTH_STRING: refused by the Prefect server at {where} ({error.code}); "
@@ -94,9 +109,8 @@ def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TI
         ) from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
-        raise ConfigurationError(
-            f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})"
-        ) from None
+        kind = Unreachable if _passing(reason) else ConfigurationError
+        raise kind(f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})") from None
     return url
 
 
@@ -117,6 +131,17 @@ def _tls(env: Mapping[str, str]) -> ssl.SSLContext:
         ) from None
 
 
+def _passing(reason: object) -> bool:
+    """Whether a failed connection is a server that does not answer now, not a wrong address or certificate."""
+    if isinstance(reason, ssl.SSLError | ssl.CertificateError):
+        return False
+    if isinstance(reason, socket.gaierror):
+        return reason.errno == socket.EAI_AGAIN  # "temporary failure in name resolution"; not an unknown name
+    if isinstance(reason, ConnectionError | TimeoutError):
+        return True
+    return isinstance(reason, OSError) and reason.errno in _NETWORK_DOWN
+
+
 def check_server_records(settings: Settings, env: Mapping[str, str] | None = None) -> None:
     """A process working for a Prefect server uses the shared records database, never an embedded file."""
     if api_url(env) is not None and not settings.database_url:
@@ -128,23 +153,28 @@ def check_server_records(settings: Settings, env: Mapping[str, str] | None = Non
 
 def worker_problems(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
     """What keeps this host from running the flows, one line each (empty: ready)."""
-    problems: list[str] = []
+    return [line for error in worker_errors(settings, env) for line in error.lines()]
+
+
+def worker_errors(settings: Settings, env: Mapping[str, str] | None = None) -> list[PriorAuthError]:
+    """What keeps this host from running the flows (empty: ready); :class:`Unreachable` ones may pass."""
+    errors: list[PriorAuthError] = []
     try:
         check_api(env)
     except PriorAuthError as error:
-        problems.extend(error.lines())
+        errors.append(error)
     try:
         check_server_records(settings, env)
     except PriorAuthError as error:
-        problems.extend(error.lines())
-        return problems
+        errors.append(error)
+        return errors
     from coverage.store.db import open_database
 
     try:
         open_database(settings).dispose()
     except PriorAuthError as error:
-        problems.extend(error.lines())
-    problems.extend(_store_problems(settings))
+        errors.append(error)
+    errors.extend(_store_errors(settings))
     try:
         from coverage.clinic import load_clinic
         from coverage.policies.service import Checker
@@ -152,18 +182,18 @@ def worker_problems(settings: Settings, env: Mapping[str, str] | None = None) ->
         load_clinic(settings)
         Checker.from_settings(settings)
     except PriorAuthError as error:
-        problems.extend(error.lines())
-    return problems
+        errors.append(error)
+    return errors
 
 
-def _store_problems(settings: Settings) -> list[str]:
+def _store_errors(settings: Settings) -> list[PriorAuthError]:
     from coverage.store.documents import DocumentStore
 
     try:
         store = DocumentStore(settings.documents_location)
         store.check_writable()
     except PriorAuthError as error:
-        return error.lines()
+        return [error]
     return []
 
 
@@ -235,17 +265,24 @@ def start_sending_run(request_id: int, *, sign_off: bool = False) -> str:
 
 
 def health_port_problems(env: Mapping[str, str] | None = None) -> list[str]:
-    """The worker's health check address must be free to listen on, one line when not.
+    """The worker's health check address must be a loopback one, free to listen on; one line when not.
 
     Prefect serves ``--with-healthcheck`` from a thread of the worker: when its port is taken (a
     second worker on this host left on the same port) that thread only logs and dies, and the
     worker runs on with no health check. So each worker on a host gets a port of its own
-    (``PREFECT_WORKER_WEBSERVER_PORT``), and a taken one is refused before the worker starts.
+    (``PREFECT_WORKER_WEBSERVER_PORT``), and a taken one is refused before the worker starts. The
+    health check answers without credentials: ``PREFECT_WORKER_WEBSERVER_HOST`` other than a loopback
+    address (``0.0.0.0``, a LAN address) is refused too.
     """
     import socket
 
     env = os.environ if env is None else env
     host = env.get("PREFECT_WORKER_WEBSERVER_HOST") or WORKER_ENVIRONMENT["PREFECT_WORKER_WEBSERVER_HOST"]
+    if not _loopback(host):
+        return [
+            f"PREFECT_WORKER_WEBSERVER_HOST: {host[:60]!r} is not a loopback address; the health check "
+            "listens on 127.0.0.1 only (unset it, or set 127.0.0.1)"
+        ]
     text = (env.get("PREFECT_WORKER_WEBSERVER_PORT") or str(DEFAULT_HEALTH_PORT)).strip()
     if not text.isdigit() or not 1 <= int(text) <= 65535:  # the TCP port range
         return [f"PREFECT_WORKER_WEBSERVER_PORT: {text[:20]!r} is not a port number (1-65535)"]
@@ -261,3 +298,15 @@ def health_port_problems(env: Mapping[str, str] | None = None) -> list[str]:
             f"({error.strerror or type(error).__name__}); give each worker on this host a port of its own"
         ]
     return []
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1): never 0.0.0.0 or a LAN address."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
