@@ -167,7 +167,7 @@ def test_a_failed_run_of_a_request_shows_on_the_worklist(workflow_runtime: Runti
         prior_authorization.prior_authorization.with_options(retries=0)(request_id, return_state=True)  # type: ignore[call-overload]
     )
     assert state.is_failed()
-    (item,) = [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"]
+    (item,) = [i for i in build(today(), uow=rt.uow(), zone=rt.ctx.timezone) if i.kind == "run_failed"]
     assert item.request_id == request_id
     assert item.detail.startswith("prior-authorization run failed (ConnectionError) at ")
     # Nothing pickled to Prefect's local result storage: not the result, not the exception.
@@ -265,7 +265,7 @@ def test_a_run_that_fails_before_its_runtime_is_built_still_shows_on_the_worklis
         use_runtime(rt)
     assert state.is_failed()
     assert state.message.startswith("StorageError: PRIORAUTH_DOCUMENTS_URL: the document store at /proc/nope/documents")
-    (item,) = [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"]
+    (item,) = [i for i in build(today(), uow=rt.uow(), zone=rt.ctx.timezone) if i.kind == "run_failed"]
     assert item.request_id == request_id
     assert item.detail.startswith("prior-authorization run failed (StorageError) at ")
     assert "attempt 1 " in item.detail

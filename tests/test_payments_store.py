@@ -173,7 +173,7 @@ def test_overdue_installments_as_of(uow: UnitOfWork, prices: PriceList, iv_reque
     assert overdue[0].to_dict()["remaining"] == "300.00"
 
     def installments_overdue(as_of: dt.date) -> list[worklist.WorkItem]:
-        return [i for i in worklist.build(as_of, uow=uow) if i.kind == "installment_overdue"]
+        return [i for i in worklist.build(as_of, uow=uow, zone="UTC") if i.kind == "installment_overdue"]
 
     [item] = installments_overdue(as_of)
     assert (item.request_id, item.kind, item.due, item.status) == (

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -144,17 +145,22 @@ def test_a_failed_or_crashed_run_of_a_request_is_on_the_worklist_until_a_run_com
     request_id = _intake(rt, "EX-01-meets")
     runs.begin("run-1", "prior-authorization", request_id, rt=rt)
     runs.begin("batch-1", "check-status", None, rt=rt)
-    assert [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"] == []  # running, not stale
+    assert [
+        i for i in build(today(), uow=rt.uow(), zone=rt.ctx.timezone) if i.kind == "run_failed"
+    ] == []  # running, not stale
     runs.end("run-1", "crashed", rt=rt, reason=runs.reason_of("Flow run encountered an exception: ConnectionError: x"))
     runs.end("batch-1", "failed", rt=rt)
-    (item,) = [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"]
+    (item,) = [i for i in build(today(), uow=rt.uow(), zone=rt.ctx.timezone) if i.kind == "run_failed"]
     assert item.request_id == request_id
     assert item.due == today()
     assert item.detail.startswith("prior-authorization run crashed (ConnectionError) at ")
-    assert "UTC, attempt 1 (Prefect run run-1)" in item.detail
+    ended = dt.datetime.now(ZoneInfo(rt.ctx.timezone))  # shown in the clinic's time, not UTC
+    assert f"{ended:%Z}, attempt 1 (Prefect run run-1)" in item.detail
+    assert rt.ctx.timezone != "UTC"
+    assert "UTC" not in item.detail
     runs.begin("run-2", "prior-authorization", request_id, rt=rt)
     runs.end("run-2", "completed", rt=rt)
-    assert [i for i in build(today(), uow=rt.uow()) if i.kind == "run_failed"] == []
+    assert [i for i in build(today(), uow=rt.uow(), zone=rt.ctx.timezone) if i.kind == "run_failed"] == []
 
 
 def test_a_run_started_too_often_is_given_up(workflow_runtime: Runtime) -> None:

@@ -509,16 +509,18 @@ def test_the_stored_work_rows_follow_every_change(uow: UnitOfWork, checker: Chec
     check()
     sessions.add(request_id, day=today(), uow=uow, ctx=CTX, by=BY)
     check()  # 56 of 112 units: not yet 80 %
-    assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+    assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow, zone="UTC")]
     sessions.add(request_id, day=today(), uow=uow, ctx=CTX, by=BY)
     check()  # all used: expiring, due today
-    assert ("expiring", request_id, today()) in [(i.kind, i.request_id, i.due) for i in build(today(), uow=uow)]
+    assert ("expiring", request_id, today()) in [
+        (i.kind, i.request_id, i.due) for i in build(today(), uow=uow, zone="UTC")
+    ]
     later = service.continue_request(request_id, uow=uow, checker=checker, ctx=CTX, by=BY).request_id
     check()  # the earlier request no longer shows
-    assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+    assert ("expiring", request_id) not in [(i.kind, i.request_id) for i in build(today(), uow=uow, zone="UTC")]
     service.transition(later, "cancelled", uow=uow, ctx=CTX, by=BY)
     check()
-    assert ("expiring", request_id) in [(i.kind, i.request_id) for i in build(today(), uow=uow)]
+    assert ("expiring", request_id) in [(i.kind, i.request_id) for i in build(today(), uow=uow, zone="UTC")]
 
 
 @pytest.mark.postgres
@@ -531,6 +533,6 @@ def test_other_clock_settings_rebuild_the_work_rows(database: Database, checker:
     request_id = take_in(uow, checker)
     submit(uow, request_id)
     approve(uow, request_id)  # ends in 179 days
-    assert [i.kind for i in build(today(), uow=uow)] == []
+    assert [i.kind for i in build(today(), uow=uow, zone="UTC")] == []
     warned = SqlUnitOfWork(database.sessions, Projection(ClockSettings(expiry_warning_days=200)))
-    assert [i.kind for i in build(today(), uow=warned)] == ["expiring"]
+    assert [i.kind for i in build(today(), uow=warned, zone="UTC")] == ["expiring"]

@@ -79,7 +79,7 @@ def seeded(web: Any, database: Any, cli: Any, checker: Any, tmp_path: Path) -> l
     ctx, day = Context(), today()
     prices = load_clinic(Settings(clinic_file=None)).prices
     plan = payments.create_plan(ids[1], uow=web.uow(), prices=prices, start=day, by="billing", ctx=ctx, installments=6)
-    worklist.build(day, uow=web.uow())  # the rows worked out once, with today's settings
+    worklist.build(day, uow=web.uow(), zone=web.ctx.timezone)  # the rows worked out once, with today's settings
     with database.sessions() as session, session.begin():
         # The plan's installments moved back: the first three are overdue.
         for installment in session.scalars(select(PlanInstallment).where(PlanInstallment.plan_id == plan.id)):
@@ -154,7 +154,7 @@ def test_the_web_pages_one_after_another_are_the_cli_list(web: Any, cli: Any, se
 @pytest.mark.parametrize("size", [1, 2, 7, 50])
 def test_every_page_size_and_filter_gives_the_built_list(web: Any, cli: Any, seeded: list[int], size: int) -> None:
     day = today()
-    everything = worklist.build(day, uow=web.uow())
+    everything = worklist.build(day, uow=web.uow(), zone=web.ctx.timezone)
     assert [i.to_dict() for i in everything] == _cli_list(cli)
     payers = {i.payer_name for i in everything}
     statuses = {i.status for i in everything}
@@ -172,16 +172,16 @@ def test_every_page_size_and_filter_gives_the_built_list(web: Any, cli: Any, see
         got: list[worklist.WorkItem] = []
         pages = -(-len(wanted) // size) or 1
         for number in range(1, pages + 1):
-            page = worklist.page(day, uow=web.uow(), number=number, size=size, only=only)
+            page = worklist.page(day, uow=web.uow(), zone=web.ctx.timezone, number=number, size=size, only=only)
             assert (page.total, page.number, page.pages) == (len(wanted), number, pages)
             got += page.items
         assert got == wanted, only
-        last = worklist.page(day, uow=web.uow(), number=pages + 3, size=size, only=only)
+        last = worklist.page(day, uow=web.uow(), zone=web.ctx.timezone, number=pages + 3, size=size, only=only)
         assert (last.number, last.items) == (pages, wanted[(pages - 1) * size :])
 
 
 def test_installments_and_failed_runs_sort_among_the_stored_rows(web: Any, seeded: list[int]) -> None:
-    items = worklist.build(today(), uow=web.uow())
+    items = worklist.build(today(), uow=web.uow(), zone=web.ctx.timezone)
     failed = [n for n, i in enumerate(items) if i.kind == "run_failed"]
     assert failed
     for n in failed:

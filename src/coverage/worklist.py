@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from coverage.payments.ledger import PlanRecord
 from coverage.requests.views import WorkItem
@@ -56,18 +57,20 @@ def order(item: WorkItem) -> tuple[dt.date, bool, int, int]:
     return (item.due, item.urgency != "expedited", RANK[item.kind], item.request_id)
 
 
-def build(as_of: dt.date, *, uow: UnitOfWork) -> list[WorkItem]:
-    """What needs a person on ``as_of``, most urgent first."""
+def build(as_of: dt.date, *, uow: UnitOfWork, zone: str) -> list[WorkItem]:
+    """What needs a person on ``as_of``, most urgent first (times shown in the clinic's ``zone``)."""
     with uow:
         _refresh(uow)
         payers = {p.id: p.name for p in uow.payers.all()}
         items = _items(uow.work.visible(as_of), uow=uow, payers=payers)
-        items.extend(_added(as_of, uow=uow, payers=payers))
+        items.extend(_added(as_of, uow=uow, payers=payers, zone=zone))
     items.sort(key=order)
     return items
 
 
-def page(as_of: dt.date, *, uow: UnitOfWork, number: int, size: int, only: WorkFilter | None = None) -> WorkPage:
+def page(
+    as_of: dt.date, *, uow: UnitOfWork, number: int, size: int, only: WorkFilter | None = None, zone: str
+) -> WorkPage:
     """Page ``number`` (from 1; past the last: the last) of the worklist with the filters, as :func:`build` orders it.
 
     The stored rows are sorted, filtered and paged by the database; the rows added here (failed runs,
@@ -78,7 +81,7 @@ def page(as_of: dt.date, *, uow: UnitOfWork, number: int, size: int, only: WorkF
     with uow:
         _refresh(uow)
         payers = {p.id: p.name for p in uow.payers.all()}
-        added = sorted((i for i in _added(as_of, uow=uow, payers=payers) if _passes(i, only)), key=order)
+        added = sorted((i for i in _added(as_of, uow=uow, payers=payers, zone=zone) if _passes(i, only)), key=order)
         total = uow.work.count(as_of, only=only) + len(added)
         pages = max(1, -(-total // size))
         number = min(max(1, number), pages)
@@ -126,11 +129,11 @@ def _items(visible: list[VisibleWork], *, uow: UnitOfWork, payers: dict[int, str
     ]
 
 
-def _added(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str]) -> list[WorkItem]:
+def _added(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str], zone: str) -> list[WorkItem]:
     """The items not stored as work rows: failed runs, then overdue installments."""
     from coverage.services.payments import overdue_plans  # the payments' own rules, read when some are due
 
-    items = _failed_runs(as_of, uow=uow, payers=payers)
+    items = _failed_runs(as_of, uow=uow, payers=payers, zone=zone)
     plans = overdue_plans(as_of, uow=uow) if uow.plans.active_with_installments_due_before(as_of) else []
     if plans:
         requests = {r.id: r for r in uow.courses.requests(request_ids=[p.request_id for p in plans])}
@@ -151,7 +154,7 @@ def _added(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str]) -> list[W
     return items
 
 
-def _failed_runs(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str]) -> list[WorkItem]:
+def _failed_runs(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str], zone: str) -> list[WorkItem]:
     """``run_failed``: a request whose latest flow run failed, crashed, or never reported its end."""
     runs = uow.runs.unresolved(dt.datetime.now(dt.UTC) - RUN_STALE)
     if not runs:
@@ -166,7 +169,7 @@ def _failed_runs(as_of: dt.date, *, uow: UnitOfWork, payers: dict[int, str]) -> 
         state = "running with no end recorded" if run.state == "running" else run.state
         because = f" ({run.reason})" if run.reason else ""
         detail = (
-            f"{run.flow} run {state}{because} at {at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+            f"{run.flow} run {state}{because} at {at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M %Z}, "
             f"attempt {run.attempts} (Prefect run {run.flow_run_id})"
         )
         payer = payers.get(request.payer_id) if request.payer_id is not None else None

@@ -763,7 +763,7 @@ def worklist(as_of: AsOf = None, as_json: AsJson = False) -> None:
 
     with records() as r:
         day = _day("--as-of", as_of) or r.ctx.today()
-        items = build(day, uow=r.uow())
+        items = build(day, uow=r.uow(), zone=r.ctx.timezone)
     if as_json:
         print_json([i.to_dict() for i in items])
     else:

@@ -71,7 +71,7 @@ def _work_items(web: Web, kind: str, payer: str, status: str) -> list[Any]:
     from coverage.worklist import build
 
     only = _work_filter(kind, payer, status)
-    items = build(web.ctx.today(), uow=web.uow())
+    items = build(web.ctx.today(), uow=web.uow(), zone=web.ctx.timezone)
     return [
         i
         for i in items
@@ -97,7 +97,12 @@ def worklist(web: Web, call: Call) -> Response:
     kind, payer, status = query.get("kind", ""), query.get("payer", ""), query.get("status", "")
     only = _work_filter(kind, payer, status)
     found = page_of_work(
-        web.ctx.today(), uow=web.uow(), number=_page_number(query.get("page")), size=PAGE_SIZE, only=only
+        web.ctx.today(),
+        uow=web.uow(),
+        number=_page_number(query.get("page")),
+        size=PAGE_SIZE,
+        only=only,
+        zone=web.ctx.timezone,
     )
     shown = found.items
     headers = web.lookup.headers(i.request_id for i in shown)

@@ -33,7 +33,7 @@ class Continuation:
 
 def due_for_renewal(as_of: dt.date, *, rt: Runtime) -> list[int]:
     """Ids of approved requests whose authorization is expiring or ended, with no later request."""
-    return sorted({i.request_id for i in build(as_of, uow=rt.uow()) if i.kind in RENEWAL_KINDS})
+    return sorted({i.request_id for i in build(as_of, uow=rt.uow(), zone=rt.ctx.timezone) if i.kind in RENEWAL_KINDS})
 
 
 def draft_continuations(request_ids: Sequence[int], *, rt: Runtime, by: str) -> list[Continuation]:
