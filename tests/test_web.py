@@ -922,6 +922,11 @@ def test_small_ones_labels_file_names_bad_filters_big_uploads_and_404_headers(
     assert bogus.status_code == 400
     assert "kind: &#39;bogus&#39; is not one of" in bogus.text
     assert browser.get("/?status=nonsense").status_code == 400
+    # The worklist lists stored statuses: "expiring" (derived when a request is read) is no filter of it.
+    assert browser.get("/?status=expiring").status_code == 400
+    statuses = browser.get("/").text.split('<select id="status"', 1)[1].split("</select>", 1)[0]
+    assert 'value="approved"' in statuses
+    assert 'value="expiring"' not in statuses
     big = browser.client.post(
         f"/requests/{rid}/attach",
         data={"csrf": browser.csrf},

@@ -55,13 +55,13 @@ def _seen(headers: list[Header]) -> list[tuple[str, int | None]]:
 
 def _work_filter(kind: str, payer: str, status: str) -> WorkFilter:
     """The worklist's filters; an unknown kind or status is refused (400), not an empty list."""
-    from coverage.requests.lifecycle import READ_STATUSES
+    from coverage.requests.lifecycle import STATUSES
     from coverage.requests.work import KINDS
     from coverage.worklist import WorkFilter
 
     if kind and kind not in KINDS:
         raise Refused(400, f"kind: {kind[:40]!r} is not one of {', '.join(KINDS)}")
-    if status and status not in READ_STATUSES:
+    if status and status not in STATUSES:
         raise Refused(400, f"status: {status[:40]!r} is not a status")
     return WorkFilter(kind, payer, status)
 
@@ -89,7 +89,7 @@ def _page_number(text: str | None) -> int:
 
 
 def worklist(web: Web, call: Call) -> Response:
-    from coverage.requests.lifecycle import READ_STATUSES
+    from coverage.requests.lifecycle import STATUSES
     from coverage.requests.work import KINDS
     from coverage.worklist import page as page_of_work
 
@@ -118,7 +118,7 @@ def worklist(web: Web, call: Call) -> Response:
         page=found.number,
         pages=found.pages,
         kinds=KINDS,
-        statuses=READ_STATUSES,
+        statuses=STATUSES,
         payers=payers,
         kind=kind,
         payer=payer,
