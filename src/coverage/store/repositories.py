@@ -10,7 +10,24 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, case, cast, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -19,6 +36,17 @@ from coverage.requests.model import Course, Evaluation, Request
 from coverage.requests.work import RANK, WorkRow
 from coverage.store import tables as t
 from coverage.store.tables import Account, Coverage, LedgerEntry, Patient, Payer, PaymentPlan, PlanInstallment
+
+
+def among(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter, whatever the count.
+
+    An ``IN`` list of hundreds of ids is a statement of its own for every count, rendered again and
+    parsed again by the driver (which caches short statements only); the array keeps it short.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def payer_name_key(name: str) -> str:
@@ -471,7 +499,8 @@ class SqlCourses(CourseRepository):
         if not request_ids:
             return {}
         r = t.pa_requests
-        holders = dict(self.session.execute(select(r.c.id, r.c.course_id).where(r.c.id.in_(request_ids))).all())
+        holding = select(r.c.id, r.c.course_id).where(among(self.session, r.c.id, request_ids))
+        holders = dict(self.session.execute(holding).all())
         # The evaluations' results are read for every answer (units per session): loaded with the batch.
         # and so are the events (an answer looks for the last undoable one): no query per answer.
         requests = selectinload(Course.requests)  # type: ignore[arg-type]  # a mapped attribute
@@ -479,7 +508,7 @@ class SqlCourses(CourseRepository):
             requests.selectinload(Request.evaluations).undefer(Evaluation.result),  # type: ignore[arg-type,misc]  # mapped
             requests.selectinload(Request.events),  # type: ignore[arg-type]  # a mapped attribute
         )
-        query = select(Course).where(t.courses.c.id.in_(set(holders.values()))).options(*options)
+        query = select(Course).where(among(self.session, t.courses.c.id, set(holders.values()))).options(*options)
         courses = self.session.scalars(query).all()
         by_id = {c.id: c for c in courses}
         return {request_id: by_id[course_id] for request_id, course_id in holders.items() if course_id in by_id}
@@ -488,7 +517,9 @@ class SqlCourses(CourseRepository):
         if not idempotency_keys:
             return {}
         a = t.answers
-        query = select(a.c.idempotency_key, a.c.request_id).where(a.c.idempotency_key.in_(idempotency_keys))
+        query = select(a.c.idempotency_key, a.c.request_id).where(
+            among(self.session, a.c.idempotency_key, idempotency_keys)
+        )
         return {str(key): int(holder) for key, holder in self.session.execute(query).all()}
 
     def submission_holder(self, idempotency_key: str) -> int | None:
@@ -640,7 +671,7 @@ class SqlCourses(CourseRepository):
         if request_ids:
             self.session.execute(
                 update(t.pa_requests)
-                .where(t.pa_requests.c.id.in_(list(request_ids)))
+                .where(among(self.session, t.pa_requests.c.id, request_ids))
                 .values(checked_at=at)
                 .execution_options(synchronize_session=False)
             )
@@ -678,7 +709,7 @@ class SqlWork(WorkRepository):
             super().replace_many(rows_by_course)
             return
         w = t.work_items
-        self.session.execute(delete(w).where(w.c.course_id.in_(list(rows_by_course))))
+        self.session.execute(delete(w).where(among(self.session, w.c.course_id, rows_by_course)))
         values = [
             {
                 "course_id": course_id,

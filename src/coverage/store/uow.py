@@ -30,7 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from coverage.errors import StaleVersion, StorageError
 from coverage.requests.model import Course
 from coverage.requests.work import Projection
-from coverage.store.bulk import write_versioned_changes
+from coverage.store.bulk import assign_ids, write_versioned_changes
 from coverage.store.orm import map_domain
 from coverage.store.repositories import (
     AccountRepository,
@@ -144,6 +144,7 @@ class SqlUnitOfWork(UnitOfWork):
             if isinstance(course, Course):
                 self._changed[id(course)] = course
         write_versioned_changes(session, dirty)
+        assign_ids(session, session.new)
 
     def __exit__(
         self,
