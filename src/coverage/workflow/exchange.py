@@ -107,45 +107,19 @@ def check_requests(
     still unanswered past its due date is listed as overdue.
     """
     now = now or rt.ctx.when().now
-    gateway_for = gateway_for or rt.gateway
-    outcome = CheckOutcome()
-    due: dict[int, dt.datetime | None] = {}
-    looked_at: list[int] = []
-    pairs: list[tuple[int, services.AnswerInput]] = []
-    applied: list[services.BatchAnswer] | None = None
-    checked_at = rt.ctx.when().now
+    batch = _Batch(gateway_for or rt.gateway, rt.ctx.when().now)
     with gc_paused():  # thousands of ORM objects at once: see coverage.store.bulk
         try:
-            # One unit of work for the batch: load, ask, apply every answer, note the check, one commit.
-            with rt.uow() as uow:
-                # Whole courses, with the evaluations' results and the events, in a few queries for the batch.
-                courses = uow.courses.by_requests(request_ids)
-                batches: dict[int, tuple[PayerGateway, list[StatusInquiry]]] = {}
-                for request in (courses[i].request(i) for i in request_ids if i in courses):
-                    if request.status not in (*WITH_PAYER, "pended") or request.id is None:
-                        continue
-                    looked_at.append(request.id)
-                    due[request.id] = request.due_at
-                    channel = request.live_submissions[-1].channel if request.live_submissions else "fax"
-                    gateway = gateway_for(channel)
-                    inquiry = _inquiry(request)
-                    if gateway is None or inquiry is None:
-                        continue  # a person asks the payer: the answer is recorded by hand
-                    batches.setdefault(id(gateway), (gateway, []))[1].append(inquiry)
-                    outcome.checked.append(request.id)
-                for gateway, inquiries in batches.values():
-                    pairs.extend((a.request_id, to_answer(a, rt.ctx)) for a in gateway.inquire(inquiries, now=now))
-                applied = services.apply_answers(pairs, uow=uow, ctx=rt.ctx, by=by, at=now, courses=courses)
-                uow.courses.mark_checked(looked_at, checked_at)
-                uow.commit()
+            batch.apply(request_ids, rt=rt, by=by, now=now)
         except (StaleVersion, StorageError):
-            if not looked_at:
+            if not batch.looked_at:
                 raise
             # A clerk changed one of these requests meanwhile: each answer on its own, then the check noted.
-            applied = services.record_answers_one_by_one(pairs, uow=rt.uow(), ctx=rt.ctx, by=by, at=now)
-            services.mark_checked(looked_at, uow=rt.uow(), at=checked_at)
+            batch.applied = services.record_answers_one_by_one(batch.pairs, uow=rt.uow(), ctx=rt.ctx, by=by, at=now)
+            services.mark_checked(batch.looked_at, uow=rt.uow(), at=batch.checked_at)
+    outcome = batch.outcome
     answered: set[int] = set()
-    for result in applied or []:
+    for result in batch.applied or []:
         if result.error is not None:
             log.warning("request %s: an answer was not applied (%s)", result.request_id, result.error)
             outcome.skipped.append(result.request_id)
@@ -157,11 +131,52 @@ def check_requests(
             outcome.pended.append(result.request_id)
         else:
             outcome.decided[result.request_id] = result.status
-    for request_id in looked_at:
-        due_at = due[request_id]
+    for request_id in batch.looked_at:
+        due_at = batch.due[request_id]
         if request_id not in answered and due_at is not None and now > due_at:
             outcome.overdue.append(request_id)
     return outcome
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch of :func:`check_requests`: what it looked at, asked and applied (ids and answers only).
+
+    The courses are loaded, changed and let go inside :meth:`apply`: none of their objects outlives
+    it, so the collector frees them at once when it runs again after the batch.
+    """
+
+    gateway_for: GatewayFor
+    checked_at: dt.datetime
+    outcome: CheckOutcome = field(default_factory=CheckOutcome)
+    due: dict[int, dt.datetime | None] = field(default_factory=dict)
+    looked_at: list[int] = field(default_factory=list)
+    pairs: list[tuple[int, services.AnswerInput]] = field(default_factory=list)
+    applied: list[services.BatchAnswer] | None = None
+
+    def apply(self, request_ids: Sequence[int], *, rt: Runtime, by: str, now: dt.datetime) -> None:
+        """One unit of work for the batch: load, ask, apply every answer, note the check, one commit."""
+        with rt.uow() as uow:
+            # Whole courses, with the evaluations' results and the events, in a few queries for the batch.
+            courses = uow.courses.by_requests(request_ids)
+            batches: dict[int, tuple[PayerGateway, list[StatusInquiry]]] = {}
+            for request in (courses[i].request(i) for i in request_ids if i in courses):
+                if request.status not in (*WITH_PAYER, "pended") or request.id is None:
+                    continue
+                self.looked_at.append(request.id)
+                self.due[request.id] = request.due_at
+                channel = request.live_submissions[-1].channel if request.live_submissions else "fax"
+                gateway = self.gateway_for(channel)
+                inquiry = _inquiry(request)
+                if gateway is None or inquiry is None:
+                    continue  # a person asks the payer: the answer is recorded by hand
+                batches.setdefault(id(gateway), (gateway, []))[1].append(inquiry)
+                self.outcome.checked.append(request.id)
+            for gateway, inquiries in batches.values():
+                self.pairs.extend((a.request_id, to_answer(a, rt.ctx)) for a in gateway.inquire(inquiries, now=now))
+            self.applied = services.apply_answers(self.pairs, uow=uow, ctx=rt.ctx, by=by, at=now, courses=courses)
+            uow.courses.mark_checked(self.looked_at, self.checked_at)
+            uow.commit()
 
 
 def check_due(started: dt.datetime, *, rt: Runtime, by: str, limit: int, min_interval: dt.timedelta) -> CheckOutcome:
