@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +25,14 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import RelationshipProperty, Session, lazyload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.interfaces import ORMOption
 
 from coverage.requests.lifecycle import FINAL
 from coverage.requests.model import Course, Evaluation, Request
@@ -468,6 +471,30 @@ class SqlPayers(PayerRepository):
         return payer
 
 
+def _load_parts(session: Session, owners: Sequence[object], kind: type, part: str, *options: ORMOption) -> None:
+    """Load a one-to-many ``part`` of these ``owners`` (of class ``kind``) in one query, as ``selectinload`` does.
+
+    The owners' ids go as :func:`among` them (one array on PostgreSQL, where ``selectinload``
+    renders and the driver parses an ``IN`` list of up to 500 ids for each part). An owner whose
+    part is already loaded (or changed) in this session keeps it, as with ``selectinload``.
+    """
+    relation: RelationshipProperty[Any] = inspect(kind).relationships[part]
+    ((local, remote),) = relation.local_remote_pairs
+    owner_key = relation.parent.get_property_by_column(local).key
+    item_key = relation.mapper.get_property_by_column(remote).key
+    todo = [owner for owner in owners if part not in inspect(owner).dict]
+    if not todo:
+        return
+    query = select(relation.mapper).where(among(session, remote, {getattr(owner, owner_key) for owner in todo}))
+    if relation.order_by:
+        query = query.order_by(*relation.order_by)
+    found: dict[object, list[object]] = defaultdict(list)
+    for item in session.scalars(query.options(*options)):
+        found[getattr(item, item_key)].append(item)
+    for owner in todo:
+        set_committed_value(owner, part, found.get(getattr(owner, owner_key), []))
+
+
 class SqlCourses(CourseRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -501,15 +528,17 @@ class SqlCourses(CourseRepository):
         r = t.pa_requests
         holding = select(r.c.id, r.c.course_id).where(among(self.session, r.c.id, request_ids))
         holders = dict(self.session.execute(holding).all())
-        # The evaluations' results are read for every answer (units per session): loaded with the batch.
-        # and so are the events (an answer looks for the last undoable one): no query per answer.
-        requests = selectinload(Course.requests)  # type: ignore[arg-type]  # a mapped attribute
-        options = (
-            requests.selectinload(Request.evaluations).undefer(Evaluation.result),  # type: ignore[arg-type,misc]  # mapped
-            requests.selectinload(Request.events),  # type: ignore[arg-type]  # a mapped attribute
-        )
-        query = select(Course).where(among(self.session, t.courses.c.id, set(holders.values()))).options(*options)
-        courses = self.session.scalars(query).all()
+        # Every part of the courses, as the mapping's eager loads would load them, and the events and
+        # the evaluations' results too (an answer reads them): one query per part for the batch.
+        query = select(Course).where(among(self.session, t.courses.c.id, set(holders.values())))
+        courses = self.session.scalars(query.options(lazyload("*"))).all()
+        _load_parts(self.session, courses, Course, "sessions")
+        _load_parts(self.session, courses, Course, "requests", lazyload("*"))
+        requests = [request for course in courses for request in course.requests]
+        for part in ("case_versions", "submissions", "answers", "authorizations", "send_tasks", "signoffs", "events"):
+            _load_parts(self.session, requests, Request, part)
+        result = undefer(Evaluation.result)  # type: ignore[arg-type,misc]  # a mapped attribute
+        _load_parts(self.session, requests, Request, "evaluations", result)
         by_id = {c.id: c for c in courses}
         return {request_id: by_id[course_id] for request_id, course_id in holders.items() if course_id in by_id}
 
