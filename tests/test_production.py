@@ -292,6 +292,48 @@ def test_a_batch_of_answers_leaves_the_same_trail_as_one_answer_at_a_time(
         assert len(_trail(rt, a, now)[4]) == 1  # type: ignore[arg-type]  # the answer's own event
 
 
+def test_a_batch_load_holds_every_part_of_its_courses(workflow_runtime: Runtime) -> None:
+    """``by_requests`` loads what loading each course on its own loads (same parts, same order), and
+    the evaluations' results and the events too: reading them afterwards sends no query."""
+    from sqlalchemy import event
+
+    from coverage.workflow import exchange
+
+    rt = workflow_runtime
+    ids = _sent(rt)
+    assert len(ids) >= 2
+    rt.electronic = SandboxGateway(delay=dt.timedelta(0), expedited_delay=dt.timedelta(0), weights={"approve": 1})
+    exchange.check_requests(ids, rt=rt, by=WORKFLOW_ACTOR)  # answers, authorizations, events
+    parts = ("case_versions", "evaluations", "submissions", "answers", "authorizations", "send_tasks", "signoffs")
+
+    def picture(course: Any) -> tuple[object, ...]:
+        requests = [
+            (r.id, r.version, [[p.id for p in getattr(r, part)] for part in (*parts, "events")])
+            for r in course.requests
+        ]
+        results = [e.result for r in course.requests for e in r.evaluations]
+        return (course.id, course.version, [s.id for s in course.sessions], requests, results)
+
+    with rt.uow() as uow:
+        one_by_one = {i: picture(uow.courses.by_request(i)) for i in ids}
+    queries: list[str] = []
+
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        queries.append(sql)
+
+    with rt.uow() as uow:
+        courses = uow.courses.by_requests([*ids, 10**9])  # an unknown id: left out
+        assert sorted(courses) == sorted(ids)
+        event.listen(rt.database.engine, "before_cursor_execute", statement)
+        try:
+            batch = {i: picture(courses[i]) for i in ids}
+        finally:
+            event.remove(rt.database.engine, "before_cursor_execute", statement)
+    assert queries == []  # every part was loaded with the batch
+    assert batch == one_by_one
+    assert all(request[2][3] for picture_ in batch.values() for request in picture_[3])  # the answers are there
+
+
 class MeanwhileGateway(SandboxGateway):
     """A payer asked while a clerk records, by hand, the answer of one of the batch's requests."""
 
