@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, inspect, select
 from sqlalchemy.orm import Mapper, Session
-from sqlalchemy.orm.attributes import get_history, set_committed_value
+from sqlalchemy.orm.attributes import get_history, instance_state, set_committed_value
 from sqlalchemy.orm.base import PassiveFlag
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -146,17 +146,10 @@ def assign_ids(session: Session, things: Iterable[object]) -> int:
         return 0
     pending: dict[Table, list[tuple[int, object, str]]] = {}
     for thing in things:
-        state = inspect(thing)
-        mapper = state.mapper
-        table = mapper.local_table
-        if not isinstance(table, Table) or len(mapper.primary_key) != 1:
-            continue
-        (pk,) = mapper.primary_key
-        if pk is not table.autoincrement_column:
-            continue
-        key = mapper.get_property_by_column(pk).key
-        if getattr(thing, key) is None:
-            pending.setdefault(table, []).append((state.insert_order, thing, key))
+        state = instance_state(thing)
+        serial = _serial(state.mapper)
+        if serial is not None and state.dict.get(serial[1]) is None:
+            pending.setdefault(serial[0], []).append((state.insert_order or 0, thing, serial[1]))
     taken = 0
     for table, rows in pending.items():
         if len(rows) < MIN_IDS:
@@ -164,12 +157,26 @@ def assign_ids(session: Session, things: Iterable[object]) -> int:
         (pk,) = table.primary_key.columns
         sequence = func.pg_get_serial_sequence(table.name, pk.name)
         query = select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
-        ids = sorted(session.connection().execute(query).scalars())
+        ids = list(session.connection().execute(query).scalars())
+        if None in ids:  # no sequence behind the column: the ORM's own way
+            continue
         rows.sort(key=lambda row: row[0])
-        for (_, thing, key), new_id in zip(rows, ids, strict=True):
+        for (_, thing, key), new_id in zip(rows, sorted(ids), strict=True):
             setattr(thing, key, new_id)
         taken += len(rows)
     return taken
+
+
+@functools.cache
+def _serial(mapper: Mapper[Any]) -> tuple[Table, str] | None:
+    """(table, primary key's attribute) of a class whose rows are numbered by the database, else ``None``."""
+    table = mapper.local_table
+    if not isinstance(table, Table) or len(mapper.primary_key) != 1:
+        return None
+    (pk,) = mapper.primary_key
+    if pk is not table.autoincrement_column:
+        return None
+    return table, mapper.get_property_by_column(pk).key
 
 
 @contextlib.contextmanager
