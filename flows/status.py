@@ -20,8 +20,9 @@ from flows.fallback import fall_back  # the project root is on sys.path wherever
 from flows.hooks import HOOKS, begin, contained
 
 #: Requests asked about, and answered, per batch: one unit of work each. Each task costs Prefect
-#: about as much time as ten to twenty answers (``bench/status_checks.py``), so batches are large.
-BATCH_SIZE = 500
+#: about as much time as thirty to sixty answers (``bench/status_checks.py``), so batches are large;
+#: a clerk's write to a request in a batch waits at most for the batch's write and commit (under a second).
+BATCH_SIZE = 1000
 
 
 @task(name="ask-payers", persist_result=False, retries=2, retry_delay_seconds=2)
