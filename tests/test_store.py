@@ -71,6 +71,28 @@ def test_timestamps_come_back_utc_and_aware(uow: UnitOfWork) -> None:
         assert payer.created_at == dt.datetime(2026, 12, 1, 14, 30, tzinfo=dt.UTC)
 
 
+def test_many_new_rows_are_numbered_in_the_order_they_were_added(uow: UnitOfWork) -> None:
+    """A flush of many new rows (on PostgreSQL numbered from the table's sequence beforehand): ids
+    ascend in the order the rows were added, and a row added afterwards comes after them."""
+    now = dt.datetime(2026, 12, 1, 14, 30, tzinfo=dt.UTC)
+
+    def payer(name: str) -> t.Payer:
+        return t.Payer(name=name, turnaround_days=5, urgent_turnaround_hours=24, created_at=now)
+
+    with uow:
+        for number in (7, 3, 11, 0, 5, 9, 1, 8, 2, 10, 4, 6):
+            uow.payers.add(payer(f"Order Plan {number:02}"))
+        uow.commit()
+    with uow:
+        uow.payers.add(payer("Order Plan Later"))
+        uow.commit()
+    with uow:
+        ids = {p.name: p.id for p in uow.payers.all() if p.name.startswith("Order Plan")}
+    added = [f"Order Plan {number:02}" for number in (7, 3, 11, 0, 5, 9, 1, 8, 2, 10, 4, 6)]
+    assert [ids[name] for name in added] == sorted(ids[name] for name in added)
+    assert ids["Order Plan Later"] > max(ids[name] for name in added)
+
+
 def test_naive_timestamps_are_refused(uow: UnitOfWork) -> None:
     naive = dt.datetime(2026, 12, 1, 9, 30)  # noqa: DTZ001  # the point of the test
     with uow:

@@ -12,6 +12,10 @@ The new values become the objects' committed state (with the version moved by on
 moves it), so the flush that follows writes no UPDATE for them; new rows, deletions and every
 other class stay with the ORM. The aggregate decides every value: this only changes how many
 statements carry them.
+
+On PostgreSQL, :func:`assign_ids` also numbers a flush's many new rows of a table (a batch's
+answers and events) from the table's sequence beforehand, so the ORM inserts them without
+asking each row's id back.
 """
 
 from __future__ import annotations
@@ -129,7 +133,7 @@ def _write(session: Session, keys: tuple[str, ...], rows: list[tuple[object, Map
     return len(params)
 
 
-#: New rows of one table, from which their ids come from the table's sequence in one query (PostgreSQL).
+#: The fewest new rows of one table whose ids :func:`assign_ids` takes beforehand (fewer: the ORM's way).
 MIN_IDS = 8
 
 
@@ -155,7 +159,7 @@ def assign_ids(session: Session, things: Iterable[object]) -> int:
         if len(rows) < MIN_IDS:
             continue
         (pk,) = table.primary_key.columns
-        sequence = func.pg_get_serial_sequence(table.name, pk.name)
+        sequence = func.pg_get_serial_sequence(table.fullname, pk.name)
         query = select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
         ids = list(session.connection().execute(query).scalars())
         if None in ids:  # no sequence behind the column: the ORM's own way

@@ -511,6 +511,12 @@ def _load_parts(session: Session, owners: Sequence[object], kind: type, part: st
         set_committed_value(owner, part, found.get(getattr(owner, owner_key), []))
 
 
+def _eager_parts(kind: type) -> list[str]:
+    """The one-to-many parts the mapping loads with each object of ``kind`` (``lazy="selectin"``)."""
+    relations: list[RelationshipProperty[Any]] = list(inspect(kind).relationships)
+    return [r.key for r in relations if r.lazy == "selectin"]
+
+
 class SqlCourses(CourseRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -544,17 +550,16 @@ class SqlCourses(CourseRepository):
         r = t.pa_requests
         holding = select(r.c.id, r.c.course_id).where(among(self.session, r.c.id, request_ids))
         holders = dict(self.session.execute(holding).all())
-        # Every part of the courses, as the mapping's eager loads would load them, and the events and
-        # the evaluations' results too (an answer reads them): one query per part for the batch.
+        # Every part of the courses the mapping loads with them (``selectin``), and the events and the
+        # evaluations' results too (an answer reads them): one query per part for the batch.
         query = select(Course).where(among(self.session, t.courses.c.id, set(holders.values())))
         courses = self.session.scalars(query.options(lazyload("*"))).all()
-        _load_parts(self.session, courses, Course, "sessions")
-        _load_parts(self.session, courses, Course, "requests", lazyload("*"))
+        for part in _eager_parts(Course):
+            _load_parts(self.session, courses, Course, part, *((lazyload("*"),) if part == "requests" else ()))
         requests = [request for course in courses for request in course.requests]
-        for part in ("case_versions", "submissions", "answers", "authorizations", "send_tasks", "signoffs", "events"):
-            _load_parts(self.session, requests, Request, part)
         result = undefer(Evaluation.result)  # type: ignore[arg-type,misc]  # a mapped attribute
-        _load_parts(self.session, requests, Request, "evaluations", result)
+        for part in (*_eager_parts(Request), "events"):
+            _load_parts(self.session, requests, Request, part, *((result,) if part == "evaluations" else ()))
         by_id = {c.id: c for c in courses}
         return {request_id: by_id[course_id] for request_id, course_id in holders.items() if course_id in by_id}
 
