@@ -108,10 +108,15 @@ def check_api(env: Mapping[str, str] | None = None, *, timeout: float = CHECK_TI
             f"PREFECT_API_URL: the Prefect server at {where} answered {error.code} (is it the /api URL?)"
         ) from None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        kind = Unreachable if _passing(reason) else ConfigurationError
-        raise kind(f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})") from None
+        raise _not_reached(where, error) from None
     return url
+
+
+def _not_reached(where: str, error: Exception) -> ConfigurationError:
+    """The one line for a server that could not be reached: temporary (:class:`Unreachable`) or a setting to fix."""
+    reason = getattr(error, "reason", error)
+    kind = Unreachable if _passing(reason) else ConfigurationError
+    return kind(f"PREFECT_API_URL: cannot reach the Prefect server at {where} ({type(reason).__name__})")
 
 
 def _tls(env: Mapping[str, str]) -> ssl.SSLContext:
@@ -234,10 +239,7 @@ def check_sending_deployment(env: Mapping[str, str] | None = None, *, timeout: f
             f"PREFECT_API_URL: the Prefect server at {shown(url)} answered {error.code} for {SENDING_DEPLOYMENT}"
         ) from None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise ConfigurationError(
-            f"PREFECT_API_URL: cannot reach the Prefect server at {shown(url)} ({type(reason).__name__})"
-        ) from None
+        raise _not_reached(shown(url), error) from None
 
 
 def start_sending_run(request_id: int, *, sign_off: bool = False) -> str:
