@@ -22,7 +22,7 @@ from prefect.states import Failed
 
 from coverage.errors import PriorAuthError
 from coverage.workflow import runs
-from coverage.workflow.runtime import run_records, runtime
+from coverage.workflow.runtime import records_only, run_records, runtime
 
 log = logging.getLogger("coverage.workflow.runs")
 
@@ -72,7 +72,7 @@ def begin(flow: str, request_id: int | None = None) -> int:
 def _begin_in_the_records_only(flow: str, request_id: int | None) -> None:
     """Note the start of a run whose runtime cannot be built, so its failure (noted by the hook) is seen."""
     try:
-        with run_records() as records:
+        with records_only() as records:  # the runtime just failed: not built a second time
             runs.begin(run_id(), flow, request_id, rt=records)
     except runs.RunGivenUp:
         pass  # noted; the run fails with the runtime's error either way

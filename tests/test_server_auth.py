@@ -21,7 +21,7 @@ import pytest
 
 from coverage.errors import ConfigurationError, Unreachable
 from coverage.settings import Settings
-from coverage.workflow.server import check_api, check_server_records, health_port_problems, worker_problems
+from coverage.workflow.server import check_api, check_server_records, health_port_problems, worker_errors
 from tests.conftest import REPO, Cli
 
 PRIORAUTH = Path(sys.executable).with_name("priorauth")
@@ -261,7 +261,7 @@ def test_a_worker_for_a_server_refuses_to_run_without_the_records_database(api: 
     env = {"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": SECRET}
     with pytest.raises(ConfigurationError, match=r"^PRIORAUTH_DATABASE_URL: not set"):
         check_server_records(settings, env)
-    assert worker_problems(settings, env) == [
+    assert _worker_problems(settings, env) == [
         "PRIORAUTH_DATABASE_URL: not set; with a Prefect server (PREFECT_API_URL) every command and worker "
         "uses the clinic's shared records database (never an empty local one)"
     ]
@@ -286,10 +286,10 @@ def test_worker_check_names_an_unmigrated_database_and_passes_a_ready_host(api: 
     url = f"sqlite:///{tmp_path / 'records.db'}"
     env = {"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": SECRET}
     settings = Settings(data_dir=tmp_path / "data", database_url=url, documents_url=str(tmp_path / "docs"))
-    problems = worker_problems(settings, env)
+    problems = _worker_problems(settings, env)
     assert problems == [f"the database is at revision none, not {HEAD}: run `priorauth db upgrade`"]
     upgrade(url)
-    assert worker_problems(settings, env) == []
+    assert _worker_problems(settings, env) == []
     assert (tmp_path / "docs").stat().st_mode & 0o777 == 0o700
 
 
@@ -400,6 +400,10 @@ def test_a_send_for_a_server_starts_a_run_and_sends_nothing_itself(
     refused = cli.fails("requests", "send", str(rid))
     assert refused == [f"error: request {rid}: is cancelled; only ready, pended or appeal_drafted requests are sent"]
     assert len(started) == 2
+
+
+def _worker_problems(settings: Settings, env: dict[str, str]) -> list[str]:
+    return [line for error in worker_errors(settings, env) for line in error.lines()]
 
 
 def _listening() -> tuple[socket.socket, int]:

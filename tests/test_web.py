@@ -267,6 +267,44 @@ def test_a_clerk_cannot_sign_off_a_clinician_can(app: Any, web: Any, cli: Any, t
     assert any(e.by == "nina" and e.action == "signoff" for e in detail.events)
 
 
+def test_a_signoff_for_a_server_records_nothing_when_the_server_refuses(
+    app: Any, web: Any, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``requests signoff``: the server is checked before the approval is recorded, then a run started."""
+    import dataclasses
+
+    import prefect.deployments
+
+    from coverage.errors import ConfigurationError
+
+    web.ctx = dataclasses.replace(web.ctx, signoff_required=True)
+    rid = take_in(cli, tmp_path)
+    assert "waiting for a clinician" in signed_in(app, "clara").post(f"/requests/{rid}/send").text
+    started: list[dict[str, Any]] = []
+
+    def run_deployment(name: str, *, parameters: dict[str, Any], timeout: Any) -> Any:
+        started.append(parameters)
+        return type("Run", (), {"id": "run-1"})()
+
+    def not_deployed(*_: Any, **__: Any) -> None:
+        raise ConfigurationError("PREFECT_API_URL: the Prefect server has no deployment; run `priorauth deploy`")
+
+    monkeypatch.setattr(prefect.deployments, "run_deployment", run_deployment)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setattr("coverage.workflow.server.check_sending_deployment", not_deployed)
+    clinician = signed_in(app, "nina")
+    refused = clinician.post(f"/requests/{rid}/signoff", {"decision": "approve"})
+    assert "Refused: PREFECT_API_URL: the Prefect server has no deployment" in refused.text
+    assert _detail(web, rid).request.signoff == "pending"
+    assert started == []
+    monkeypatch.setattr("coverage.workflow.server.check_sending_deployment", lambda *_, **__: None)
+    answer = signed_in(app, "nina").post(f"/requests/{rid}/signoff", {"decision": "approve"})
+    assert "Signed off. Request" in answer.text
+    assert "the prior-authorization run started (run-1)" in answer.text
+    assert started == [{"request_id": rid}]
+    assert (_detail(web, rid).request.signoff, _detail(web, rid).request.send_task) == ("approved", None)
+
+
 def test_no_patient_name_or_case_id_in_any_url(app: Any, cli: Any, tmp_path: Path) -> None:
     rid = take_in(cli, tmp_path)
     case = case_gathered("EX-01-meets")

@@ -25,7 +25,7 @@ from coverage.requests.work import KINDS, RANK
 from coverage.store.repositories import VisibleWork, WorkFilter
 from coverage.store.uow import UnitOfWork
 
-__all__ = ["KINDS", "RUN_STALE", "WorkFilter", "WorkPage", "build", "order", "page", "rebuild"]
+__all__ = ["KINDS", "RUN_STALE", "WorkFilter", "WorkPage", "build", "matches", "order", "page", "rebuild"]
 
 #: A flow run still ``running`` in the records after this long lost its process without a word (a
 #: request's run takes seconds; a sending claim is taken back after the same 10 minutes).
@@ -81,7 +81,7 @@ def page(
     with uow:
         _refresh(uow)
         payers = {p.id: p.name for p in uow.payers.all()}
-        added = sorted((i for i in _added(as_of, uow=uow, payers=payers, zone=zone) if _passes(i, only)), key=order)
+        added = sorted((i for i in _added(as_of, uow=uow, payers=payers, zone=zone) if matches(i, only)), key=order)
         total = uow.work.count(as_of, only=only) + len(added)
         pages = max(1, -(-total // size))
         number = min(max(1, number), pages)
@@ -95,7 +95,8 @@ def page(
     return WorkPage(merged[offset - first : offset - first + size], total, number, pages)
 
 
-def _passes(item: WorkItem, only: WorkFilter) -> bool:
+def matches(item: WorkItem, only: WorkFilter) -> bool:
+    """Whether ``item`` passes the filters (as :meth:`WorkRepository.visible` filters the stored rows)."""
     return (
         (not only.kind or item.kind == only.kind)
         and (not only.payer or item.payer_name == only.payer)

@@ -325,6 +325,13 @@ def _print_prepared(prepared: Prepared, as_json: bool) -> None:
         print(f"  {number}")
 
 
+def _print_run_started(number: int, status: str, run_id: str, as_json: bool, *, done: str = "") -> None:
+    if as_json:
+        print_json({"request_id": number, "state": "run_started", "status": status, "flow_run": run_id})
+    else:
+        print(f"request {number}: {done}the prior-authorization run {run_id} sends it (a worker runs it)")
+
+
 def _send(r: Records, request_id: int, *, by: str, sign_off: bool = False) -> Prepared:
     from coverage.clinic import load_clinic
     from coverage.services.sending import send
@@ -370,20 +377,15 @@ def send_command(
     """
     from coverage.requests.lifecycle import SENDABLE
     from coverage.services.requests import get_request
-    from coverage.workflow.server import api_url, check_sending_deployment, start_sending_run
+    from coverage.workflow.server import api_url, start_sending_run
 
     number = option_id("REQUEST_ID", request_id)
     if api_url() is not None:
-        check_sending_deployment()  # before anything else: a wrong client string starts nothing
         with records() as r:
             status = get_request(number, uow=r.uow(), ctx=r.ctx).request.stored_status
         if status not in SENDABLE:
             raise IllegalTransition(f"request {number}: is {status}; {_SENDABLE_NOTE}")
-        run_id = start_sending_run(number, sign_off=sign_off)
-        if as_json:
-            print_json({"request_id": number, "state": "run_started", "status": status, "flow_run": run_id})
-        else:
-            print(f"request {number}: the prior-authorization run {run_id} sends it (a worker runs it)")
+        _print_run_started(number, status, start_sending_run(number, sign_off=sign_off), as_json)
         return
     with records() as r:
         prepared = _send(r, number, by=by or login(), sign_off=sign_off)
@@ -439,7 +441,7 @@ def signoff_command(  # noqa: PLR0917  # Typer maps each parameter to a flag
     deployment instead, which a worker picks up (now, or once one runs); the run gets the request id only.
     """
     from coverage.services.requests import signoff
-    from coverage.workflow.server import api_url, check_sending_deployment, start_sending_run
+    from coverage.workflow.server import api_url, check_sending_deployment, schedule_sending_run
 
     if approve == reject:
         raise InvalidInput(["--approve: give exactly one of --approve and --reject"])
@@ -456,11 +458,7 @@ def signoff_command(  # noqa: PLR0917  # Typer maps each parameter to a flag
         if not server:
             _print_prepared(_send(r, number, by=who), as_json)
             return
-    run_id = start_sending_run(number)
-    if as_json:
-        print_json({"request_id": number, "state": "run_started", "status": view.stored_status, "flow_run": run_id})
-    else:
-        print(f"request {number}: signed off; the prior-authorization run {run_id} sends it (a worker runs it)")
+    _print_run_started(number, view.stored_status, schedule_sending_run(number), as_json, done="signed off; ")
 
 
 # --- requests: the payer's answer ---------------------------------------------------------------

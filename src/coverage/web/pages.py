@@ -68,17 +68,10 @@ def _work_filter(kind: str, payer: str, status: str) -> WorkFilter:
 
 def _work_items(web: Web, kind: str, payer: str, status: str) -> list[Any]:
     """The worklist's items with the filters, all of them (the CSV)."""
-    from coverage.worklist import build
+    from coverage.worklist import build, matches
 
     only = _work_filter(kind, payer, status)
-    items = build(web.ctx.today(), uow=web.uow(), zone=web.ctx.timezone)
-    return [
-        i
-        for i in items
-        if (not only.kind or i.kind == only.kind)
-        and (not only.payer or i.payer_name == only.payer)
-        and (not only.status or i.status == only.status)
-    ]
+    return [i for i in build(web.ctx.today(), uow=web.uow(), zone=web.ctx.timezone) if matches(i, only)]
 
 
 def _page_number(text: str | None) -> int:
@@ -323,12 +316,16 @@ def document(web: Web, call: Call) -> Response:
 # --- a request's actions: the same services as the CLI, by the signed-in user ---------------------
 
 
+def _run_started(rid: int, run_id: str) -> str:
+    return f"Request {rid}: the prior-authorization run started ({run_id})."
+
+
 def _send(web: Web, rid: int, by: str) -> str:
     """``requests send``: a run of the prior-authorization deployment when Prefect is configured, else in process."""
     if prefect_configured():
         from coverage.workflow.server import start_sending_run
 
-        return f"Request {rid}: the prior-authorization run started ({start_sending_run(rid)})."
+        return _run_started(rid, start_sending_run(rid))
     from coverage.clinic import load_clinic
     from coverage.services.sending import send
     from coverage.store.documents import DocumentStore
@@ -389,11 +386,18 @@ def act_signoff(web: Web, call: Call) -> Response:
     approve = call.value("decision") == "approve"
 
     def work() -> str:
+        from coverage.workflow.server import check_sending_deployment, schedule_sending_run
+
         if call.value("decision") not in ("approve", "reject"):
             raise InvalidInput(["decision: approve or reject"])
+        server = approve and prefect_configured()
+        if server:
+            check_sending_deployment()  # before anything is recorded: a refusing server changes nothing
         signoff(rid, approve=approve, uow=web.uow(), ctx=web.ctx, by=call.user.name, note=call.value("note") or None)
         if not approve:
             return f"Request {rid}: sign-off rejected; back to draft."
+        if server:
+            return "Signed off. " + _run_started(rid, schedule_sending_run(rid))
         return "Signed off. " + _send(web, rid, call.user.name)
 
     return action(web, call, _to(rid), work)

@@ -137,7 +137,7 @@ class Records:
 def run_records() -> Iterator[Runtime | Records]:
     """Where a flow run's start and end are noted: this process's runtime, or, when that cannot be built
     (a document store not writable, a clinic file or policy that does not load), the records database
-    alone, so a run that fails that early still shows on the worklist. Errors opening the database raise.
+    alone (:func:`records_only`), so a run that fails that early still shows on the worklist.
     """
     try:
         built: Runtime | None = runtime()
@@ -146,6 +146,14 @@ def run_records() -> Iterator[Runtime | Records]:
     if built is not None:
         yield built
         return
+    with records_only() as records:
+        yield records
+
+
+@contextmanager
+def records_only() -> Iterator[Records]:
+    """The records database and the clock from the settings, without the rest of the runtime; errors
+    opening the database raise."""
     from coverage.settings import load_settings
     from coverage.store.db import open_database
     from coverage.workflow.server import check_server_records

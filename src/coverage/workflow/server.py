@@ -10,7 +10,7 @@ refused or timed out, or its TLS proxy answering 502-504 while it restarts) is
 :class:`~coverage.errors.Unreachable`, a temporary failure. Without ``PREFECT_API_URL`` Prefect runs
 in its local mode and nothing is checked.
 
-:func:`worker_problems` is what a worker checks before it takes runs: the records database set
+:func:`worker_errors` is what a worker checks before it takes runs: the records database set
 (a worker for a server never falls back to an embedded SQLite file), reachable and migrated, the
 document store writable, the clinic file and the policies loadable. ``priorauth worker`` exits 75
 (``EX_TEMPFAIL``: its supervisor starts it again) when the only problems are a server or database
@@ -156,11 +156,6 @@ def check_server_records(settings: Settings, env: Mapping[str, str] | None = Non
         )
 
 
-def worker_problems(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
-    """What keeps this host from running the flows, one line each (empty: ready)."""
-    return [line for error in worker_errors(settings, env) for line in error.lines()]
-
-
 def worker_errors(settings: Settings, env: Mapping[str, str] | None = None) -> list[PriorAuthError]:
     """What keeps this host from running the flows (empty: ready); :class:`Unreachable` ones may pass."""
     errors: list[PriorAuthError] = []
@@ -243,13 +238,20 @@ def check_sending_deployment(env: Mapping[str, str] | None = None, *, timeout: f
 
 
 def start_sending_run(request_id: int, *, sign_off: bool = False) -> str:
-    """A run of the prior-authorization deployment for ``request_id``; the run's id.
+    """A run of the prior-authorization deployment for ``request_id`` (:func:`schedule_sending_run`),
+    once :func:`check_sending_deployment` passed; the run's id."""
+    check_sending_deployment()  # the client string accepted and the deployment there: else one line
+    return schedule_sending_run(request_id, sign_off=sign_off)
+
+
+def schedule_sending_run(request_id: int, *, sign_off: bool = False) -> str:
+    """A run of the prior-authorization deployment for ``request_id``; the run's id. The caller has
+    run :func:`check_sending_deployment` (a sign-off does, before it records the approval).
 
     The run is only scheduled: it waits for a worker, so this works while none runs. Its
     parameters are the request id and, when asked for, ``sign_off`` (no reviewer, note or name
     reaches Prefect). A server that refuses is one line naming the request's next step.
     """
-    check_sending_deployment()  # the client string accepted and the deployment there: else one line
     from prefect.deployments import run_deployment
 
     parameters: dict[str, object] = {"request_id": request_id}
@@ -276,8 +278,6 @@ def health_port_problems(env: Mapping[str, str] | None = None) -> list[str]:
     health check answers without credentials: ``PREFECT_WORKER_WEBSERVER_HOST`` other than a loopback
     address (``0.0.0.0``, a LAN address) is refused too.
     """
-    import socket
-
     env = os.environ if env is None else env
     host = env.get("PREFECT_WORKER_WEBSERVER_HOST") or WORKER_ENVIRONMENT["PREFECT_WORKER_WEBSERVER_HOST"]
     if not _loopback(host):
